@@ -1,0 +1,177 @@
+"""The values that flow through the evaluation core: fetched documents in, signals and decisions out.
+
+Pure (DESIGN.md "Rule of one path"): transports (Scrapy, httpx, WARC replay) build `SiteFile` and
+`AssetResponse` values from what they fetched; parsers turn them into `Signal`s; `decide` turns signals
+into a `Decision`. Fetch outcomes follow RFC 9309 §2.3.1 (SPECS §2.1): a failed fetch is data, never an
+empty allow-all file.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "MIN_SITEFILE_BYTES",
+    "Action",
+    "AssetResponse",
+    "FetchStatus",
+    "Signal",
+    "SiteFile",
+    "header_values",
+]
+
+#: RFC 9309 §2.5: the parsing limit MUST be at least 500 KiB.
+MIN_SITEFILE_BYTES = 512_000
+#: RFC 9309 §2.3.1.2: follow at least five consecutive redirects; more is "unreachable" here (DESIGN.md).
+MAX_REDIRECTS = 5
+
+
+class Action(enum.StrEnum):
+    """What the crawl does with an asset (DESIGN.md "Decision")."""
+
+    SKIP = "skip"
+    DROP = "drop"
+    KEEP = "keep"
+
+
+class FetchStatus(enum.StrEnum):
+    """RFC 9309 §2.3.1 outcome classes of a site-file fetch."""
+
+    OK = "ok"  # 2xx: parse what parses
+    UNAVAILABLE = "unavailable"  # 4xx: the file does not exist; no restrictions
+    UNREACHABLE = "unreachable"  # 5xx, 429, network error, > 5 redirects: assume the worst
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFile:
+    """One fetched site-level document (robots.txt, ai.txt, tdmrep.json, an RSL licence).
+
+    `body` is already capped at the transport's size limit; `truncated` says whether the cap cut it.
+    """
+
+    url: str
+    status: FetchStatus
+    http_status: int | None = None
+    body: bytes = b""
+    content_type: str = ""
+    detail: str = ""
+    truncated: bool = False
+
+    @classmethod
+    def from_http(
+        cls,
+        url: str,
+        http_status: int,
+        body: bytes,
+        *,
+        content_type: str = "",
+        max_bytes: int = MIN_SITEFILE_BYTES,
+    ) -> SiteFile:
+        """Classify a final HTTP response (after redirects) by RFC 9309 §2.3.1 and cap its body."""
+        if 200 <= http_status < 300:
+            status = FetchStatus.OK
+        elif 400 <= http_status < 500 and http_status != 429:
+            status = FetchStatus.UNAVAILABLE
+        else:  # 5xx, 429 (treated like 5xx, as Google does), 1xx/3xx left unresolved
+            status = FetchStatus.UNREACHABLE
+        truncated = len(body) > max_bytes
+        return cls(
+            url=url,
+            status=status,
+            http_status=http_status,
+            body=body[:max_bytes] if status is FetchStatus.OK else b"",
+            content_type=content_type,
+            detail=f"HTTP {http_status}" + (f", truncated at {max_bytes} bytes" if truncated else ""),
+            truncated=truncated and status is FetchStatus.OK,
+        )
+
+    @classmethod
+    def from_error(cls, url: str, detail: str) -> SiteFile:
+        """A fetch that produced no usable response: timeout, connection error, too many redirects."""
+        return cls(url=url, status=FetchStatus.UNREACHABLE, detail=detail)
+
+    @classmethod
+    def absent(cls, url: str) -> SiteFile:
+        """A document that was not looked for (e.g. an archive that never captured it): unreachable."""
+        return cls(url=url, status=FetchStatus.UNREACHABLE, detail="not fetched")
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (BOM stripped, undecodable bytes replaced): remote text never raises."""
+        return self.body.decode("utf-8-sig", errors="replace")
+
+    def describe(self) -> str:
+        """A short human description of the fetch outcome, for evidence strings."""
+        return f"{self.url} {self.status.value} ({self.detail or 'no detail'})"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One occurrence of one mechanism's statement about an asset (SPECS §1.3).
+
+    `statement` holds only the purposes the signal speaks to (ALLOW/DENY). `hierarchical` says whether
+    an ALLOW on a parent propagates to its children (SPECS §1.2: only for hierarchical vocabularies).
+    `counted` is False for signals that are recorded as evidence but do not enter the combination
+    (a TDMRep layer superseded by a later one; inferred signals under `CONSENT_INFERRED=tag`).
+    """
+
+    mechanism: Mechanism
+    scope: Scope
+    source: str
+    evidence: str
+    statement: Mapping[Purpose, Verdict] = field(default_factory=dict)
+    tags: tuple[Tag, ...] = ()
+    hierarchical: bool = False
+    counted: bool = True
+
+    def to_record(self) -> dict[str, object]:
+        """This signal as an element of the decision record's `signals` list."""
+        return {
+            "mechanism": self.mechanism.value,
+            "scope": self.scope.value,
+            "source": self.source,
+            "evidence": self.evidence,
+            "statement": {p.value: v.value for p, v in self.statement.items()},
+            "tags": sorted(t.value for t in self.tags),
+            "counted": self.counted,
+        }
+
+
+def header_values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
+    """Every value of header `name` (case-insensitive), in order, one entry per field line."""
+    wanted = name.lower()
+    return [value for key, value in headers if key.lower() == wanted]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetResponse:
+    """A fetched asset as the transport saw it after decompression and redirects.
+
+    `headers` are (name, value) pairs as received, values decoded as latin-1. `inherited` carries
+    signals from the page that linked this asset (SPECS §8.3: `noai`/`noimageai` propagation).
+    """
+
+    url: str
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    inherited: tuple[Signal, ...] = ()
+
+    def header(self, name: str) -> list[str]:
+        """Every field line of header `name`, in order."""
+        return header_values(self.headers, name)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ('' when absent)."""
+        values = self.header("content-type")
+        return values[-1].split(";", 1)[0].strip().lower() if values else ""
+
+    def iter_headers(self) -> Iterator[tuple[str, str]]:
+        """The header pairs, in order."""
+        return iter(self.headers)
