@@ -20,6 +20,7 @@ __all__ = [
     "Action",
     "AssetResponse",
     "FetchStatus",
+    "Reading",
     "Signal",
     "SiteFile",
     "header_values",
@@ -140,6 +141,21 @@ class Signal:
             "tags": sorted(t.value for t in self.tags),
             "counted": self.counted,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How one directive value was read: its statement, tags, and notes for site owners.
+
+    Parsers of a single value (an AIPREF dictionary, a Content-Signal line) return this; the caller
+    wraps it into a `Signal` with mechanism, scope, source and evidence. `notes` are human-readable
+    remarks (legacy label, unknown key, parse failure) that `consentry check` shows as warnings.
+    """
+
+    statement: Mapping[Purpose, Verdict] = field(default_factory=dict)
+    tags: tuple[Tag, ...] = ()
+    notes: tuple[str, ...] = ()
+    hierarchical: bool = False
 
 
 def header_values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
