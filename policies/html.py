@@ -8,6 +8,7 @@ scan expensive. Elements inside `<body>` are still collected (invalid HTML puts 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -61,10 +62,8 @@ class _HeadCollector(HTMLParser):
                 return
             self.links.append((values.get("rel", "").strip().lower(), values.get("type", "").strip().lower(), href))
         elif tag == "base" and values.get("href"):
-            try:
+            with contextlib.suppress(ValueError):
                 self.base_url = urljoin(self.base_url, values["href"].strip())
-            except ValueError:
-                pass
 
     handle_startendtag = handle_starttag
 

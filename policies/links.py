@@ -16,8 +16,32 @@ from urllib.parse import urljoin
 
 __all__ = ["Link", "parse_links"]
 
-_LINK_VALUE = re.compile(r"\s*<([^>]*)>\s*((?:;\s*[^;,\"]+(?:=\s*(?:\"(?:[^\"\\]|\\.)*\"|[^;,]*))?\s*)*)")
-_PARAM = re.compile(r";\s*([^;=,\s]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^;,]*))?")
+_PARAM = re.compile(r'\s*([^\s=;]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?\s*')
+
+
+def _split_outside(text: str, sep: str) -> list[str]:
+    """Split on `sep` where it is outside `<...>` and outside double quotes."""
+    parts: list[str] = []
+    current: list[str] = []
+    in_quotes = in_angle = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and in_quotes:
+            escaped = True
+        elif char == '"' and not in_angle:
+            in_quotes = not in_quotes
+        elif char == "<" and not in_quotes:
+            in_angle = True
+        elif char == ">" and not in_quotes:
+            in_angle = False
+        elif char == sep and not in_quotes and not in_angle:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,27 +64,30 @@ def _unquote(value: str) -> str:
     return value
 
 
+def _parse_link_value(text: str, base_url: str) -> Link | None:
+    pieces = _split_outside(text, ";")
+    head = pieces[0].strip()
+    if not (head.startswith("<") and head.endswith(">")):
+        return None
+    try:
+        target = urljoin(base_url, head[1:-1].strip())
+    except ValueError:
+        return None
+    params: list[tuple[str, str]] = []
+    for piece in pieces[1:]:
+        match = _PARAM.fullmatch(piece)
+        if match:
+            params.append((match.group(1).lower(), _unquote(match.group(2) or "")))
+    rels = frozenset(r.lower() for p, v in params if p == "rel" for r in v.split())
+    return Link(target, rels, tuple(params))
+
+
 def parse_links(field_values: Iterable[str], base_url: str) -> list[Link]:
     """Every link-value in the given `Link` field lines, in order; unparseable parts are skipped."""
     links: list[Link] = []
     for value in field_values:
-        pos = 0
-        while pos < len(value):
-            match = _LINK_VALUE.match(value, pos)
-            if match is None:
-                nxt = value.find(",", pos)
-                if nxt == -1:
-                    break
-                pos = nxt + 1
-                continue
-            pos = match.end()
-            if pos < len(value) and value[pos] == ",":
-                pos += 1
-            params = tuple((k.lower(), _unquote(v or "")) for k, v in _PARAM.findall(match.group(2)))
-            try:
-                target = urljoin(base_url, match.group(1).strip())
-            except ValueError:
-                continue
-            rels = frozenset(r.lower() for p, v in params if p == "rel" for r in v.split())
-            links.append(Link(target, rels, params))
+        for part in _split_outside(value, ","):
+            link = _parse_link_value(part, base_url)
+            if link is not None:
+                links.append(link)
     return links
