@@ -1,0 +1,88 @@
+"""`consentry check`: how a site's directives are actually read, URL by URL (DESIGN.md "Command line").
+
+Gathers documents from a `DocumentSource` (live httpx, or a local web root) and hands them to the one
+evaluation core, `policies.evaluate`. Output: a readable table, or with `--json` only a JSON array of
+`consentry.decision/1` records on stdout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from crawler.sources import DocumentSource
+from middlewares.embedded import embedded_layers, embedded_signals, manifest_urls
+from policies.config import PolicyConfig
+from policies.evaluate import (
+    SiteDocuments,
+    SitePolicy,
+    evaluate_access,
+    evaluate_response,
+    licence_urls,
+    origin_of,
+    site_file_urls,
+)
+from policies.lint import decision_warnings
+from policies.model import SiteFile
+from policies.record import Decision
+
+__all__ = ["CheckResult", "Checker"]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One checked URL: its decision (None when the asset could not be fetched), warnings, or an error."""
+
+    url: str
+    decision: Decision | None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class Checker:
+    """Evaluates URLs through a source, fetching each origin's site files once."""
+
+    source: DocumentSource
+    config: PolicyConfig
+    trust_anchors_pem: str | None = None
+    _sites: dict[str, SitePolicy] = field(default_factory=dict)
+
+    def _fetch_all(self, urls: Iterable[str]) -> dict[str, SiteFile]:
+        return {url: self.source.site_file(url, self.config.max_sitefile_bytes) for url in dict.fromkeys(urls)}
+
+    def site(self, origin: str) -> SitePolicy:
+        """The origin's parsed site files (fetched on first use), with the RSL licences robots.txt names."""
+        if origin not in self._sites:
+            urls = site_file_urls(origin)
+            docs = SiteDocuments(origin=origin, **{k: self.source.site_file(u, self.config.max_sitefile_bytes)
+                                                   for k, u in urls.items()})
+            policy = SitePolicy.build(docs, self.config.agent)
+            if policy.licence_urls:
+                policy = policy.with_licences(self._fetch_all(policy.licence_urls), self.config.agent)
+            self._sites[origin] = policy
+        return self._sites[origin]
+
+    def check(self, url: str) -> CheckResult:
+        """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate."""
+        site = self.site(origin_of(url))
+        skipped = evaluate_access(site, url, self.config, fetched_at=_now())
+        if skipped is not None:
+            return CheckResult(url, skipped, (*site.warnings, *decision_warnings(skipped)))
+        fetched = self.source.asset(url, self.config.c2pa_max_bytes)
+        if isinstance(fetched, str):
+            return CheckResult(url, None, site.warnings, error=fetched)
+        linked = self._fetch_all(licence_urls(fetched))
+        manifests = self._fetch_all(manifest_urls(fetched))
+        decision = evaluate_response(
+            site, fetched, self.config, fetched_at=_now(), linked=linked,
+            embedded=embedded_signals(fetched, fetched_manifests=manifests,
+                                      trust_anchors_pem=self.trust_anchors_pem),
+            embedded_tdm=embedded_layers(fetched),
+        )
+        return CheckResult(url, decision, (*site.warnings, *decision_warnings(decision)))

@@ -1,0 +1,205 @@
+"""The one evaluation core behind every transport (DESIGN.md "Rule of one path", SPECS §14.2, §15).
+
+Pure. A transport gathers documents — the origin's site files (`SiteDocuments`), the licences they point
+to, the asset's response and whatever it links to — and this module turns them into a `Decision`. The
+Scrapy middlewares, `consentry check` and `consentry audit` all call `evaluate_access` and
+`evaluate_response`, so the same inputs give the same decision whichever transport fetched them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from policies import aipref, contentsignal, rsl, tdmrep, xrobots
+from policies.aitxt import AiTxtPolicy
+from policies.config import PolicyConfig
+from policies.decide import decide
+from policies.html import HtmlHead, parse_head
+from policies.model import AssetResponse, Signal, SiteFile
+from policies.record import Decision
+from policies.robots import RobotsPolicy
+from policies.tdmrep import TdmLayer, TdmrepFile
+from policies.vocabulary import Mechanism, Scope, Verdict
+
+__all__ = [
+    "SITE_FILE_PATHS",
+    "SiteDocuments",
+    "SitePolicy",
+    "evaluate_access",
+    "evaluate_response",
+    "is_html",
+    "licence_urls",
+    "origin_of",
+    "page_inheritance",
+    "site_file_urls",
+]
+
+#: Where each site file lives on an origin (RFC 9309 §2.3, SPECS §3, §7.2).
+SITE_FILE_PATHS: dict[str, str] = {
+    "robots": "/robots.txt",
+    "ai_txt": "/ai.txt",
+    "tdmrep": "/.well-known/tdmrep.json",
+}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of an absolute URL, lower-cased, default port dropped (RFC 9309 §2.3)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    suffix = f":{port}" if port is not None and port != _DEFAULT_PORTS.get(scheme) else ""
+    return f"{scheme}://{host}{suffix}"
+
+
+def site_file_urls(origin: str) -> dict[str, str]:
+    """The absolute URL of each site file of `origin`."""
+    return {kind: origin + path for kind, path in SITE_FILE_PATHS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDocuments:
+    """An origin's site files as fetched (or as archived) at one time."""
+
+    origin: str
+    robots: SiteFile
+    ai_txt: SiteFile
+    tdmrep: SiteFile
+    licences: Mapping[str, SiteFile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SitePolicy:
+    """The parsed site files of one origin for one agent: built once per origin, queried per URL."""
+
+    documents: SiteDocuments
+    robots: RobotsPolicy
+    ai_txt: AiTxtPolicy
+    tdmrep: TdmrepFile
+    licences: tuple[tuple[str, rsl.RslDocument], ...]
+
+    @classmethod
+    def build(cls, documents: SiteDocuments, agent: str) -> SitePolicy:
+        """Parse every site file of `documents` for `agent`. Never raises on remote content."""
+        robots = RobotsPolicy.parse(documents.robots, agent)
+        licences = tuple(
+            (url, rsl.RslDocument.parse(documents.licences.get(url) or SiteFile.absent(url)))
+            for url in robots.license_urls
+        )
+        return cls(documents, robots, AiTxtPolicy.parse(documents.ai_txt, agent),
+                   TdmrepFile.parse(documents.tdmrep), licences)
+
+    @property
+    def licence_urls(self) -> tuple[str, ...]:
+        """The RSL licences robots.txt declares (`License:`), which the transport must fetch."""
+        return self.robots.license_urls
+
+    def with_licences(self, licences: Mapping[str, SiteFile], agent: str) -> SitePolicy:
+        """This policy rebuilt with the fetched licence documents."""
+        documents = dataclasses.replace(self.documents, licences=dict(licences))
+        return SitePolicy.build(documents, agent)
+
+    def access(self, url: str) -> tuple[Verdict, Signal]:
+        """RFC 9309 access for the agent this policy was built for."""
+        return self.robots.access(url)
+
+    def site_signals(self, url: str) -> list[Signal]:
+        """Site-scoped usage signals for `url` (robots extensions, ai.txt, RSL via robots.txt)."""
+        signals = [*self.robots.signals(url), *self.ai_txt.signals(url)]
+        for _, licence in self.licences:
+            signals.extend(licence.signals(url, mechanism=Mechanism.ROBOTS_LICENSE, scope=Scope.SITE))
+        unreachable = self.tdmrep.unreachable_signal()
+        if unreachable is not None:
+            signals.append(unreachable)
+        return signals
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a site owner should fix, from every site file."""
+        found = [*self.robots.warnings, *self.ai_txt.warnings, *self.tdmrep.warnings]
+        for url, licence in self.licences:
+            found.extend(f"{url}: {w}" for w in licence.warnings)
+        return tuple(found)
+
+
+def is_html(response: AssetResponse) -> bool:
+    """Whether the response is an HTML document (by media type)."""
+    return response.content_type in _HTML_TYPES
+
+
+def _head(response: AssetResponse) -> HtmlHead | None:
+    return parse_head(response.body, response.url) if is_html(response) else None
+
+
+def licence_urls(response: AssetResponse) -> tuple[str, ...]:
+    """RSL licences the response declares (`Link` header, HTML `<link>`), which the transport must fetch."""
+    return tuple(url for url, _ in rsl.discover(response, _head(response)))
+
+
+def page_inheritance(response: AssetResponse, agent: str) -> tuple[Signal, ...]:
+    """What an HTML page passes to the media it references (`noai`/`noimageai`, SPECS §8.3)."""
+    head = _head(response)
+    return xrobots.page_media_signals(head, response.url, agent) if head is not None else ()
+
+
+def evaluate_access(site: SitePolicy, url: str, config: PolicyConfig, *, fetched_at: str | None) -> Decision | None:
+    """The `skip` decision for a URL the agent may not fetch, or None when access is allowed."""
+    verdict, access_signal = site.access(url)
+    if verdict is Verdict.ALLOW:
+        return None
+    return decide(url=url, config=config, access=verdict, access_signal=access_signal,
+                  signals=site.site_signals(url), fetched_at=fetched_at)
+
+
+def _response_signals(
+    site: SitePolicy, response: AssetResponse, head: HtmlHead | None, agent: str,
+    linked: Mapping[str, SiteFile], embedded_tdm: Sequence[TdmLayer],
+) -> list[Signal]:
+    signals = [*aipref.header_signals(response), *contentsignal.header_signals(response),
+               *xrobots.header_signals(response, agent)]
+    if head is not None:
+        signals.extend(xrobots.meta_signals(head, response.url, agent))
+    for url, scope in rsl.discover(response, head):
+        document = rsl.RslDocument.parse(linked.get(url) or SiteFile.absent(url))
+        signals.extend(document.signals(response.url, mechanism=Mechanism.RSL, scope=scope))
+    layers = [site.tdmrep.layer(response.url), tdmrep.header_layer(response),
+              tdmrep.html_layer(head, response.url) if head is not None else None, *embedded_tdm]
+    signals.extend(tdmrep.signals(layers))
+    return signals
+
+
+def evaluate_response(
+    site: SitePolicy,
+    response: AssetResponse,
+    config: PolicyConfig,
+    *,
+    fetched_at: str | None,
+    linked: Mapping[str, SiteFile] | None = None,
+    embedded: Sequence[Signal] = (),
+    embedded_tdm: Sequence[TdmLayer] = (),
+) -> Decision:
+    """The decision for a fetched asset: site, response, document and embedded signals combined.
+
+    `linked` holds the documents the response points to (see `licence_urls`), as fetched; `embedded`
+    the signals read from inside the asset (C2PA/CAWG, IPTC XMP); `embedded_tdm` its PDF/EPUB TDMRep.
+    """
+    verdict, access_signal = site.access(response.url)
+    head = _head(response)
+    signals = [
+        *site.site_signals(response.url),
+        *_response_signals(site, response, head, config.agent, linked or {}, embedded_tdm),
+        *response.inherited,
+        *embedded,
+    ]
+    return decide(url=response.url, config=config, access=verdict, access_signal=access_signal,
+                  signals=signals, response=response, fetched_at=fetched_at)

@@ -1,0 +1,118 @@
+"""The decision value and its record, schema `consentry.decision/1` (DESIGN.md "The decision record").
+
+Pure. One `Decision` becomes exactly one JSON object: a line of the decision log, an element of
+`check --json`, a WARC metadata record, and what `audit` compares. Keys are stable: add, never rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from policies.model import Action, AssetResponse, Signal
+from policies.version import VERSION
+from policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
+
+__all__ = ["SCHEMA", "Decision", "ResponseSummary", "record_problems"]
+
+SCHEMA = "consentry.decision/1"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSummary:
+    """What the decision records about the fetched asset."""
+
+    status: int
+    content_type: str
+    length: int
+    sha256: str
+
+    @classmethod
+    def from_response(cls, response: AssetResponse) -> ResponseSummary:
+        """Summarise a fetched asset (hashing its body)."""
+        return cls(response.status, response.content_type, len(response.body),
+                   hashlib.sha256(response.body).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdicts for one asset and what the crawl does with it, with every signal behind them."""
+
+    url: str
+    agent: str
+    purposes_declared: tuple[Purpose, ...]
+    access: Verdict
+    purposes: Mapping[Purpose, Verdict]
+    action: Action
+    reason: str
+    tags: tuple[Tag, ...]
+    signals: tuple[Signal, ...]
+    response: ResponseSummary | None
+    fetched_at: str | None
+    config_sha256: str
+
+    def to_record(self) -> dict[str, object]:
+        """The `consentry.decision/1` JSON object."""
+        response = None
+        if self.response is not None:
+            response = {"status": self.response.status, "content_type": self.response.content_type,
+                        "length": self.response.length, "sha256": self.response.sha256}
+        return {
+            "schema": SCHEMA,
+            "url": self.url,
+            "agent": self.agent,
+            "purposes_declared": [p.value for p in self.purposes_declared],
+            "access": self.access.value,
+            "purposes": {p.value: self.purposes.get(p, Verdict.UNKNOWN).value for p in PURPOSES},
+            "action": self.action.value,
+            "reason": self.reason,
+            "tags": sorted(t.value for t in self.tags),
+            "signals": [s.to_record() for s in self.signals],
+            "response": response,
+            "fetched_at": self.fetched_at,
+            "policy": {"consentry": VERSION, "config_sha256": self.config_sha256},
+        }
+
+
+_KEYS = ("schema", "url", "agent", "purposes_declared", "access", "purposes", "action", "reason", "tags",
+         "signals", "response", "fetched_at", "policy")
+_SIGNAL_KEYS = ("mechanism", "scope", "source", "evidence", "statement", "tags")
+
+
+def _signal_problems(index: int, signal: object) -> list[str]:
+    if not isinstance(signal, dict):
+        return [f"signals[{index}] is not an object"]
+    problems = [f"signals[{index}] lacks {k!r}" for k in _SIGNAL_KEYS if k not in signal]
+    if signal.get("mechanism") not in {m.value for m in Mechanism}:
+        problems.append(f"signals[{index}].mechanism {signal.get('mechanism')!r} is not a known mechanism")
+    if signal.get("scope") not in {s.value for s in Scope}:
+        problems.append(f"signals[{index}].scope {signal.get('scope')!r} is not a known scope")
+    statement = signal.get("statement")
+    if not isinstance(statement, dict) or not all(
+        k in {p.value for p in PURPOSES} and v in {x.value for x in Verdict} for k, v in statement.items()
+    ):
+        problems.append(f"signals[{index}].statement is not a purpose -> verdict map")
+    return problems
+
+
+def record_problems(record: Mapping[str, object]) -> list[str]:
+    """Every way `record` departs from `consentry.decision/1` (an empty list means it conforms)."""
+    problems = [f"missing key {k!r}" for k in _KEYS if k not in record]
+    if record.get("schema") != SCHEMA:
+        problems.append(f"schema is {record.get('schema')!r}")
+    if record.get("access") not in ("allow", "deny"):
+        problems.append(f"access is {record.get('access')!r}")
+    if record.get("action") not in {a.value for a in Action}:
+        problems.append(f"action is {record.get('action')!r}")
+    purposes = record.get("purposes")
+    if not isinstance(purposes, dict) or set(purposes) != {p.value for p in PURPOSES}:
+        problems.append("purposes does not name every purpose")
+    if record.get("action") == Action.SKIP.value and record.get("response") is not None:
+        problems.append("a skip has a response")
+    signals = record.get("signals")
+    if not isinstance(signals, list):
+        return [*problems, "signals is not a list"]
+    for index, signal in enumerate(signals):
+        problems.extend(_signal_problems(index, signal))
+    return problems

