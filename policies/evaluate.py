@@ -162,7 +162,7 @@ def evaluate_access(site: SitePolicy, url: str, config: PolicyConfig, *, fetched
 
 
 def _response_signals(
-    site: SitePolicy, response: AssetResponse, head: HtmlHead | None, agent: str,
+    site: SitePolicy, response: AssetResponse, head: HtmlHead | None, *, agent: str,
     linked: Mapping[str, SiteFile], embedded_tdm: Sequence[TdmLayer],
 ) -> list[Signal]:
     signals = [*aipref.header_signals(response), *contentsignal.header_signals(response),
@@ -197,7 +197,8 @@ def evaluate_response(
     head = _head(response)
     signals = [
         *site.site_signals(response.url),
-        *_response_signals(site, response, head, config.agent, linked or {}, embedded_tdm),
+        *_response_signals(site, response, head, agent=config.agent, linked=linked or {},
+                           embedded_tdm=embedded_tdm),
         *response.inherited,
         *embedded,
     ]
