@@ -1,0 +1,139 @@
+"""A loopback HTTP server for routed sites: the demo's origins and the tests' fixture sites.
+
+Each `SiteServer` is one origin (its own port on 127.0.0.1). Routes map a path (with query) to a status,
+headers and body, or to a fault (`drop`: close the connection without a response; `stall`: send nothing
+for `delay` seconds; `redirect-loop`: redirect to itself forever). Every request's path is logged, so a
+test can prove that a URL was never requested.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["Route", "SiteServer"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What the server answers for one path."""
+
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    fault: str = ""  # "" | "drop" | "stall" | "redirect-loop"
+    delay: float = 0.0
+
+    @classmethod
+    def text(cls, body: str, content_type: str = "text/plain; charset=utf-8", *,
+             status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> Route:
+        """A text response with its Content-Type."""
+        return cls(status, (("Content-Type", content_type), *headers), body.encode("utf-8"))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+    def _answer(self, *, with_body: bool) -> None:
+        self.server.record(self.path, self.headers.get("User-Agent", ""))
+        route = self.server.routes.get(self.path) or self.server.routes.get(self.path.split("?", 1)[0])
+        if route is None:
+            route = Route.text("not found\n", status=404)
+        if route.fault == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        if route.fault == "stall":
+            time.sleep(route.delay)
+            self.close_connection = True
+            return
+        if route.fault == "redirect-loop":
+            route = Route(302, (("Location", self.path),))
+        self.send_response(route.status)
+        names = {k.lower() for k, _ in route.headers}
+        for name, value in route.headers:
+            self.send_header(name, value)
+        if "content-length" not in names:
+            self.send_header("Content-Length", str(len(route.body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(route.body)
+
+    def do_GET(self) -> None:
+        self._answer(with_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(with_body=False)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, routes: Mapping[str, Route]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes = dict(routes)
+        self.log: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def record(self, path: str, user_agent: str) -> None:
+        with self._lock:
+            self.log.append((path, user_agent))
+
+
+class SiteServer:
+    """One origin on 127.0.0.1 with a free port; use as a context manager or start()/stop()."""
+
+    def __init__(self, routes: Mapping[str, Route]) -> None:
+        self._server = _Server(routes)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="site-server", daemon=True)
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:PORT`."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url(self, path: str) -> str:
+        """The absolute URL of `path` on this origin."""
+        return self.origin + path
+
+    @property
+    def requested(self) -> list[str]:
+        """Every requested path, in arrival order."""
+        return [path for path, _ in self._server.log]
+
+    @property
+    def user_agents(self) -> list[str]:
+        """The User-Agent of every request."""
+        return [agent for _, agent in self._server.log]
+
+    def set_route(self, path: str, route: Route) -> None:
+        """Add or replace a route while serving."""
+        self._server.routes[path] = route
+
+    def start(self) -> SiteServer:
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,225 @@
+"""`consentry check` end to end: a real loopback HTTP server per origin, the real CLI, both output forms."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import main
+from crawler.demo.server import Route, SiteServer
+from policies.record import record_problems
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+HTML = "<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
+
+
+def _site(robots: str | None, routes: dict[str, Route]) -> SiteServer:
+    table = dict(routes)
+    if robots is not None:
+        table["/robots.txt"] = Route.text(robots)
+    return SiteServer(table).start()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[SiteServer]]:
+    started: list[SiteServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def _check_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
+    code = main(["check", "--json", *args])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    records = json.loads(out)
+    for record in records:
+        assert record_problems(record) == [], record
+    return records
+
+
+def _mechanisms(record: dict[str, object]) -> set[str]:
+    return {s["mechanism"] for s in record["signals"]}  # type: ignore[index, union-attr]
+
+
+def test_content_signal_denies_training_and_allows_search(servers: list[SiteServer],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-Agent: *\nContent-Signal: search=yes, ai-train=no\nAllow: /\n",
+                 {"/page.html": Route.text(HTML, "text/html")})
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/page.html"))
+    assert record["action"] == "drop"
+    assert record["purposes"] == {"tdm": "unknown", "ai-train": "deny", "genai-train": "deny",
+                                  "ml-train": "deny", "ai-input": "unknown", "search": "allow"}
+    assert "robots-content-signal" in _mechanisms(record)
+    assert record["reason"] == "genai-train, ml-train denied by robots-content-signal (site)"
+    assert record["response"]["status"] == 200  # type: ignore[index]
+
+
+def test_disallowed_url_is_skipped_and_never_requested(servers: list[SiteServer],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-agent: *\nDisallow: /private/\n", {"/private/a.jpg": Route(200, (), JPEG)})
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/private/a.jpg"))
+    assert record["action"] == "skip"
+    assert record["access"] == "deny"
+    assert record["response"] is None
+    assert "/private/a.jpg" not in site.requested
+    assert "Disallow: /private/" in str(record["reason"])
+
+
+def test_robots_503_denies_the_whole_origin(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site(None, {"/robots.txt": Route.text("<html>down</html>", "text/html", status=503),
+                 "/a.jpg": Route(200, (("Content-Type", "image/jpeg"),), JPEG)})
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/a.jpg"))
+    assert record["action"] == "skip"
+    assert "/a.jpg" not in site.requested
+
+
+def test_robots_404_allows_and_unknown_is_kept(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site(None, {"/a.jpg": Route(200, (("Content-Type", "image/jpeg"),), JPEG)})
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/a.jpg"))
+    assert record["access"] == "allow"
+    assert record["action"] == "keep"
+    assert set(record["purposes"].values()) == {"unknown"}  # type: ignore[union-attr]
+    assert "/a.jpg" in site.requested
+
+
+def test_noai_header_drops_the_image(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-agent: *\nAllow: /\n",
+                 {"/cat.jpg": Route(200, (("Content-Type", "image/jpeg"), ("X-Robots-Tag", "noai")), JPEG)})
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/cat.jpg"))
+    assert record["action"] == "drop"
+    assert record["purposes"]["ai-input"] == "deny"  # type: ignore[index]
+    assert "x-robots-tag" in _mechanisms(record)
+
+
+def test_tdmrep_header_supersedes_file(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    tdm = json.dumps([{"location": "/", "tdm-reservation": 1}])
+    site = _site("User-agent: *\nAllow: /\n",
+                 {"/.well-known/tdmrep.json": Route.text(tdm, "application/json"),
+                 "/open.html": Route.text(HTML, "text/html", headers=(("tdm-reservation", "0"),)),
+                 "/closed.html": Route.text(HTML, "text/html")})
+    servers.append(site)
+    opened, closed = _check_json(capsys, site.url("/open.html"), site.url("/closed.html"))
+    assert opened["url"].endswith("/open.html")  # type: ignore[union-attr]
+    assert opened["action"] == "keep"
+    assert opened["purposes"]["genai-train"] == "allow"  # type: ignore[index]
+    counted = {s["mechanism"]: s["counted"] for s in opened["signals"]}  # type: ignore[index, union-attr]
+    assert counted["tdmrep-file"] is False
+    assert counted["tdmrep-header"] is True
+    assert closed["action"] == "drop"
+    assert closed["purposes"]["ai-input"] == "deny"  # type: ignore[index]
+
+
+def test_content_usage_header_cannot_lift_robots_deny(servers: list[SiteServer],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-agent: *\nAllow: /\nContent-Usage: train-ai=n\n",
+                 {"/a.html": Route.text(HTML, "text/html", headers=(("Content-Usage", "train-ai=y"),))})
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/a.html"))
+    assert record["purposes"]["genai-train"] == "deny"  # type: ignore[index]
+    assert "conflict" in record["tags"]  # type: ignore[operator]
+    assert {"robots-content-usage", "content-usage-header"} <= _mechanisms(record)
+
+
+def test_rsl_licence_named_in_robots_is_fetched_and_read(servers: list[SiteServer],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    licence = ('<rsl xmlns="https://rslstandard.org/rsl"><content url="/"><license>'
+               '<prohibits type="usage">ai-all</prohibits></license></content></rsl>')
+    site = _site(None, {"/license.xml": Route.text(licence, "application/rsl+xml"),
+                 "/a.html": Route.text(HTML, "text/html")})
+    site.set_route("/robots.txt", Route.text(f"User-agent: *\nAllow: /\nLicense: {site.url('/license.xml')}\n"))
+    servers.append(site)
+    [record] = _check_json(capsys, site.url("/a.html"))
+    assert "/license.xml" in site.requested
+    assert record["action"] == "drop"
+    assert record["purposes"]["ai-input"] == "deny"  # type: ignore[index]
+    assert record["purposes"]["search"] == "unknown"  # type: ignore[index]
+    assert "robots-license" in _mechanisms(record)
+
+
+def test_ai_txt_denies_images_but_not_pages(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site(None, {"/ai.txt": Route.text("User-agent: *\nDisallow: *.jpg\nAllow: /\n"),
+                 "/a.jpg": Route(200, (("Content-Type", "image/jpeg"),), JPEG),
+                 "/post.html": Route.text(HTML, "text/html")})
+    servers.append(site)
+    image, page = _check_json(capsys, site.url("/a.jpg"), site.url("/post.html"))
+    assert image["purposes"]["ai-train"] == "deny"  # type: ignore[index]
+    assert image["action"] == "drop"
+    assert page["purposes"]["ai-train"] == "allow"  # type: ignore[index]
+    assert page["purposes"]["genai-train"] == "unknown"  # type: ignore[index]  # flat ALLOW does not leak
+
+
+def test_table_shows_signals_verdicts_action_and_contradiction(servers: list[SiteServer],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-agent: *\nContent-Signal: ai-train=yes\nAllow: /\n\nUser-agent: GPTBot\nDisallow: /\n",
+                 {"/a.html": Route.text(HTML, "text/html")})
+    servers.append(site)
+    assert main(["check", site.url("/a.html")]) == 0
+    out = capsys.readouterr().out
+    assert "robots-content-signal" in out
+    assert "robots-inferred" in out
+    assert "VERDICTS" in out
+    assert "genai-train=DENY" in out
+    assert "ACTION    DROP" in out
+    assert "contradiction on ai-train" in out
+
+
+def test_root_mode_reads_a_local_web_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "robots.txt").write_text("User-agent: *\nDisallow: /drafts/\n")
+    (tmp_path / ".well-known").mkdir()
+    (tmp_path / ".well-known" / "tdmrep.json").write_text('[{"location": "/img/", "tdm-reservation": 1}]')
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "a.jpg").write_bytes(JPEG)
+    (tmp_path / "index.html").write_text(HTML)
+    records = _check_json(capsys, "--root", str(tmp_path), "--header", "Content-Usage: search=n",
+                          "https://example.com/img/a.jpg", "https://example.com/", "https://example.com/drafts/x")
+    image, index, draft = records
+    assert image["action"] == "drop"
+    assert "tdmrep-file" in _mechanisms(image)
+    assert index["action"] == "keep"
+    assert index["purposes"]["search"] == "deny"  # type: ignore[index]
+    assert draft["action"] == "skip"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["check", "example.com/a"], "not an absolute http(s) URL"),
+    (["check", "--purpose", "mind-reading", "https://example.com/"], "CONSENT_PURPOSES: unknown purpose"),
+    (["check", "--agent", "bad agent", "https://example.com/"], "CONSENT_AGENT"),
+    (["check", "--root", "/nonexistent/dir", "https://example.com/"], "not a directory"),
+    (["check", "--header", "no-colon", "https://example.com/"], "expected 'Name: value'"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_usage_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_console_script_exit_code_and_json_only_stdout(servers: list[SiteServer]) -> None:
+    site = _site("User-agent: *\nAllow: /\n", {"/a.html": Route.text(HTML, "text/html")})
+    servers.append(site)
+    done = subprocess.run([sys.executable, "-m", "crawler.cli", "check", "--json", site.url("/a.html")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["url"] == site.url("/a.html")
+
+
+def test_unreachable_asset_is_reported_with_exit_2(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-agent: *\nAllow: /\n", {"/gone": Route(fault="drop")})
+    servers.append(site)
+    assert main(["check", "--json", site.url("/gone")]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert f"cannot fetch {site.url('/gone')}" in captured.err
