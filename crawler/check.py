@@ -21,6 +21,7 @@ from policies.evaluate import (
     evaluate_response,
     licence_urls,
     origin_of,
+    response_warnings,
     site_file_urls,
 )
 from policies.lint import decision_warnings
@@ -85,4 +86,5 @@ class Checker:
                                       trust_anchors_pem=self.trust_anchors_pem),
             embedded_tdm=embedded_layers(fetched),
         )
-        return CheckResult(url, decision, (*site.warnings, *decision_warnings(decision)))
+        warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))
+        return CheckResult(url, decision, warnings)

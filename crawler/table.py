@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Iterable
 
 from policies.record import Decision
-from policies.vocabulary import PURPOSES, Verdict
+from policies.vocabulary import PURPOSES, Mechanism, Verdict
 
 __all__ = ["render_check"]
 
@@ -18,18 +18,16 @@ def _read_as(statement: dict[str, str]) -> str:
 
 
 def _signal_rows(decision: Decision) -> list[str]:
-    rows = [f"  {'SIGNAL':<28} {'SCOPE':<9} {'READ AS':<34} EVIDENCE"]
+    rows = [f"  {'SIGNAL':<28} {'SCOPE':<9} READ AS", f"  {'':<6}evidence"]
     for signal in decision.signals:
-        record = signal.to_record()
-        notes = [*record["tags"]]  # type: ignore[misc]
-        if not signal.counted:
-            notes.append("not counted")
-        read_as = _read_as(record["statement"])  # type: ignore[arg-type]
-        if notes:
-            read_as += f" [{', '.join(notes)}]"
-        evidence = textwrap.wrap(signal.evidence, _WIDTH - 75) or [""]
-        rows.append(f"  {signal.mechanism.value:<28} {signal.scope.value:<9} {read_as:<34} {evidence[0]}")
-        rows.extend(f"  {'':<28} {'':<9} {'':<34} {line}" for line in evidence[1:])
+        statement = {p.value: v.value for p, v in signal.statement.items()}
+        notes = sorted(t.value for t in signal.tags) + ([] if signal.counted else ["not counted"])
+        read_as = _read_as(statement)
+        if signal.mechanism is Mechanism.ROBOTS and not statement:
+            read_as = f"access {decision.access.value}"
+        read_as += f"  [{', '.join(notes)}]" if notes else ""
+        rows.append(f"  {signal.mechanism.value:<28} {signal.scope.value:<9} {read_as}")
+        rows.extend(f"        {line}" for line in textwrap.wrap(signal.evidence, _WIDTH - 8) or [""])
     return rows
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from policies.model import Signal
 from policies.vocabulary import PARENT, PURPOSES, Purpose, Verdict
@@ -45,27 +46,29 @@ class Combination:
     conflicts: frozenset[Purpose]
 
 
+@lru_cache(maxsize=8192)
+def _explicit(items: tuple[tuple[Purpose, Verdict], ...], hierarchical: bool) -> tuple[tuple[Purpose, Verdict], ...]:
+    """The non-UNKNOWN part of `resolve`, memoised: most signals are prebuilt and recur for every URL."""
+    resolved = resolve(dict(items), hierarchical=hierarchical)
+    return tuple((p, v) for p, v in resolved.items() if v is not Verdict.UNKNOWN)
+
+
 def combine(signals: Iterable[Signal]) -> Combination:
     """Combine the counted signals per purpose: DENY > ALLOW > UNKNOWN (SPECS §14.2 step 4)."""
-    by_verdict: dict[Purpose, dict[Verdict, list[Signal]]] = {p: {} for p in PURPOSES}
+    deny: dict[Purpose, list[Signal]] = {}
+    allow: dict[Purpose, list[Signal]] = {}
     for signal in signals:
         if not signal.counted or not signal.statement:
             continue
-        for purpose, verdict in resolve(signal.statement, hierarchical=signal.hierarchical).items():
-            if verdict is not Verdict.UNKNOWN:
-                by_verdict[purpose].setdefault(verdict, []).append(signal)
+        for purpose, verdict in _explicit(tuple(signal.statement.items()), signal.hierarchical):
+            (deny if verdict is Verdict.DENY else allow).setdefault(purpose, []).append(signal)
     verdicts: dict[Purpose, Verdict] = {}
     deciders: dict[Purpose, tuple[Signal, ...]] = {}
-    conflicts: set[Purpose] = set()
-    for purpose, groups in by_verdict.items():
-        if Verdict.DENY in groups and Verdict.ALLOW in groups:
-            conflicts.add(purpose)
-        for verdict in (Verdict.DENY, Verdict.ALLOW):
-            if verdict in groups:
-                verdicts[purpose] = verdict
-                deciders[purpose] = tuple(groups[verdict])
-                break
+    for purpose in PURPOSES:
+        if purpose in deny:
+            verdicts[purpose], deciders[purpose] = Verdict.DENY, tuple(deny[purpose])
+        elif purpose in allow:
+            verdicts[purpose], deciders[purpose] = Verdict.ALLOW, tuple(allow[purpose])
         else:
-            verdicts[purpose] = Verdict.UNKNOWN
-            deciders[purpose] = ()
-    return Combination(verdicts, deciders, frozenset(conflicts))
+            verdicts[purpose], deciders[purpose] = Verdict.UNKNOWN, ()
+    return Combination(verdicts, deciders, frozenset(deny.keys() & allow.keys()))

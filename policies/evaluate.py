@@ -34,6 +34,7 @@ __all__ = [
     "licence_urls",
     "origin_of",
     "page_inheritance",
+    "response_warnings",
     "site_file_urls",
 ]
 
@@ -144,6 +145,12 @@ def _head(response: AssetResponse) -> HtmlHead | None:
 def licence_urls(response: AssetResponse) -> tuple[str, ...]:
     """RSL licences the response declares (`Link` header, HTML `<link>`), which the transport must fetch."""
     return tuple(url for url, _ in rsl.discover(response, _head(response)))
+
+
+def response_warnings(response: AssetResponse) -> tuple[str, ...]:
+    """Protocol errors in the response's own directives that a site owner should fix (e.g. `tdm-reservation: yes`)."""
+    head = _head(response)
+    return (*tdmrep.header_warnings(response), *(tdmrep.html_warnings(head) if head is not None else ()))
 
 
 def page_inheritance(response: AssetResponse, agent: str) -> tuple[Signal, ...]:

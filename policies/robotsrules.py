@@ -7,6 +7,7 @@ The most specific (longest, in octets) matching pattern decides; ties go to Allo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ class RuleMatcher:
     plain prefix matches only scans the wildcard rules.
     """
 
-    __slots__ = ("_prefixes", "_rules", "_special", "_tie_lengths")
+    __slots__ = ("_any_special", "_plain", "_prefixes", "_rules", "_special", "_tie_lengths")
 
     def __init__(self, rules: Sequence[Rule], *, allow_wins_ties: bool = True) -> None:
         ordered = sorted(
@@ -56,7 +57,14 @@ class RuleMatcher:
         )
         self._rules = tuple(ordered)
         self._special = tuple(r for r in ordered if not _is_plain(r.pattern))
-        self._prefixes = tuple(r.pattern.normalized for r in ordered if _is_plain(r.pattern))
+        self._plain = tuple(r for r in ordered if _is_plain(r.pattern))
+        self._prefixes = tuple(r.pattern.normalized for r in self._plain)
+        # One alternation answers "does any wildcard rule match?" in a single regex call; most paths
+        # match none, and then only the plain prefixes (one startswith) are left to scan.
+        self._any_special = (
+            re.compile("|".join(f"(?:{r.pattern.regex_source})" for r in self._special), re.DOTALL)
+            if self._special else None
+        )
         allow_lengths = {r.pattern.length for r in ordered if r.allow}
         self._tie_lengths = frozenset(r.pattern.length for r in ordered if not r.allow) & allow_lengths
 
@@ -66,7 +74,11 @@ class RuleMatcher:
     def decide(self, path: str) -> tuple[Rule | None, bool]:
         """The deciding rule for the normalised `path` (None: no rule matches) and whether an
         opposite rule of the same length also matched (a tie, tag CONFLICT where it matters)."""
-        rules = self._rules if path.startswith(self._prefixes) else self._special
+        plain_hit = path.startswith(self._prefixes)
+        if self._any_special is None or self._any_special.match(path) is None:
+            rules = self._plain if plain_hit else ()
+        else:
+            rules = self._rules if plain_hit else self._special
         for rule in rules:
             if rule.pattern.matches(path):
                 if rule.pattern.length in self._tie_lengths:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from policies.html import HtmlHead
 from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
@@ -128,6 +128,11 @@ class TdmrepFile:
     detail: str = ""
     rules: tuple[TdmRule, ...] = ()
     warnings: tuple[str, ...] = ()
+    _layers: tuple[TdmLayer, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A rule's layer does not depend on the URL (only the ordering trap does): build each once.
+        object.__setattr__(self, "_layers", tuple(self._build_layer(rule) for rule in self.rules))
 
     @classmethod
     def parse(cls, site_file: SiteFile) -> TdmrepFile:
@@ -156,23 +161,28 @@ class TdmrepFile:
         tagged `conflict` (conservative reading).
         """
         path = request_path(url)
-        matching = (rule for rule in self.rules if rule.pattern.matches(path))
-        first = next(matching, None)
-        if first is None:
+        rules = self.rules
+        for position, first in enumerate(rules):
+            if first.pattern.matches(path):
+                break
+        else:
             return None
-        rule, tags, evidence = first, first.tags, first.evidence
         if first.reservation == 0:
-            later = next((r for r in matching if r.reservation == 1), None)
-            if later is not None:
-                rule, tags = later, (*first.tags, *later.tags, Tag.CONFLICT)
-                evidence = (
-                    f"{first.evidence}; {later.evidence} also matches and reserves "
-                    "(conflict: first match says 0; treated as 1)"
-                )
-        tags = tuple(dict.fromkeys(tags))
-        return TdmLayer(
-            Mechanism.TDMREP_FILE, Scope.SITE, self.source, rule.reservation, rule.policy, evidence, tags
-        )
+            for later in rules[position + 1:]:
+                if later.reservation == 1 and later.pattern.matches(path):
+                    return self._conflict_layer(first, later)
+        return self._layers[position]
+
+    def _build_layer(self, rule: TdmRule) -> TdmLayer:
+        return TdmLayer(Mechanism.TDMREP_FILE, Scope.SITE, self.source, rule.reservation, rule.policy,
+                        rule.evidence, tuple(dict.fromkeys(rule.tags)))
+
+    def _conflict_layer(self, first: TdmRule, later: TdmRule) -> TdmLayer:
+        evidence = (f"{first.evidence}; {later.evidence} also matches and reserves "
+                    "(conflict: first match says 0; treated as 1)")
+        tags = tuple(dict.fromkeys((*first.tags, *later.tags, Tag.CONFLICT)))
+        return TdmLayer(Mechanism.TDMREP_FILE, Scope.SITE, self.source, later.reservation, later.policy,
+                        evidence, tags)
 
     def unreachable_signal(self) -> Signal | None:
         """For a 5xx/unreachable file: an empty statement tagged `unverifiable` (§7.5); else None."""

@@ -20,6 +20,8 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # Characters left as they are (RFC 3986 reserved + unreserved + "%"); everything else is encoded.
 _KEEP = _UNRESERVED | frozenset(":/?#[]@!$&'()*+,;=%")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*(.*)", re.DOTALL)
+_NEEDS_WORK = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%")
 
 
 def _fix_escape(match: re.Match[str]) -> str:
@@ -30,7 +32,11 @@ def _fix_escape(match: re.Match[str]) -> str:
 @lru_cache(maxsize=65536)
 def normalize_path(path: str) -> str:
     """Percent-normalise a path (or path pattern) the way RFC 9309 §2.2.2 compares them."""
-    if all(c in _KEEP for c in path) and "%" not in path:
+    return _normalize(path)
+
+
+def _normalize(path: str) -> str:
+    if _NEEDS_WORK.search(path) is None:
         return path
     encoded = "".join(c if c in _KEEP else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in path)
     # A lone "%" not followed by two hex digits is a literal percent sign.
@@ -43,10 +49,19 @@ def request_path(url: str) -> str:
     """The normalised path-plus-query of an absolute URL (or of a path), as matched by RFC 9309."""
     if url.startswith("/"):
         raw = url
+    elif (absolute := _ABSOLUTE.match(url)) is not None:
+        raw = absolute.group(1)  # the path starts at the first "/", "?" or "#" after the authority
+        if not raw.startswith("/"):
+            raw = "/" + raw
     else:
-        parts = urlsplit(url)
-        raw = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return normalize_path(raw.split("#", 1)[0])
+        raw = _split_path(url)
+    return _normalize(raw.split("#", 1)[0])
+
+
+def _split_path(url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +74,13 @@ class PathPattern:
     lenient: bool
     _regex: re.Pattern[str] | None
     _prefix: str
+
+    @property
+    def regex_source(self) -> str:
+        """The pattern as regular-expression source (anchored at the start by `re.match`)."""
+        if self._regex is not None:
+            return self._regex.pattern
+        return re.escape(self._prefix)
 
     def matches(self, path: str) -> bool:
         """Whether the normalised `path` (see `request_path`) matches this pattern from its first octet."""

@@ -1,0 +1,167 @@
+"""C2PA / CAWG training-and-data-mining assertions of the active manifest (SPECS §9.1–9.5, §14.2 step 5).
+
+Pure: takes the manifest-store JSON (a plain mapping, as the c2pa reader returns it) and the validation state
+inside it; a restriction counts in every state, a permission only from a Valid/Trusted, unmodified manifest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from policies.links import parse_links
+from policies.model import AssetResponse, Signal
+from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from policies.xmp import provenance_url
+
+__all__ = ["TRUSTWORTHY_STATES", "remote_manifest_urls", "signals"]
+
+#: Validation states from which an `allowed` entry counts (SPECS §9.4).
+TRUSTWORTHY_STATES = frozenset({"valid", "trusted"})
+#: assertion label = ("c2pa" / "cawg") ".training-mining" [ "__" instance ]
+_LABEL = re.compile(r"^(c2pa|cawg)\.training-mining(?:__\d+)?$")
+#: entry key = ("c2pa" / "cawg") "." entry-name; other keys are custom (log only)
+_ENTRIES: dict[str, Purpose] = {
+    "data_mining": Purpose.TDM,
+    "ai_training": Purpose.ML_TRAIN,
+    "ai_generative_training": Purpose.GENAI_TRAIN,
+    "ai_inference": Purpose.AI_INPUT,
+}
+_USES = {"allowed": Verdict.ALLOW, "notallowed": Verdict.DENY, "constrained": Verdict.DENY}
+_MAX_TEXT = 300
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str:
+    return value[:_MAX_TEXT] if isinstance(value, str) else ""
+
+
+def _codes(store: Mapping[str, object]) -> list[str]:
+    """Every validation status code in `validation_status` and the active manifest's failures."""
+    entries: list[object] = []
+    status = store.get("validation_status")
+    if isinstance(status, Sequence) and not isinstance(status, str):
+        entries.extend(status)
+    failures = _mapping(_mapping(store.get("validation_results")).get("activeManifest")).get("failure")
+    if isinstance(failures, Sequence) and not isinstance(failures, str):
+        entries.extend(failures)
+    return [code for e in entries if (code := _text(_mapping(e).get("code")))]
+
+
+def _trust(store: Mapping[str, object], manifest: Mapping[str, object]) -> tuple[str, str | None]:
+    """(the "(state, signer …)" evidence suffix, the reason an `allowed` does not count or None)."""
+    state = _text(store.get("validation_state")) or "no validation state"
+    info = _mapping(manifest.get("signature_info"))
+    name, issuer = _text(info.get("common_name")), _text(info.get("issuer"))
+    signer = f'signer "{name or "?"}" by "{issuer or "?"}"' if name or issuer else "signer unknown"
+    suffix = f"({state}, {signer})"
+    mismatches = sorted({c for c in _codes(store) if c.endswith(".mismatch")})
+    if state.casefold() not in TRUSTWORTHY_STATES:
+        return suffix, f"allowed not counted: manifest is {state}"
+    if mismatches:
+        return suffix, f"allowed not counted: {', '.join(mismatches)}"
+    return suffix, None
+
+
+def _entries(data: Mapping[str, object]) -> list[tuple[str, Mapping[str, object]]]:
+    """Both shapes: `{"entries": {key: entry}}` (CAWG 1.1) and `{key: entry}` at the top level (C2PA 1.4)."""
+    pairs = [(k, v) for k, v in _mapping(data.get("entries")).items() if isinstance(v, Mapping)]
+    pairs += [(k, v) for k, v in data.items() if k not in ("entries", "metadata") and isinstance(v, Mapping)]
+    return pairs
+
+
+def _read_entry(
+    key: str, entry: Mapping[str, object], refuse_allow: str | None
+) -> tuple[Purpose | None, Verdict | None, tuple[Tag, ...], str]:
+    """entry = { "use": "allowed" / "notAllowed" / "constrained", ? "constraint_info" / "constraints_info": tstr }."""
+    use = _text(entry.get("use"))
+    text = f"{key}={use or '<no use>'}"
+    prefix, _, name = key.partition(".")
+    purpose = _ENTRIES.get(name) if prefix in ("c2pa", "cawg") else None
+    verdict = _USES.get(use.casefold())
+    tags: tuple[Tag, ...] = (
+        () if verdict is None or use in ("allowed", "notAllowed", "constrained") else (Tag.LENIENT,)
+    )
+    if use.casefold() == "constrained":
+        info = _text(entry.get("constraint_info")) or _text(entry.get("constraints_info"))
+        text += f" ({info!r})" if info else " (no constraint_info)"
+        tags = (*tags, Tag.CONDITIONAL)
+    if purpose is None:
+        return None, None, (), text + " (custom key: logged only)"
+    if verdict is None:
+        return None, None, (), text + " (unknown use: no statement)"
+    if verdict is Verdict.ALLOW and refuse_allow is not None:
+        return None, None, tags, f"{text} ({refuse_allow})"
+    return purpose, verdict, tags, text
+
+
+def _manifest_signal(
+    store: Mapping[str, object], manifest: Mapping[str, object], source: str
+) -> Signal | None:
+    suffix, refuse_allow = _trust(store, manifest)
+    statement: dict[Purpose, Verdict] = {}
+    tags: list[Tag] = []
+    parts: list[str] = []
+    assertions = manifest.get("assertions")
+    for assertion in (
+        assertions if isinstance(assertions, Sequence) and not isinstance(assertions, str) else ()
+    ):
+        label = _text(_mapping(assertion).get("label"))
+        if not _LABEL.match(label):
+            continue
+        for key, entry in _entries(_mapping(_mapping(assertion).get("data"))):
+            purpose, verdict, entry_tags, text = _read_entry(key, entry, refuse_allow)
+            parts.append(f"{label} {text}")
+            tags.extend(entry_tags)
+            if purpose is not None and verdict is not None:
+                if statement.get(purpose, verdict) is not verdict:
+                    tags.append(Tag.CONFLICT)
+                    verdict = Verdict.DENY
+                statement[purpose] = verdict
+    if not parts:
+        return None
+    return _signal(source, "; ".join(parts) + f" {suffix}", statement, tuple(dict.fromkeys(tags)))
+
+
+def _signal(source: str, evidence: str, statement: dict[Purpose, Verdict], tags: tuple[Tag, ...]) -> Signal:
+    return Signal(Mechanism.C2PA, Scope.EMBEDDED, source, evidence, statement, tags, hierarchical=False)
+
+
+def signals(store: Mapping[str, object] | None, source: str, *, error: str | None = None) -> list[Signal]:
+    """The training-mining signal of the store's active manifest (none if it has no such assertion).
+
+    `error`: the manifest exists (pre-scan marker, declared remote manifest) but could not be read →
+    one signal with no statement, tagged `unverifiable`. Ingredient manifests are not inherited (SPECS §9.4).
+    """
+    if error is not None:
+        return [_signal(source, f"C2PA manifest unreadable: {error}", {}, (Tag.UNVERIFIABLE,))]
+    if store is None:
+        return []
+    if not isinstance(store, Mapping):
+        return [_signal(source, "C2PA manifest store is not a JSON object: ignored", {}, ())]
+    active = store.get("active_manifest")
+    manifest = _mapping(store.get("manifests")).get(active) if isinstance(active, str) else None
+    if not isinstance(manifest, Mapping):
+        return [
+            _signal(
+                source, f"C2PA store without a readable active manifest ({active!r:.80}): ignored", {}, ()
+            )
+        ]
+    found = _manifest_signal(store, manifest, source)
+    return [found] if found is not None else []
+
+
+def remote_manifest_urls(response: AssetResponse, xmp_packets: Sequence[bytes]) -> tuple[str, ...]:
+    """Remote manifests to fetch (SPECS §9.3): `Link: <…>; rel="c2pa-manifest"`, then XMP `dcterms:provenance`."""
+    urls = [
+        link.target
+        for link in parse_links(response.header("link"), response.url)
+        if "c2pa-manifest" in link.rels
+    ]
+    provenance = provenance_url(xmp_packets)
+    if provenance is not None:
+        urls.append(provenance)
+    return tuple(u for u in dict.fromkeys(urls) if u.lower().startswith(("http://", "https://")))

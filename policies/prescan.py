@@ -1,0 +1,291 @@
+"""Byte pre-scan for embedded provenance: container by magic bytes, C2PA/JUMBF store markers (SPECS §9.3) and
+XMP packets (SPECS §10.3), so that assets without a manifest never reach the c2pa reader.
+
+Pure and bounded: every length read from the body is checked against the buffer; lying lengths end the walk.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["MAX_PACKET_BYTES", "SCAN_LIMIT", "Markers", "scan"]
+
+#: The generic XMP byte scan looks at this many leading bytes (SPECS §10.3 "scan the first few MB").
+SCAN_LIMIT = 4 * 1024 * 1024
+#: A single XMP packet larger than this is ignored (noted).
+MAX_PACKET_BYTES = 2 * 1024 * 1024
+_MAX_PACKETS = 8
+_MAX_STEPS = 100_000  # structure walks stop after this many segments/chunks/boxes
+
+#: The C2PA manifest-store JUMBF description UUID 63327061-0011-0010-8000-00AA00389B71.
+_C2PA_UUID = bytes.fromhex("6332706100110010800000aa00389b71")
+_BMFF_C2PA = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+_BMFF_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+_XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
+_XMP_EXT_APP1 = b"http://ns.adobe.com/xmp/extension/\x00"
+_PACKET = re.compile(rb"<\?xpacket begin=.*?<\?xpacket end=[^>]*>|<x:xmpmeta[\s>].*?</x:xmpmeta>", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Markers:
+    """What the pre-scan saw: the container, whether a C2PA store may be present, the XMP packets.
+
+    `c2pa_stores` counts the store markers found where the container allows counting (JPEG, PNG, RIFF,
+    BMFF); more than one means "several stores: all invalid" (SPECS §9.3).
+    """
+
+    container: str
+    has_c2pa: bool
+    xmp_packets: tuple[bytes, ...]
+    notes: tuple[str, ...] = ()
+    c2pa_stores: int = 0
+
+
+@dataclass(slots=True)
+class _Found:
+    stores: int = 0
+    c2pa: bool = False
+    packets: list[bytes] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    extended: dict[bytes, list[tuple[int, bytes]]] = field(default_factory=dict)
+
+    def packet(self, data: bytes) -> None:
+        if len(data) > MAX_PACKET_BYTES:
+            self.notes.append(f"XMP packet of {len(data)} bytes ignored (limit {MAX_PACKET_BYTES})")
+        elif len(self.packets) < _MAX_PACKETS and data.strip(b"\x00 \r\n\t"):
+            self.packets.append(data)
+
+
+def _walk_jpeg(body: bytes, found: _Found) -> None:
+    """segment = 0xFF marker [length(2, includes itself) payload]; metadata lives before SOS (0xDA)."""
+    at, n = 2, len(body)
+    for _ in range(_MAX_STEPS):
+        if at + 4 > n or body[at] != 0xFF:
+            if at < n:
+                found.notes.append(f"jpeg: no segment at offset {at}")
+            return
+        marker = body[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        if marker in (0xDA, 0xD9):
+            return
+        length = struct.unpack_from(">H", body, at + 2)[0]
+        end = at + 2 + length
+        if length < 2 or end > n:
+            found.notes.append(f"jpeg: segment 0x{marker:02X} at {at} claims {length} bytes past the end")
+            if marker == 0xEB:  # a store marker in the part we have still counts
+                _jpeg_segment(marker, body[at + 4 : n], found)
+            return
+        _jpeg_segment(marker, body[at + 4 : end], found)
+        at = end
+
+
+def _jpeg_segment(marker: int, payload: bytes, found: _Found) -> None:
+    if marker == 0xEB and payload[:2] == b"JP":
+        if payload[24:28] == b"c2pa" or (b"jumb" in payload[:32] and b"c2pa" in payload[:48]):
+            if payload[4:8] == b"\x00\x00\x00\x01":  # first segment of a store (sequence number 1)
+                found.stores += 1
+            found.c2pa = True
+    elif marker == 0xE1 and payload.startswith(_XMP_APP1):
+        found.packet(payload[len(_XMP_APP1) :])
+    elif marker == 0xE1 and payload.startswith(_XMP_EXT_APP1):
+        rest = payload[len(_XMP_EXT_APP1) :]
+        if len(rest) > 40:
+            guid, offset = rest[:32], struct.unpack_from(">I", rest, 36)[0]
+            found.extended.setdefault(guid, []).append((offset, rest[40:]))
+
+
+def _png_itxt(data: bytes, found: _Found) -> None:
+    """iTXt = keyword NUL flag(1) method(1) language NUL translated-keyword NUL text."""
+    keyword, _, rest = data.partition(b"\x00")
+    if keyword != b"XML:com.adobe.xmp" or len(rest) < 2:
+        return
+    flag, text = rest[0], rest[2:]
+    text = text.split(b"\x00", 2)[-1] if text.count(b"\x00") >= 2 else b""
+    if flag == 1:
+        inflater = zlib.decompressobj()
+        try:
+            text = inflater.decompress(text, MAX_PACKET_BYTES + 1)
+        except zlib.error:
+            found.notes.append("png: compressed XMP iTXt does not inflate")
+            return
+    found.packet(text)
+
+
+def _walk_png(body: bytes, found: _Found) -> None:
+    """chunk = length(4) type(4) data crc(4), from offset 8 to IEND."""
+    at, n = 8, len(body)
+    for _ in range(_MAX_STEPS):
+        if at + 8 > n:
+            return
+        length, kind = struct.unpack_from(">I4s", body, at)
+        end = at + 12 + length
+        if end > n:
+            found.notes.append(f"png: chunk {kind!r} at {at} claims {length} bytes past the end")
+            found.c2pa = found.c2pa or kind == b"caBX"
+            return
+        if kind == b"caBX":
+            found.stores += 1
+            found.c2pa = True
+        elif kind == b"iTXt":
+            _png_itxt(body[at + 8 : at + 8 + length], found)
+        elif kind == b"IEND":
+            return
+        at = end
+
+
+def _walk_riff(body: bytes, found: _Found) -> None:
+    """RIFF = "RIFF" size form *(id(4) size(4, LE) data [pad]); C2PA chunk `C2PA`, XMP `XMP ` / `_PMX`."""
+    at, n = 12, len(body)
+    for _ in range(_MAX_STEPS):
+        if at + 8 > n:
+            return
+        kind, length = struct.unpack_from("<4sI", body, at)
+        end = at + 8 + length
+        if end > n:
+            found.notes.append(f"riff: chunk {kind!r} at {at} claims {length} bytes past the end")
+            found.c2pa = found.c2pa or kind == b"C2PA"
+            return
+        if kind == b"C2PA":
+            found.stores += 1
+            found.c2pa = True
+        elif kind in (b"XMP ", b"_PMX"):
+            found.packet(body[at + 8 : end])
+        at = end + (length & 1)
+
+
+def _bmff_boxes(body: bytes, start: int, stop: int, found: _Found) -> list[tuple[bytes, int, int]]:
+    """box = size(4) type(4) [largesize(8) if size == 1] payload; size 0 = to the end."""
+    boxes: list[tuple[bytes, int, int]] = []
+    at = start
+    for _ in range(_MAX_STEPS):
+        if at + 8 > stop:
+            break
+        size, kind = struct.unpack_from(">I4s", body, at)
+        header = 8
+        if size == 1 and at + 16 <= stop:
+            size, header = struct.unpack_from(">Q", body, at + 8)[0], 16
+        elif size == 0:
+            size = stop - at
+        if size < header or at + size > stop:
+            found.notes.append(f"bmff: box {kind!r} at {at} claims {size} bytes past the end")
+            found.c2pa = found.c2pa or body[at + header : at + header + 16] == _BMFF_C2PA
+            break
+        boxes.append((kind, at + header, at + size))
+        at += size
+    return boxes
+
+
+def _walk_bmff(body: bytes, found: _Found) -> None:
+    for kind, start, end in _bmff_boxes(body, 0, len(body), found):
+        if kind == b"uuid" and body[start : start + 16] == _BMFF_C2PA:
+            found.stores += 1
+            found.c2pa = True
+        elif kind == b"uuid" and body[start : start + 16] == _BMFF_XMP:
+            found.packet(body[start + 16 : end])
+        elif kind == b"moov":
+            for sub, s_start, s_end in _bmff_boxes(body, start, end, found):
+                if sub == b"udta":
+                    for leaf, l_start, l_end in _bmff_boxes(body, s_start, s_end, found):
+                        if leaf == b"XMP_":
+                            found.packet(body[l_start:l_end])
+
+
+def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
+    """Containers without a cheap walk: search the store markers, then the generic XMP byte scan."""
+
+    def walk(body: bytes, found: _Found) -> None:
+        found.c2pa = any(needle in body for needle in needles)
+        _scan_packets(body, found)
+
+    return walk
+
+
+def _scan_packets(body: bytes, found: _Found) -> None:
+    head = body[:SCAN_LIMIT]
+    if b"<?xpacket" not in head and b"<x:xmpmeta" not in head:
+        return
+    for match in _PACKET.finditer(head):
+        found.packet(match.group(0))
+    if len(body) > SCAN_LIMIT:
+        found.notes.append(f"XMP scan limited to the first {SCAN_LIMIT} bytes")
+
+
+_JUMBF = (_C2PA_UUID,)
+_WALKS: dict[str, Callable[[bytes, _Found], None]] = {
+    "jpeg": _walk_jpeg,
+    "png": _walk_png,
+    "webp": _walk_riff,
+    "wav": _walk_riff,
+    "avi": _walk_riff,
+    "bmff": _walk_bmff,
+    "gif": _generic((b"C2PA_GIF", _C2PA_UUID)),
+    "tiff": _generic(_JUMBF),
+    "mp3": _generic((b"application/c2pa", _C2PA_UUID)),
+    "flac": _generic((b"application/c2pa", _C2PA_UUID)),
+    "pdf": _generic((b"application/c2pa", b"application#2Fc2pa", b"C2PA_Manifest", _C2PA_UUID)),
+    "zip": _generic((b"META-INF/content_credential.c2pa",)),
+    "epub": _generic((b"META-INF/content_credential.c2pa",)),
+    "svg": _generic((b"c2pa:manifest", b"http://c2pa.org/manifest")),
+    "c2pa": _generic(_JUMBF),
+    "unknown": _generic(_JUMBF),
+}
+
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\xff\xd8\xff", "jpeg"),
+    (0, b"\x89PNG\r\n\x1a\n", "png"),
+    (0, b"GIF87a", "gif"),
+    (0, b"GIF89a", "gif"),
+    (0, b"II*\x00", "tiff"),
+    (0, b"MM\x00*", "tiff"),
+    (0, b"ID3", "mp3"),
+    (0, b"fLaC", "flac"),
+    (0, b"PK\x03\x04", "zip"),
+    (4, b"ftyp", "bmff"),
+    (4, b"jumb", "c2pa"),
+)
+_RIFF_FORMS = {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}
+
+
+def _container(body: bytes, content_type: str) -> str:
+    for offset, magic, name in _MAGIC:
+        if body[offset : offset + len(magic)] == magic:
+            if name == "zip" and body[30:58] == b"mimetypeapplication/epub+zip":
+                return "epub"
+            return name
+    if body[:4] == b"RIFF":
+        return _RIFF_FORMS.get(body[8:12], "unknown")
+    if b"%PDF-" in body[:1024]:
+        return "pdf"
+    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"<svg", b"<?xml")) and (b"<svg" in head or content_type == "image/svg+xml"):
+        return "svg"
+    return "unknown"
+
+
+def scan(body: bytes, content_type: str = "") -> Markers:
+    """Identify the container of `body` and find its C2PA store markers and XMP packets; never raises."""
+    container = _container(body, content_type.split(";", 1)[0].strip().lower())
+    found = _Found()
+    _WALKS[container](body, found)
+    for guid, parts in found.extended.items():
+        total = b"".join(data for _, data in sorted(parts))
+        if total:
+            found.packet(total)
+        else:
+            found.notes.append(f"jpeg: empty extended XMP {guid!r}")
+    return Markers(
+        container=container,
+        has_c2pa=found.c2pa,
+        xmp_packets=tuple(found.packets),
+        notes=tuple(found.notes),
+        c2pa_stores=found.stores,
+    )

@@ -1,0 +1,218 @@
+"""XMP packets: IPTC/PLUS `plus:DataMining` + `plus:OtherConstraints` (SPECS §10), `dcterms:provenance`
+(SPECS §9.3) and TDMRep in PDF XMP (SPECS §7.2 item 5).
+
+Pure. XML is parsed by lxml with entity resolution, DTD loading and network off; packets declaring entities
+are refused. Nothing here raises on remote content.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+from lxml import etree
+
+from policies.model import Signal
+from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+
+__all__ = [
+    "PLUS_NS",
+    "TDMREP_PDF_NS",
+    "iptc_signals",
+    "parse_xml",
+    "pdf_tdmrep",
+    "provenance_url",
+]
+
+PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
+TDMREP_PDF_NS = "http://www.w3.org/ns/tdmrep/"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_DCTERMS = "http://purl.org/dc/terms/"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"))
+_MAX_VALUE = 500  # characters of a value quoted in evidence
+
+_D, _A = Verdict.DENY, Verdict.ALLOW
+#: SPECS §10.1: vocabulary id -> (statement, tags). The human labels map to the same rows (lenient).
+_VOCABULARY: dict[str, tuple[dict[Purpose, Verdict], tuple[Tag, ...]]] = {
+    "DMI-UNSPECIFIED": ({}, ()),
+    "DMI-ALLOWED": ({Purpose.TDM: _A}, ()),
+    "DMI-PROHIBITED-AIMLTRAINING": ({Purpose.AI_TRAIN: _D}, ()),
+    "DMI-PROHIBITED-GENAIMLTRAINING": ({Purpose.GENAI_TRAIN: _D}, ()),
+    "DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING": ({Purpose.TDM: _D, Purpose.SEARCH: _A}, ()),
+    "DMI-PROHIBITED": ({Purpose.TDM: _D}, ()),
+    "DMI-PROHIBITED-SEECONSTRAINT": ({Purpose.TDM: _D}, (Tag.CONDITIONAL,)),
+    "DMI-PROHIBITED-SEEEMBEDDEDRIGHTSEXPR": ({Purpose.TDM: _D}, (Tag.CONDITIONAL,)),
+    "DMI-PROHIBITED-SEELINKEDRIGHTSEXPR": ({Purpose.TDM: _D}, (Tag.CONDITIONAL,)),
+}
+_LABELS = {
+    "unspecified - no prohibition defined": "DMI-UNSPECIFIED",
+    "allowed": "DMI-ALLOWED",
+    "prohibited for ai/ml training": "DMI-PROHIBITED-AIMLTRAINING",
+    "prohibited for generative ai/ml training": "DMI-PROHIBITED-GENAIMLTRAINING",
+    "prohibited except for search engine indexing": "DMI-PROHIBITED-EXCEPTSEARCHENGINEINDEXING",
+    "prohibited": "DMI-PROHIBITED",
+    "prohibited, see plus:otherconstraints": "DMI-PROHIBITED-SEECONSTRAINT",
+    "prohibited, see iptcext:embdencrightsexpr": "DMI-PROHIBITED-SEEEMBEDDEDRIGHTSEXPR",
+    "prohibited, see iptcext:linkedencrightsexpr": "DMI-PROHIBITED-SEELINKEDRIGHTSEXPR",
+}
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """The packet as text and whether it was read leniently (not UTF-8)."""
+    codec = next((c for prefix, c in _UTF16 if data.startswith(prefix)), None)
+    if codec is not None:
+        try:
+            return data.decode(codec), True
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig"), False
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), True
+
+
+def parse_xml(data: bytes | str) -> etree._Element | None:
+    """The root element of `data` parsed with the hardened parser; None for bad XML or declared entities."""
+    text = data if isinstance(data, str) else _decode(data)[0]
+    if "<!ENTITY" in text:
+        return None
+    text = _DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
+    try:
+        root = etree.fromstring(text, _parser())
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    return root if isinstance(root, etree._Element) else None
+
+
+def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
+    for packet in packets:
+        text, lenient = _decode(packet)
+        root = parse_xml(text)
+        if root is not None:
+            yield root, lenient
+
+
+def _values(root: etree._Element, namespace: str, name: str) -> Iterator[str]:
+    """Property `name` in all three RDF forms: attribute, rdf:resource, element text (or rdf:li text)."""
+    qname = f"{{{namespace}}}{name}"
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        attribute = element.get(qname)
+        if attribute is not None:
+            yield attribute.strip()
+        if element.tag != qname:
+            continue
+        resource = element.get(f"{{{_RDF}}}resource")
+        if resource is not None:
+            yield resource.strip()
+        elif (element.text or "").strip():
+            yield (element.text or "").strip()
+        else:
+            yield from _li_texts(element)
+
+
+def _li_texts(element: etree._Element) -> Iterator[str]:
+    items = list(element.iter(f"{{{_RDF}}}li"))
+    preferred = [li for li in items if li.get(_XML_LANG) == "x-default"] or items
+    for li in preferred[:1]:
+        if (li.text or "").strip():
+            yield (li.text or "").strip()
+
+
+def _read_value(value: str) -> tuple[dict[Purpose, Verdict], tuple[Tag, ...], str]:
+    """plus:DataMining = URI "http://ns.useplus.org/ldf/vocab/" DMI-id | bare DMI-id | label (lenient)."""
+    label = _LABELS.get(re.sub(r"\s+", " ", value.replace("–", "-")).strip().casefold())
+    if label is not None:
+        statement, tags = _VOCABULARY[label]
+        return dict(statement), (*tags, Tag.LENIENT), f"human label read as {label}"
+    token = value.rstrip("/").rsplit("/", 1)[-1].strip().upper()
+    if token in _VOCABULARY:
+        statement, tags = _VOCABULARY[token]
+        return dict(statement), tags, ""
+    if "PROHIBITED" in value.upper():
+        return {Purpose.TDM: _D}, (Tag.LENIENT,), "unknown value containing PROHIBITED read as DMI-PROHIBITED"
+    return {}, (), "not in the PLUS vocabulary: ignored"
+
+
+def _quote(value: str) -> str:
+    return repr(value[:_MAX_VALUE])
+
+
+def iptc_signals(packets: Sequence[bytes], source: str) -> list[Signal]:
+    """One IPTC_XMP signal per distinct `plus:DataMining` value found in `packets` (SPECS §10.1–10.2)."""
+    signals: list[Signal] = []
+    seen: set[str] = set()
+    for root, lenient in _roots(packets):
+        constraints = " / ".join(_values(root, PLUS_NS, "OtherConstraints"))
+        for value in _values(root, PLUS_NS, "DataMining"):
+            if value in seen or not value:
+                continue
+            seen.add(value)
+            statement, tags, note = _read_value(value)
+            evidence = f"plus:DataMining={_quote(value)}" + (f" ({note})" if note else "")
+            if Tag.CONDITIONAL in tags:
+                evidence += f"; plus:OtherConstraints={_quote(constraints) if constraints else 'absent'}"
+            if lenient:
+                tags, evidence = (*tags, Tag.LENIENT), evidence + "; XMP packet is not UTF-8"
+            signals.append(_signal(source, evidence, statement, tags))
+    return signals
+
+
+def _signal(source: str, evidence: str, statement: dict[Purpose, Verdict], tags: tuple[Tag, ...]) -> Signal:
+    return Signal(
+        mechanism=Mechanism.IPTC_XMP,
+        scope=Scope.EMBEDDED,
+        source=source,
+        evidence=evidence,
+        statement=statement,
+        tags=tuple(dict.fromkeys(tags)),
+        hierarchical=Purpose.TDM in statement and statement[Purpose.TDM] is _A,
+    )
+
+
+def provenance_url(packets: Sequence[bytes]) -> str | None:
+    """The first http(s) `dcterms:provenance` URI (the external active manifest, SPECS §9.3), if any."""
+    for root, _ in _roots(packets):
+        for value in _values(root, _DCTERMS, "provenance"):
+            if value.lower().startswith(("http://", "https://")):
+                return value
+    return None
+
+
+def pdf_tdmrep(packets: Sequence[bytes]) -> tuple[int | None, str | None, str]:
+    """(reservation, policy, evidence) from `tdm:reservation`/`tdm:policy` in namespace
+    `http://www.w3.org/ns/tdmrep/` (SPECS §7.2 item 5); the last packet declaring either wins.
+
+    reservation = "1" / "0"; any other value is a protocol error -> None (unset), noted in evidence.
+    """
+    result: tuple[int | None, str | None, str] = (None, None, "")
+    for root, _ in _roots(packets):
+        reservations = list(_values(root, TDMREP_PDF_NS, "reservation"))
+        policies = list(_values(root, TDMREP_PDF_NS, "policy"))
+        if not reservations and not policies:
+            continue
+        raw = reservations[-1] if reservations else None
+        reservation = {"1": 1, "0": 0}.get(raw) if raw is not None else None
+        policy = policies[-1] if policies else None
+        evidence = f"XMP tdm:reservation={_quote(raw) if raw is not None else 'absent'}"
+        if raw is not None and reservation is None:
+            evidence += " (invalid value: unset)"
+        if policy is not None:
+            evidence += f" tdm:policy={_quote(policy)}"
+        result = (reservation, policy, evidence)
+    return result
