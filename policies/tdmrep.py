@@ -162,11 +162,10 @@ class TdmrepFile:
         """
         path = request_path(url)
         rules = self.rules
-        for position, first in enumerate(rules):
-            if first.pattern.matches(path):
-                break
-        else:
+        position = next((i for i, rule in enumerate(rules) if rule.pattern.matches(path)), None)
+        if position is None:
             return None
+        first = rules[position]
         if first.reservation == 0:
             for later in rules[position + 1:]:
                 if later.reservation == 1 and later.pattern.matches(path):
