@@ -75,16 +75,17 @@ class Checker:
         skipped = evaluate_access(site, url, self.config, fetched_at=_now())
         if skipped is not None:
             return CheckResult(url, skipped, (*site.warnings, *decision_warnings(skipped)))
-        fetched = self.source.asset(url, self.config.c2pa_max_bytes)
+        fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1)  # one byte over: "too big" is visible
         if isinstance(fetched, str):
             return CheckResult(url, None, site.warnings, error=fetched)
         linked = self._fetch_all(licence_urls(fetched))
-        manifests = self._fetch_all(manifest_urls(fetched))
+        cap = self.config.c2pa_max_bytes
+        manifests = self._fetch_all(manifest_urls(fetched, max_bytes=cap))
         decision = evaluate_response(
             site, fetched, self.config, fetched_at=_now(), linked=linked,
-            embedded=embedded_signals(fetched, fetched_manifests=manifests,
+            embedded=embedded_signals(fetched, fetched_manifests=manifests, max_bytes=cap,
                                       trust_anchors_pem=self.trust_anchors_pem),
-            embedded_tdm=embedded_layers(fetched),
+            embedded_tdm=embedded_layers(fetched, max_bytes=cap),
         )
         warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))
         return CheckResult(url, decision, warnings)

@@ -1,0 +1,86 @@
+"""The c2pa adapter (SPECS §9.6): the only module that imports c2pa. Reads a manifest store into plain JSON data.
+
+c2pa's own network fetching (remote manifests, OCSP) is off; remote manifests come in as `manifest_data`,
+fetched by our transports. Every c2pa failure becomes `StoreResult(None, "<error class>: <message>")`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import logging
+from dataclasses import dataclass
+
+import c2pa
+
+__all__ = ["StoreResult", "read_store", "reader_settings"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """The manifest-store JSON (`store`), or why it could not be read (`error`); both None = no manifest."""
+
+    store: dict[str, object] | None
+    error: str | None = None
+
+
+def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
+    """The c2pa settings we read with: verification on, network off, optional trust anchors (PEM text)."""
+    settings: dict[str, object] = {
+        "verify": {
+            "verify_after_reading": True,
+            "verify_trust": True,
+            "remote_manifest_fetch": False,
+            "ocsp_fetch": False,
+        }
+    }
+    if trust_anchors_pem:
+        settings["trust"] = {"trust_anchors": trust_anchors_pem}
+    return settings
+
+
+@functools.lru_cache(maxsize=8)
+def _context(trust_anchors_pem: str | None) -> c2pa.Context:
+    return c2pa.Context.from_dict(reader_settings(trust_anchors_pem))
+
+
+def _error(error: BaseException) -> str:
+    name = type(error).__name__.lstrip("_").removeprefix("C2pa") or "C2paError"
+    message = str(error)
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
+
+
+def read_store(
+    body: bytes,
+    content_type: str,
+    *,
+    manifest_data: bytes | None = None,
+    trust_anchors_pem: str | None = None,
+) -> StoreResult:
+    """Read the manifest store of `body` (or the external store `manifest_data` bound to `body`).
+
+    `content_type` is a MIME type the library knows ("" = let it detect the container from the bytes).
+    """
+    try:
+        context = _context(trust_anchors_pem or None)
+        reader = c2pa.Reader.try_create(
+            content_type or None, io.BytesIO(body), manifest_data, context=context
+        )
+        if reader is None:
+            return StoreResult(None)
+        with reader:
+            text = reader.json()
+    except c2pa.C2paError as error:  # the one broad c2pa catch of the project (STYLE.md §2.5)
+        logger.warning("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))
+        return StoreResult(None, _error(error))
+    try:
+        store = json.loads(text)
+    except ValueError as error:
+        logger.warning("c2pa returned unparseable store JSON: %s", error)
+        return StoreResult(None, f"Json: {error}")
+    if not isinstance(store, dict):
+        return StoreResult(None, "Json: manifest store is not an object")
+    return StoreResult(store)

@@ -1,0 +1,103 @@
+"""The c2pa adapter against manifests signed in this session (DESIGN.md "Testing with real parts")."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from middlewares.manifestreader import StoreResult, read_store, reader_settings
+from tests.provenance_fixtures import (
+    MIME,
+    VARIANTS,
+    plain_image,
+    sign_remote,
+    signed_assets,
+    test_ca,
+    training_assertion,
+)
+
+
+def state(result: StoreResult) -> str:
+    assert result.error is None, result.error
+    assert result.store is not None
+    return str(result.store["validation_state"])
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_signed_reads_valid(signed_assets, name) -> None:
+    fmt = VARIANTS[name][0]
+    result = read_store(signed_assets[name], MIME[fmt])
+    assert state(result) == "Valid"
+    codes = [s["code"] for s in result.store["validation_status"]]
+    assert codes == ["signingCredential.untrusted"]
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_tampered_reads_invalid(signed_assets, name) -> None:
+    fmt = VARIANTS[name][0]
+    result = read_store(signed_assets[f"tampered-{name}"], MIME[fmt])
+    assert state(result) == "Invalid"
+    assert any(s["code"].endswith(".mismatch") for s in result.store["validation_status"])
+
+
+def test_trust_anchor_makes_it_trusted(signed_assets, test_ca) -> None:
+    result = read_store(
+        signed_assets["cawg-mixed.jpg"], "image/jpeg", trust_anchors_pem=test_ca.ca_pem.decode()
+    )
+    assert state(result) == "Trusted"
+
+
+def test_format_is_detected_when_the_content_type_lies(signed_assets) -> None:
+    assert state(read_store(signed_assets["cawg-allowed.png"], "")) == "Valid"
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_no_manifest(fmt) -> None:
+    assert read_store(plain_image(fmt), MIME[fmt]) == StoreResult(None, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"0123456789", "image/jpeg"),
+        (b"\xff\xd8\xff\xe0garbage", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n\x00", "image/png"),
+    ],
+)
+def test_garbage_is_an_error_not_consent(body, content_type, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="middlewares.manifestreader"):
+        result = read_store(body, content_type)
+    assert result.store is None
+    assert result.error
+    assert caplog.records[-1].levelno == logging.WARNING
+
+
+def test_truncated_signed_asset_is_an_error(signed_assets) -> None:
+    body = signed_assets["cawg-mixed.jpg"]
+    result = read_store(body[: len(body) // 2], "image/jpeg")
+    assert result.store is None
+    assert result.error
+
+
+def test_remote_manifest_data(test_ca) -> None:
+    asset, store = sign_remote(
+        test_ca,
+        "jpeg",
+        [training_assertion("cawg.training-mining", {"cawg.ai_training": {"use": "notAllowed"}})],
+    )
+    assert read_store(asset, "image/jpeg") == StoreResult(None, None)
+    assert state(read_store(asset, "image/jpeg", manifest_data=store)) == "Valid"
+    assert (
+        state(read_store(plain_image("jpeg")[:-10] + b"\xff\xd9", "image/jpeg", manifest_data=store))
+        == "Invalid"
+    )
+    assert read_store(asset, "image/jpeg", manifest_data=b"not a manifest").error
+
+
+def test_reader_network_is_off() -> None:
+    verify = reader_settings("PEM")["verify"]
+    assert verify["remote_manifest_fetch"] is False
+    assert verify["ocsp_fetch"] is False
+    assert reader_settings("PEM")["trust"] == {"trust_anchors": "PEM"}
+    assert "trust" not in reader_settings(None)
