@@ -12,13 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from crawler.sources import DocumentSource
-from middlewares.embedded import embedded_layers, embedded_signals, manifest_urls
+from middlewares.embedded import evaluate_asset, manifest_urls
 from policies.config import PolicyConfig
 from policies.evaluate import (
     SiteDocuments,
     SitePolicy,
     evaluate_access,
-    evaluate_response,
     licence_urls,
     origin_of,
     response_warnings,
@@ -61,8 +60,8 @@ class Checker:
         """The origin's parsed site files (fetched on first use), with the RSL licences robots.txt names."""
         if origin not in self._sites:
             urls = site_file_urls(origin)
-            docs = SiteDocuments(origin=origin, **{k: self.source.site_file(u, self.config.max_sitefile_bytes)
-                                                   for k, u in urls.items()})
+            fetched = {kind: self.source.site_file(url, self.config.max_sitefile_bytes) for kind, url in urls.items()}
+            docs = SiteDocuments(origin, fetched["robots"], fetched["ai_txt"], fetched["tdmrep"])
             policy = SitePolicy.build(docs, self.config.agent)
             if policy.licence_urls:
                 policy = policy.with_licences(self._fetch_all(policy.licence_urls), self.config.agent)
@@ -81,11 +80,7 @@ class Checker:
         linked = self._fetch_all(licence_urls(fetched))
         cap = self.config.c2pa_max_bytes
         manifests = self._fetch_all(manifest_urls(fetched, max_bytes=cap))
-        decision = evaluate_response(
-            site, fetched, self.config, fetched_at=_now(), linked=linked,
-            embedded=embedded_signals(fetched, fetched_manifests=manifests, max_bytes=cap,
-                                      trust_anchors_pem=self.trust_anchors_pem),
-            embedded_tdm=embedded_layers(fetched, max_bytes=cap),
-        )
+        decision = evaluate_asset(site, fetched, self.config, fetched_at=_now(), linked=linked,
+                                  manifests=manifests, trust_anchors_pem=self.trust_anchors_pem)
         warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))
         return CheckResult(url, decision, warnings)

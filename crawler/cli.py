@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"consentry {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _check_parser(sub)
+    from crawler import crawl, demo
+
+    crawl.add_parser(sub)
+    demo.add_parser(sub)
     return parser
 
 
@@ -77,6 +81,7 @@ def _run_check(args: argparse.Namespace) -> int:
     from crawler.check import Checker
     from crawler.sources import HttpSource, RootSource
     from crawler.table import render_check
+    from middlewares._config import read_trust_anchors
 
     config = _config(args, CONSENT_C2PA_TRUST_ANCHORS=args.trust_anchors)
     for url in args.urls:
@@ -85,7 +90,11 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.root is not None and not args.root.is_dir():
         raise UsageError(f"--root {args.root}: not a directory")
     source = RootSource(args.root, args.header) if args.root else HttpSource(config.agent, args.header)
-    checker = Checker(source, config, trust_anchors_pem=read_trust_anchors(config.c2pa_trust_anchors))
+    try:
+        anchors = read_trust_anchors(config.c2pa_trust_anchors)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    checker = Checker(source, config, trust_anchors_pem=anchors)
     results = [checker.check(url) for url in args.urls]
     if args.json:
         print(json.dumps([r.decision.to_record() for r in results if r.decision], indent=2))
@@ -100,20 +109,21 @@ def _run_check(args: argparse.Namespace) -> int:
     return 2 if any(r.error for r in results) else 0
 
 
-def read_trust_anchors(path: str | None) -> str | None:
-    """The PEM text of `CONSENT_C2PA_TRUST_ANCHORS`, or a UsageError naming the setting."""
-    if path is None:
-        return None
-    try:
-        text = Path(path).read_text(encoding="ascii")
-    except (OSError, UnicodeError) as exc:
-        raise UsageError(f"CONSENT_C2PA_TRUST_ANCHORS: cannot read {path}: {exc}") from None
-    if "-----BEGIN CERTIFICATE-----" not in text:
-        raise UsageError(f"CONSENT_C2PA_TRUST_ANCHORS: {path} holds no PEM certificate")
-    return text
+def _run_crawl(args: argparse.Namespace) -> int:
+    from crawler.crawl import run
+
+    return run(args)
 
 
-_COMMANDS = {"check": _run_check}
+def _run_demo(args: argparse.Namespace) -> int:
+    from crawler.demo import run
+
+    return run(args)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": _run_check, "crawl": _run_crawl, "demo": _run_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,4 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the canonical `crawler.cli` module, not this `__main__` copy: subcommand modules import
+    # `crawler.cli.UsageError`, which must be the class `main` catches.
+    from crawler.cli import main as canonical_main
+
+    sys.exit(canonical_main())

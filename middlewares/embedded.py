@@ -11,11 +11,21 @@ from collections.abc import Mapping
 
 from middlewares.manifestreader import read_store
 from policies import credentials, epub, prescan, xmp
+from policies.config import PolicyConfig
+from policies.evaluate import SitePolicy, evaluate_response
 from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from policies.record import Decision
 from policies.tdmrep import TdmLayer
 from policies.vocabulary import Mechanism, Scope, Tag
 
-__all__ = ["DEFAULT_MAX_BYTES", "embedded_layers", "embedded_signals", "embedded_tdmrep", "manifest_urls"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "embedded_layers",
+    "embedded_signals",
+    "embedded_tdmrep",
+    "evaluate_asset",
+    "manifest_urls",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +152,27 @@ def embedded_layers(response: AssetResponse, *, max_bytes: int = DEFAULT_MAX_BYT
         )
         for mechanism, reservation, policy, evidence in embedded_tdmrep(response, max_bytes=max_bytes)
     ]
+
+
+def evaluate_asset(
+    site: SitePolicy,
+    asset: AssetResponse,
+    config: PolicyConfig,
+    *,
+    fetched_at: str | None,
+    linked: Mapping[str, SiteFile],
+    manifests: Mapping[str, SiteFile],
+    trust_anchors_pem: str | None = None,
+) -> Decision:
+    """The decision for a fetched asset, its embedded signals read: the one path every transport takes.
+
+    `linked` are the fetched `policies.evaluate.licence_urls(asset)`, `manifests` the fetched
+    `manifest_urls(asset)`; `check`, the crawl and `audit` differ only in how they fetched them.
+    """
+    cap = config.c2pa_max_bytes
+    return evaluate_response(
+        site, asset, config, fetched_at=fetched_at, linked=linked,
+        embedded=embedded_signals(asset, fetched_manifests=manifests, trust_anchors_pem=trust_anchors_pem,
+                                  max_bytes=cap),
+        embedded_tdm=embedded_layers(asset, max_bytes=cap),
+    )

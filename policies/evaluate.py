@@ -25,6 +25,7 @@ from policies.tdmrep import TdmLayer, TdmrepFile
 from policies.vocabulary import Mechanism, Scope, Verdict
 
 __all__ = [
+    "HTML_TYPES",
     "SITE_FILE_PATHS",
     "SiteDocuments",
     "SitePolicy",
@@ -45,7 +46,8 @@ SITE_FILE_PATHS: dict[str, str] = {
     "tdmrep": "/.well-known/tdmrep.json",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+#: Media types read as HTML documents (meta robots, TDMRep meta, `<link rel=license>`).
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 def origin_of(url: str) -> str:
@@ -135,7 +137,7 @@ class SitePolicy:
 
 def is_html(response: AssetResponse) -> bool:
     """Whether the response is an HTML document (by media type)."""
-    return response.content_type in _HTML_TYPES
+    return response.content_type in HTML_TYPES
 
 
 def _head(response: AssetResponse) -> HtmlHead | None:

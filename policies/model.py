@@ -140,6 +140,7 @@ class Signal:
             "statement": {p.value: v.value for p, v in self.statement.items()},
             "tags": sorted(t.value for t in self.tags),
             "counted": self.counted,
+            "hierarchical": self.hierarchical,
         }
 
 

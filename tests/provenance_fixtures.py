@@ -75,7 +75,7 @@ def _usage(*, signature: bool, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def make_ca() -> TestCA:
+def make_ca(*, valid_days: int = 30) -> TestCA:
     """An ES256 root CA (ca=True, keyCertSign) and a leaf (digitalSignature, emailProtection, AKI/SKI)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -88,7 +88,7 @@ def make_ca() -> TestCA:
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
+        .not_valid_after(now + datetime.timedelta(days=max(365, valid_days)))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(_usage(signature=False, cert_sign=True), critical=True)
         .add_extension(ca_ski, critical=False)
@@ -102,7 +102,7 @@ def make_ca() -> TestCA:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
+        .not_valid_after(now + datetime.timedelta(days=valid_days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_usage(signature=True, cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)

@@ -41,18 +41,30 @@ def _links(*paths: str) -> str:
     return "<ul>" + "".join(f'<li><a href="{p}">{p}</a></li>' for p in paths) + "</ul>"
 
 
-def _gallery(origin: str, embedded: Callable[[str], dict[str, Route]]) -> dict[str, Route]:
+def _provenance(origin: str) -> dict[str, Route]:
+    """Images that carry their creator's word inside them (C2PA/CAWG, IPTC XMP) or point to it (Link)."""
+    names = ("c2pa-notallowed.jpg", "c2pa-allowed.jpg", "c2pa-allowed-tampered.jpg", "c2pa-constrained.png",
+             "xmp-prohibited.jpg")
+    routes = {f"/provenance/{name}": _image(name) for name in names}
+    link = (("Link", f'<{origin}/provenance/remote.c2pa>; rel="c2pa-manifest"'),)
+    routes["/provenance/remote.jpg"] = _image("c2pa-remote.jpg", *link)
+    routes["/provenance/remote.c2pa"] = Route(200, (("Content-Type", "application/c2pa"),), _asset("c2pa-remote.c2pa"))
+    images = "".join(f'<img src="{path}" alt="">' for path in routes if not path.endswith(".c2pa"))
+    routes["/provenance/"] = _page("Provenance", "<p>Each image carries its own terms.</p>" + images)
+    return routes
+
+
+def _gallery(origin: str) -> dict[str, Route]:
     robots = ("# The gallery: an illustrator's portfolio\nUser-agent: *\nAllow: /\nDisallow: /drafts/\n"
               "Content-Usage: /blog/ train-ai=y\nContent-Usage: /portfolio/ train-ai=n\n\n"
               "User-agent: GPTBot\nUser-agent: CCBot\nUser-agent: Google-Extended\nDisallow: /sketches/\n")
-    provenance = embedded(origin)
     routes = {
         "/robots.txt": Route.text(robots),
         "/ai.txt": Route.text("# Spawning AI\nUser-agent: *\nDisallow: *.png\nAllow: /\n"),
-        "/": _page("Gallery", _links("/blog/", "/portfolio/", "/about.html", "/drafts/wip.html")
+        "/": _page("Gallery", _links("/blog/", "/portfolio/", "/provenance/", "/about.html", "/drafts/wip.html")
                    + '<img src="/sketches/sketch.jpg" alt="sketch">'),
         "/blog/": _page("Blog", '<p>Training welcome here.</p><img src="/blog/photo.jpg" alt="">'
-                        '<img src="/blog/poster.png" alt="">' + _links(*provenance)),
+                        '<img src="/blog/poster.png" alt="">'),
         "/blog/photo.jpg": _image("photo.jpg"),
         "/blog/poster.png": _image("poster.png"),
         "/portfolio/": _page("Portfolio", '<img src="/portfolio/landscape.jpg" alt="">'),
@@ -63,7 +75,7 @@ def _gallery(origin: str, embedded: Callable[[str], dict[str, Route]]) -> dict[s
         "/drafts/wip.html": _page("Work in progress", "<p>not for crawlers</p>"),
         "/sketches/sketch.jpg": _image("sketch.jpg"),
     }
-    routes.update(provenance)
+    routes.update(_provenance(origin))
     return routes
 
 
@@ -117,11 +129,10 @@ class DemoSite:
             server.stop()
 
 
-def start_demo(embedded: Callable[[str], dict[str, Route]] | None = None) -> DemoSite:
-    """Start the demo origins on free loopback ports; `embedded` adds the gallery's provenance images."""
+def start_demo() -> DemoSite:
+    """Start the demo origins on free loopback ports."""
     servers = {name: SiteServer({}).start() for name in _ORIGINS}
-    extra = embedded or (lambda origin: {})
-    builders = {"gallery": lambda o: _gallery(o, extra), "newsroom": _newsroom,
+    builders: dict[str, Callable[[str], dict[str, Route]]] = {"gallery": _gallery, "newsroom": _newsroom,
                 "mirror": lambda o: _mirror(), "plain": lambda o: _plain()}
     for name, server in servers.items():
         for path, route in builders[name](server.origin).items():

@@ -1,0 +1,259 @@
+"""`consentry crawl URL… -o DIR`: an in-process Scrapy crawl with every consent component (DESIGN.md
+"Command line"). Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary
+(kept / dropped / skipped, by mechanism) on stderr. `run_crawl` is the reusable entry (`consentry demo`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.cli import UsageError
+from policies.combine import resolve
+from policies.vocabulary import Purpose, Verdict
+
+__all__ = ["CrawlSummary", "add_parser", "render_summary", "run", "run_crawl"]
+
+_ACTIONS = ("keep", "drop", "skip")
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSummary:
+    """What a crawl produced: counts per action, per mechanism and action, output paths, Scrapy stats."""
+
+    out_dir: Path
+    items: int
+    actions: Mapping[str, int]
+    by_mechanism: Mapping[str, Mapping[str, int]]
+    elapsed: float
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kept(self) -> int:
+        """Decisions that kept the asset."""
+        return self.actions.get("keep", 0)
+
+    @property
+    def dropped(self) -> int:
+        """Fetched assets whose creators withheld a declared purpose (or that were unverifiable)."""
+        return self.actions.get("drop", 0)
+
+    @property
+    def skipped(self) -> int:
+        """URLs never requested (robots.txt denied access)."""
+        return self.actions.get("skip", 0)
+
+
+def _deciding_mechanisms(record: Mapping[str, Any]) -> set[str]:
+    """The mechanisms whose counted signals gave a declared purpose its final verdict (deny for a drop,
+    allow for a keep); `robots` for a skip; "(no signal)" when nothing decided."""
+    if record.get("action") == "skip":
+        return {"robots"}
+    finals = record.get("purposes") or {}
+    found: set[str] = set()
+    for signal in record.get("signals") or []:
+        if not signal.get("counted", True) or not signal.get("statement"):
+            continue
+        try:
+            statement = {Purpose(p): Verdict(v) for p, v in signal["statement"].items()}
+        except ValueError:
+            continue
+        resolved = resolve(statement, hierarchical=bool(signal.get("hierarchical")))
+        for purpose in record.get("purposes_declared") or []:
+            final = finals.get(purpose)
+            if final in ("allow", "deny") and resolved.get(Purpose(purpose)) is Verdict(final):
+                found.add(str(signal["mechanism"]))
+    return found or {"(no signal)"}
+
+
+def summarise_log(path: Path) -> tuple[Counter[str], dict[str, Counter[str]]]:
+    """Counts per action and per (mechanism, action) from a decision log; unparsable lines are skipped."""
+    actions: Counter[str] = Counter()
+    by_mechanism: dict[str, Counter[str]] = {}
+    if not path.exists():
+        return actions, by_mechanism
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        action = str(record.get("action"))
+        actions[action] += 1
+        for mechanism in _deciding_mechanisms(record):
+            by_mechanism.setdefault(mechanism, Counter())[action] += 1
+    return actions, by_mechanism
+
+
+def render_summary(summary: CrawlSummary) -> str:
+    """The stderr table: totals, then one row per mechanism that decided something."""
+    lines = [
+        f"consentry crawl: {summary.items} items; kept {summary.kept}, dropped {summary.dropped}, "
+        f"skipped {summary.skipped} ({summary.elapsed:.1f} s)",
+        f"  {'DECIDED BY':<30} {'KEPT':>6} {'DROPPED':>8} {'SKIPPED':>8}",
+    ]
+    for mechanism in sorted(summary.by_mechanism):
+        counts = summary.by_mechanism[mechanism]
+        lines.append(
+            f"  {mechanism:<30} {counts.get('keep', 0):>6} {counts.get('drop', 0):>8} "
+            f"{counts.get('skip', 0):>8}"
+        )
+    errors = {
+        k.rsplit("/", 1)[-1]: v
+        for k, v in summary.stats.items()
+        if k.startswith("downloader/exception_type_count/") and not k.endswith(".IgnoreRequest")
+    }
+    if errors:
+        lines.append(
+            "  not fetched (download errors): " + ", ".join(f"{n} {e}" for e, n in sorted(errors.items()))
+        )
+    lines.append(f"  output: {summary.out_dir}/items.jsonl, decisions.jsonl, crawl.warc.gz")
+    return "\n".join(lines)
+
+
+def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
+    """The project settings plus output paths and overrides, `CONSENT_*` validated (`ValueError`)."""
+    from scrapy.settings import Settings
+
+    from middlewares._config import consent_settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("LOG_LEVEL", "WARNING", priority="project")
+    settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
+    settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
+    settings.set(
+        "FEEDS",
+        {str(out_dir / "items.jsonl"): {"format": "jsonlines", "overwrite": True}},
+        priority="project",
+    )
+    settings.setdict(dict(overrides), priority="cmdline")
+    agent = settings.get("CONSENT_AGENT")
+    if "USER_AGENT" not in overrides and isinstance(agent, str):
+        from policies.version import VERSION
+
+        settings.set("USER_AGENT", f"Mozilla/5.0 (compatible; {agent}/{VERSION})", priority="cmdline")
+    if settings.getbool("CONSENT_ENABLED", True):
+        consent_settings(settings)
+    return settings
+
+
+def run_crawl(
+    urls: Sequence[str],
+    out_dir: Path | str,
+    *,
+    settings_overrides: Mapping[str, Any] | None = None,
+    max_requests: int = 0,
+) -> CrawlSummary:
+    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart)."""
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from crawler.spiders.assets import AssetSpider
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = crawl_settings(out, settings_overrides or {})
+    for name in ("decisions.jsonl", "crawl.warc.gz", "items.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    process = AsyncCrawlerProcess(settings)
+    crawler = process.create_crawler(AssetSpider)
+    process.crawl(crawler, urls=list(urls), max_requests=max_requests)
+    process.start()
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    actions, by_mechanism = summarise_log(out / "decisions.jsonl")
+    start, finish = stats.get("start_time"), stats.get("finish_time")
+    elapsed = (finish - start).total_seconds() if start and finish else 0.0
+    return CrawlSummary(
+        out,
+        int(stats.get("item_scraped_count", 0)),
+        dict(actions),
+        {k: dict(v) for k, v in by_mechanism.items()},
+        elapsed,
+        stats,
+    )
+
+
+def _setting(value: str) -> tuple[str, str]:
+    name, sep, rest = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--set {value!r}: expected NAME=VALUE")
+    return name.strip(), rest
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `crawl` subcommand to `consentry`'s subparsers."""
+    crawl: argparse.ArgumentParser = subparsers.add_parser(
+        "crawl", help="crawl sites, keeping only what creators did not withhold"
+    )
+    crawl.add_argument("urls", nargs="+", metavar="URL")
+    crawl.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("consentry-crawl"),
+        metavar="DIR",
+        help="output directory (default: ./consentry-crawl)",
+    )
+    crawl.add_argument("--agent", default="consentry", help="our product token (default: consentry)")
+    crawl.add_argument(
+        "--purpose",
+        action="append",
+        dest="purposes",
+        metavar="P",
+        help="declared purpose, repeatable (default: ai-train)",
+    )
+    crawl.add_argument("--on-deny", choices=("drop", "tag"), default="drop")
+    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default="keep")
+    crawl.add_argument("--depth", type=int, default=3, metavar="N", help="link depth limit (default 3)")
+    crawl.add_argument(
+        "--max-requests",
+        type=int,
+        default=500,
+        metavar="N",
+        help="stop scheduling after N requests (default 500; 0: no limit)",
+    )
+    crawl.add_argument(
+        "--set",
+        action="append",
+        type=_setting,
+        default=[],
+        dest="settings",
+        metavar="NAME=VALUE",
+        help="any Scrapy or CONSENT_* setting, repeatable",
+    )
+    return crawl
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    if args.depth < 0 or args.max_requests < 0:
+        raise UsageError("--depth and --max-requests must be 0 or more")
+    for url in args.urls:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"{url!r} is not an absolute http(s) URL")
+    values: dict[str, Any] = {
+        "CONSENT_AGENT": args.agent,
+        "CONSENT_ON_DENY": args.on_deny,
+        "CONSENT_ON_UNKNOWN": args.on_unknown,
+        "DEPTH_LIMIT": args.depth,
+    }
+    if args.purposes:
+        values["CONSENT_PURPOSES"] = args.purposes
+    values.update(dict(args.settings))
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `consentry crawl`; bad arguments or settings raise `UsageError`."""
+    overrides = _overrides(args)
+    try:
+        crawl_settings(args.output, overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests)
+    print(render_summary(summary), file=sys.stderr)
+    return 0

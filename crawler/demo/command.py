@@ -1,0 +1,75 @@
+"""`consentry demo`: serve the bundled demo origins on 127.0.0.1, crawl them, explain every decision.
+
+No network is needed: the four origins (see `crawler.demo.site`) run in this process on free loopback
+ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawler.crawl import render_summary, run_crawl
+from crawler.demo.site import DemoSite, start_demo
+
+__all__ = ["add_parser", "explain", "run"]
+
+_MEANING = """\
+What the actions mean:
+  KEEP  fetched and usable for the declared purposes (the item carries the verdicts and evidence)
+  DROP  fetched, but a declared purpose was withheld (or a declared source could not be verified);
+        no item is produced, the decision and the response are still logged and archived
+  SKIP  never requested: robots.txt does not let this crawler fetch it (a 503 robots.txt denies the
+        whole origin, as RFC 9309 requires)"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `consentry demo`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "demo", help="crawl the bundled demo sites on 127.0.0.1 and explain every decision")
+    parser.add_argument("-o", "--output", type=Path, default=Path("consentry-demo"),
+                        help="output directory (default: ./consentry-demo)")
+    return parser
+
+
+def _origin_names(demo: DemoSite) -> dict[str, str]:
+    return {server.origin: name for name, server in demo.servers.items()}
+
+
+def explain(decisions_path: Path, names: dict[str, str]) -> str:
+    """One line per decision, grouped by demo origin, in the order the crawl made them."""
+    groups: dict[str, list[str]] = {}
+    for line in decisions_path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        parts = urlsplit(record["url"])
+        origin = f"{parts.scheme}://{parts.netloc}"
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        groups.setdefault(origin, []).append(f"    {record['action'].upper():<5} {path:<34} {record['reason']}")
+    out = []
+    for origin, lines in groups.items():
+        out.append(f"  {names.get(origin, origin)} ({origin})")
+        out.extend(lines)
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the demo origins, crawl them, print the summary and every decision with its reason."""
+    demo = start_demo()
+    try:
+        print(f"consentry demo: serving {len(demo.servers)} origins on 127.0.0.1; crawling...", file=sys.stderr)
+        summary = run_crawl(demo.start_urls, args.output)
+    finally:
+        demo.stop()
+    print(render_summary(summary))
+    print()
+    print("Every decision (action, URL, reason):")
+    print(explain(summary.out_dir / "decisions.jsonl", _origin_names(demo)))
+    print()
+    print(_MEANING)
+    print(f"\nInspect: {summary.out_dir}/decisions.jsonl (one consentry.decision/1 record per line), "
+          f"items.jsonl, crawl.warc.gz; then try `consentry audit {summary.out_dir}/crawl.warc.gz`.")
+    return 0

@@ -1,0 +1,7 @@
+"""consentry's spiders (DESIGN.md "Layout"): the generic asset spider."""
+
+from __future__ import annotations
+
+from crawler.spiders.assets import AssetSpider
+
+__all__ = ["AssetSpider"]

@@ -1,0 +1,117 @@
+"""The one reader of `CONSENT_*` Scrapy settings (DESIGN.md "Scrapy integration", STYLE rule 4).
+
+Settings → `consent_settings()` → a frozen `ConsentSettings` (holding the pure `PolicyConfig`) → plain
+keyword arguments to each component. A bad value raises `ValueError` whose message names the setting;
+`CONSENT_ENABLED = False` raises `NotConfigured`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import NotConfigured
+
+from policies.config import PolicyConfig
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+__all__ = [
+    "POLICY_SETTINGS",
+    "ConsentSettings",
+    "consent_settings",
+    "policy_config_from_settings",
+    "read_trust_anchors",
+]
+
+#: The settings that shape decisions (read by `PolicyConfig.from_settings`).
+POLICY_SETTINGS = (
+    "CONSENT_AGENT", "CONSENT_PURPOSES", "CONSENT_ON_DENY", "CONSENT_ON_UNKNOWN", "CONSENT_ON_UNVERIFIABLE",
+    "CONSENT_INFERRED", "CONSENT_SITEFILE_TTL", "CONSENT_MAX_SITEFILE_BYTES", "CONSENT_C2PA_MAX_BYTES",
+    "CONSENT_C2PA_TRUST_ANCHORS",
+)  # fmt: skip
+#: How long an UNREACHABLE site file is trusted before it is fetched again (seconds).
+DEFAULT_UNREACHABLE_TTL = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentSettings:
+    """Every `CONSENT_*` setting, validated."""
+
+    config: PolicyConfig
+    trust_anchors_pem: str | None
+    log_path: str | None
+    warc_path: str | None
+    unreachable_ttl: int
+    follow_dropped_pages: bool = True
+
+
+def policy_config_from_settings(settings: BaseSettings | Mapping[str, object]) -> PolicyConfig:
+    """The frozen `PolicyConfig` of a crawl; `ValueError` names the bad setting."""
+    return PolicyConfig.from_settings({name: settings.get(name) for name in POLICY_SETTINGS})
+
+
+def read_trust_anchors(path: str | None) -> str | None:
+    """The PEM text of `CONSENT_C2PA_TRUST_ANCHORS` (None when unset); `ValueError` names the setting."""
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeError) as exc:
+        raise ValueError(f"CONSENT_C2PA_TRUST_ANCHORS: cannot read {path}: {exc}") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError(f"CONSENT_C2PA_TRUST_ANCHORS: {path} holds no PEM certificate")
+    return text
+
+
+def _boolean(name: str, value: object, *, default: bool = True) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}: expected a boolean, got {value!r}")
+
+
+def _path(name: str, value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | Path):
+        raise ValueError(f"{name}: expected a file path, got {value!r}")
+    return str(value)
+
+
+def _seconds(name: str, value: object, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ValueError(f"{name}: expected an integer, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name}: must be at least 0, got {number}")
+    return number
+
+
+def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSettings:
+    """Read and validate every `CONSENT_*` setting (`NotConfigured` when `CONSENT_ENABLED` is false)."""
+    if not _boolean("CONSENT_ENABLED", settings.get("CONSENT_ENABLED")):
+        raise NotConfigured("CONSENT_ENABLED is False")
+    config = policy_config_from_settings(settings)
+    return ConsentSettings(
+        config=config,
+        trust_anchors_pem=read_trust_anchors(config.c2pa_trust_anchors),
+        log_path=_path("CONSENT_LOG_PATH", settings.get("CONSENT_LOG_PATH")),
+        warc_path=_path("CONSENT_WARC_PATH", settings.get("CONSENT_WARC_PATH")),
+        unreachable_ttl=_seconds(
+            "CONSENT_UNREACHABLE_TTL", settings.get("CONSENT_UNREACHABLE_TTL"), DEFAULT_UNREACHABLE_TTL
+        ),
+        follow_dropped_pages=_boolean("CONSENT_FOLLOW_DROPPED_PAGES", settings.get("CONSENT_FOLLOW_DROPPED_PAGES")),
+    )

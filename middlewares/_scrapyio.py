@@ -1,0 +1,70 @@
+"""Scrapy ↔ policies value conversions and the decision emitter shared by the consent components.
+
+Not pure (it knows Scrapy types); it never decides anything — `policies.evaluate` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from middlewares.signals import consent_decision
+from policies.model import AssetResponse, Signal
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from policies.record import Decision
+
+__all__ = ["INHERITED_META", "SITE_FILE_META", "asset_response", "emit_decision", "now", "wants_check"]
+
+#: request.meta key: signals inherited from the page that linked the request (tuple of `Signal`).
+INHERITED_META = "consent_inherited"
+#: request.meta key set on our own site-file / linked-document fetches (value: the document kind).
+SITE_FILE_META = "consent_site_file"
+
+
+def now() -> str:
+    """The current UTC time as the record's `fetched_at` (seconds precision)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wants_check(request: Request) -> bool:
+    """Whether a request is subject to consent checks (http(s), not a bypass or our own fetch)."""
+    meta = request.meta
+    if meta.get("dont_check_consent") or SITE_FILE_META in meta:
+        return False
+    return request.url.startswith(("http://", "https://"))
+
+
+def header_pairs(response: Response) -> tuple[tuple[str, str], ...]:
+    """Every header field line as (name, value), decoded latin-1."""
+    return tuple(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in response.headers.items()
+        for value in values
+    )
+
+
+def asset_response(response: Response, inherited: tuple[Signal, ...] = ()) -> AssetResponse:
+    """The policies view of a Scrapy response (after decompression and redirects)."""
+    return AssetResponse(
+        url=response.url,
+        status=response.status,
+        headers=header_pairs(response),
+        body=response.body,
+        inherited=tuple(s for s in inherited if isinstance(s, Signal)),
+    )
+
+
+def emit_decision(crawler: Crawler, decision: Decision, request: Request, response: Response | None) -> None:
+    """Send `consent_decision` synchronously: every listener has logged it when this returns."""
+    crawler.signals.send_catch_log(
+        consent_decision,
+        decision=decision,
+        request=request,
+        response=response,
+        spider=crawler.spider,
+    )

@@ -1,0 +1,150 @@
+"""Per-crawler cache of site files and linked documents, fetched through the Scrapy engine.
+
+RFC 9309 §2.3.1 (SPECS §2.1): every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
+are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), download errors are UNREACHABLE (never an empty
+allow-all file). Concurrent callers for one key await ONE task; results expire after `CONSENT_SITEFILE_TTL`,
+or after the short unreachable TTL when a file could not be fetched. Shared by the site-file and asset
+middlewares through `site_cache(crawler, ...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+from scrapy import Request
+from scrapy.http.request import NO_CALLBACK
+
+from middlewares._scrapyio import SITE_FILE_META
+from policies.evaluate import SiteDocuments, SitePolicy, site_file_urls
+from policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from middlewares._config import ConsentSettings
+
+__all__ = ["SiteCache", "site_cache"]
+
+logger = logging.getLogger(__name__)
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CACHES: weakref.WeakKeyDictionary[Crawler, SiteCache] = weakref.WeakKeyDictionary()
+_STAT_KINDS = {"robots": "robots.txt", "ai_txt": "ai.txt", "tdmrep": "tdmrep.json"}
+
+
+@dataclass(slots=True)
+class _Entry:
+    task: asyncio.Future[Any]
+    expires: float = float("inf")
+
+
+class SiteCache:
+    """Site policies per origin and documents per URL, each fetched once per TTL."""
+
+    def __init__(self, crawler: Crawler, settings: ConsentSettings) -> None:
+        self._crawler = crawler
+        self._config = settings.config
+        self._unreachable_ttl = settings.unreachable_ttl
+        self._entries: dict[tuple[str, str], _Entry] = {}
+
+    async def _once(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[Any, bool]]]) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or (entry.task.done() and time.monotonic() >= entry.expires):
+            entry = _Entry(asyncio.ensure_future(self._run(key, make)))
+            self._entries[key] = entry
+        return await asyncio.shield(entry.task)
+
+    async def _run(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[object, bool]]]) -> object:
+        value, reachable = await make()
+        ttl = self._config.sitefile_ttl if reachable else self._unreachable_ttl
+        self._entries[key].expires = time.monotonic() + ttl
+        return value
+
+    async def policy(self, origin: str) -> SitePolicy:
+        """The parsed site files of `origin` (robots.txt, ai.txt, tdmrep.json and robots' RSL licences)."""
+        policy: SitePolicy = await self._once(("site", origin), functools.partial(self._build, origin))
+        return policy
+
+    async def documents(self, urls: Iterable[str], kind: str = "linked") -> dict[str, SiteFile]:
+        """Linked documents (RSL licences, remote manifests), each fetched once per TTL."""
+        wanted = list(dict.fromkeys(urls))
+        found = await asyncio.gather(
+            *(self._once(("doc", url), functools.partial(self._doc, url, kind)) for url in wanted)
+        )
+        return dict(zip(wanted, found, strict=True))
+
+    async def _doc(self, url: str, kind: str) -> tuple[SiteFile, bool]:
+        site_file = await self.fetch(url, kind)
+        return site_file, site_file.status is not FetchStatus.UNREACHABLE
+
+    async def _build(self, origin: str) -> tuple[SitePolicy, bool]:
+        urls = site_file_urls(origin)
+        fetched = await asyncio.gather(*(self.fetch(url, kind) for kind, url in urls.items()))
+        files = dict(zip(urls, fetched, strict=True))
+        policy = SitePolicy.build(
+            SiteDocuments(origin, files["robots"], files["ai_txt"], files["tdmrep"]), self._config.agent
+        )
+        if policy.licence_urls:
+            licences = await self.documents(policy.licence_urls, "licence")
+            policy = policy.with_licences(licences, self._config.agent)
+            files.update(licences)
+        reachable = all(f.status is not FetchStatus.UNREACHABLE for f in files.values())
+        return policy, reachable
+
+    async def fetch(self, url: str, kind: str) -> SiteFile:
+        """One document through the engine, redirects followed by hand (≤ 5), every status let through."""
+        site_file = await self._fetch(url, kind)
+        stats = self._crawler.stats
+        if stats is not None:
+            stats.inc_value(f"consent/sitefile/{_STAT_KINDS.get(kind, kind)}/{site_file.status.value}")
+        return site_file
+
+    async def _fetch(self, url: str, kind: str) -> SiteFile:
+        target = url
+        for _ in range(MAX_REDIRECTS + 1):
+            request = Request(
+                target,
+                callback=NO_CALLBACK,
+                dont_filter=True,
+                meta={
+                    "dont_check_consent": True,
+                    SITE_FILE_META: kind,
+                    "handle_httpstatus_all": True,
+                    "dont_redirect": True,
+                    "dont_retry": True,
+                },
+            )
+            try:
+                response = await self._crawler.engine.download_async(request)
+            except Exception as exc:  # any download failure is UNREACHABLE (RFC 9309 §2.3.1.4)
+                detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+                logger.info("site file %s unreachable: %s", target, detail)
+                return SiteFile.from_error(url, detail)
+            location = response.headers.get("Location")
+            if response.status not in _REDIRECTS or not location:
+                content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
+                return SiteFile.from_http(
+                    url,
+                    response.status,
+                    response.body,
+                    content_type=content_type,
+                    max_bytes=self._config.max_sitefile_bytes,
+                )
+            target = urljoin(target, location.decode("latin-1"))
+        return SiteFile.from_error(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def site_cache(crawler: Crawler, settings: ConsentSettings) -> SiteCache:
+    """The crawler's one `SiteCache`, shared by every consent component."""
+    cache = _CACHES.get(crawler)
+    if cache is None:
+        cache = _CACHES[crawler] = SiteCache(crawler, settings)
+    return cache

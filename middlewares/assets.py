@@ -1,0 +1,97 @@
+"""Use control per asset: response, document and embedded signals (DESIGN.md "Decision", SPECS §14.2).
+
+Downloader middleware, order 120: its `process_response` runs after decompression and redirects. It
+fetches what the response links to (RSL licences, remote C2PA manifests) through the engine, evaluates
+with `policies.evaluate.evaluate_response`, puts the `Decision` on `response.meta["consent"]`, emits it
+(`middlewares.signals.consent_decision`) and raises `IgnoreRequest` for `drop`. Site-file fetches and
+`dont_check_consent` requests pass untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import IgnoreRequest
+
+from middlewares._config import consent_settings
+from middlewares._scrapyio import INHERITED_META, asset_response, emit_decision, now, wants_check
+from middlewares._sitecache import SiteCache, site_cache
+from middlewares.embedded import evaluate_asset, manifest_urls
+from policies.evaluate import HTML_TYPES, licence_urls, origin_of
+from policies.model import Action, AssetResponse
+from policies.tdmrep import TdmLayer
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from policies.config import PolicyConfig
+    from policies.record import Decision
+
+__all__ = ["AssetConsentMiddleware"]
+
+logger = logging.getLogger(__name__)
+
+
+class AssetConsentMiddleware:
+    """Evaluates every fetched asset and drops what its creators withheld."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        *,
+        config: PolicyConfig,
+        cache: SiteCache,
+        trust_anchors_pem: str | None = None,
+        follow_dropped_pages: bool = True,
+    ) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.cache = cache
+        self.trust_anchors_pem = trust_anchors_pem
+        self.follow_dropped_pages = follow_dropped_pages
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Validate `CONSENT_*` at start-up; `NotConfigured` when `CONSENT_ENABLED` is false."""
+        settings = consent_settings(crawler.settings)
+        return cls(
+            crawler,
+            config=settings.config,
+            cache=site_cache(crawler, settings),
+            trust_anchors_pem=settings.trust_anchors_pem,
+            follow_dropped_pages=settings.follow_dropped_pages,
+        )
+
+    async def evaluate(self, request: Request, response: Response) -> Decision:
+        """The decision for one downloaded response (linked documents fetched first)."""
+        site = await self.cache.policy(origin_of(response.url))
+        asset = asset_response(response, tuple(request.meta.get(INHERITED_META, ())))
+        max_bytes = self.config.c2pa_max_bytes
+        linked = await self.cache.documents(licence_urls(asset), "licence")
+        manifests = await self.cache.documents(manifest_urls(asset, max_bytes=max_bytes), "manifest")
+        return evaluate_asset(site, asset, self.config, fetched_at=now(), linked=linked, manifests=manifests,
+                              trust_anchors_pem=self.trust_anchors_pem)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        """Attach the decision; raise `IgnoreRequest` after emitting it when the asset is not kept.
+
+        A dropped HTML page is passed on when `CONSENT_FOLLOW_DROPPED_PAGES` is true (the default): its
+        links are still followed (fetching was allowed; only its use is withheld), while
+        `ConsentTagMiddleware` withholds every item made from it.
+        """
+        if not wants_check(request):
+            return response
+        decision = await self.evaluate(request, response)
+        request.meta["consent"] = decision
+        emit_decision(self.crawler, decision, request, response)
+        if decision.action is Action.KEEP:
+            return response
+        page = decision.response is not None and decision.response.content_type in HTML_TYPES
+        if decision.action is Action.DROP and self.follow_dropped_pages and page:
+            return response
+        raise IgnoreRequest(f"consent {decision.action.value}: {decision.reason}")

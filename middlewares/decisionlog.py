@@ -1,0 +1,77 @@
+"""The decision log: one `consentry.decision/1` JSON line per decision (DESIGN.md "The decision record").
+
+Extension. Each line is written and flushed when the decision is emitted — before the request is
+ignored or the item produced — so an interrupted crawl loses no decision it applied. Stats:
+`consent/action/<action>`, `consent/signal/<mechanism>/<verdict>`. Enabled by `CONSENT_LOG_PATH`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from middlewares._config import consent_settings
+from middlewares.signals import consent_decision
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+    from policies.record import Decision
+
+__all__ = ["DecisionLogExtension", "signal_stat_keys"]
+
+logger = logging.getLogger(__name__)
+
+
+def signal_stat_keys(decision: Decision) -> list[str]:
+    """`consent/signal/<mechanism>/<verdict>` once per signal and distinct verdict it states."""
+    keys: list[str] = []
+    for signal in decision.signals:
+        verdicts = sorted({v.value for v in signal.statement.values()}) or ["unknown"]
+        keys.extend(f"consent/signal/{signal.mechanism.value}/{verdict}" for verdict in verdicts)
+    return keys
+
+
+class DecisionLogExtension:
+    """Appends every decision to `CONSENT_LOG_PATH` as a JSON line."""
+
+    def __init__(self, path: str, stats: StatsCollector | None = None) -> None:
+        self.path = path
+        self.stats = stats
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = Path(path).open("a", encoding="utf-8")  # noqa: SIM115 - open for the crawl
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """`NotConfigured` without `CONSENT_LOG_PATH` or with `CONSENT_ENABLED = False`."""
+        path = consent_settings(crawler.settings).log_path
+        if path is None:
+            raise NotConfigured("CONSENT_LOG_PATH is not set")
+        extension = cls(path, crawler.stats)
+        crawler.signals.connect(extension.log_decision, signal=consent_decision)
+        crawler.signals.connect(extension.close, signal=signals.engine_stopped)
+        return extension
+
+    def log_decision(self, decision: Decision, **_: Any) -> None:
+        """Write and flush one line, then count it."""
+        if self._file is not None:
+            self._file.write(json.dumps(decision.to_record(), ensure_ascii=False, sort_keys=False) + "\n")
+            self._file.flush()
+        if self.stats is not None:
+            self.stats.inc_value(f"consent/action/{decision.action.value}")
+            for key in signal_stat_keys(decision):
+                self.stats.inc_value(key)
+
+    def close(self) -> None:
+        """Close the log at the end of the crawl."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,70 @@
+"""Access control per origin: robots.txt, ai.txt, tdmrep.json fetched through the engine (RFC 9309, SPECS §2).
+
+Downloader middleware, order 100, replacing Scrapy's `RobotsTxtMiddleware` (set `ROBOTSTXT_OBEY = False`).
+A URL our product token may not fetch — including every URL of an origin whose robots.txt is unreachable
+(5xx, timeout, connection error, > 5 redirects) — is never requested: its `skip` decision is emitted
+(`middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Bypass: meta
+`dont_check_consent`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import IgnoreRequest
+
+from middlewares._config import consent_settings
+from middlewares._scrapyio import emit_decision, now, wants_check
+from middlewares._sitecache import SiteCache, site_cache
+from policies.evaluate import evaluate_access, origin_of
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+    from policies.config import PolicyConfig
+
+__all__ = ["SiteFilesMiddleware"]
+
+logger = logging.getLogger(__name__)
+
+
+class SiteFilesMiddleware:
+    """Skips what robots.txt denies our product token; never fails open."""
+
+    def __init__(self, crawler: Crawler, *, config: PolicyConfig, cache: SiteCache) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.cache = cache
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Validate `CONSENT_*` at start-up; `NotConfigured` when `CONSENT_ENABLED` is false."""
+        settings = consent_settings(crawler.settings)
+        if crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            logger.warning(
+                "ROBOTSTXT_OBEY is True: Scrapy's RobotsTxtMiddleware fails open; set it to "
+                "False and let SiteFilesMiddleware apply robots.txt"
+            )
+        user_agent = str(crawler.settings.get("USER_AGENT") or "")
+        if settings.config.agent.lower() not in user_agent.lower():
+            logger.warning(
+                "USER_AGENT %r does not carry the product token %r (CONSENT_AGENT)",
+                user_agent,
+                settings.config.agent,
+            )
+        return cls(crawler, config=settings.config, cache=site_cache(crawler, settings))
+
+    async def process_request(self, request: Request) -> None:
+        """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied."""
+        if not wants_check(request):
+            return
+        site = await self.cache.policy(origin_of(request.url))
+        decision = evaluate_access(site, request.url, self.config, fetched_at=now())
+        if decision is None:
+            return
+        emit_decision(self.crawler, decision, request, None)
+        raise IgnoreRequest(f"consent skip: {decision.reason}")

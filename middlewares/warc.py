@@ -1,0 +1,158 @@
+"""The crawl's WARC 1.1 archive: every request/response, site files included, plus one metadata record
+per decision (DESIGN.md "Scrapy integration"); what `consentry audit` replays.
+
+Extension. It listens to Scrapy's `response_downloaded`, which the downloader sends for EVERY response
+(spider requests and `engine.download_async` fetches alike) before any downloader middleware's
+`process_response` runs: the archived body is the one received on the wire (still content-encoded; the
+`Content-Encoding` header is kept so readers decode it; `Transfer-Encoding` is dropped because Scrapy has
+already de-chunked the body). Each record is its own gzip member, flushed at once, so a killed crawl
+leaves a WARC that reads back up to the last complete record. Enabled by `CONSENT_WARC_PATH`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from http import HTTPStatus
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from middlewares._config import consent_settings
+from middlewares.signals import consent_decision
+from policies.version import VERSION
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from policies.record import Decision
+
+__all__ = ["RECORD_ID_META", "WarcExtension"]
+
+logger = logging.getLogger(__name__)
+
+#: request.meta key: the WARC-Record-ID of the response record archived for this request.
+RECORD_ID_META = "consent_warc_record_id"
+_HOP_BY_HOP = frozenset({"transfer-encoding"})
+
+
+def _pairs(headers: Any, *, skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in headers.items()
+        if name.decode("latin-1").lower() not in skip
+        for value in values
+    ]
+
+
+def _request_head(request: Request) -> StatusAndHeaders:
+    parts = urlsplit(request.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = _pairs(request.headers)
+    if not any(name.lower() == "host" for name, _ in headers):
+        headers.insert(0, ("Host", parts.netloc))
+    return StatusAndHeaders(f"{request.method} {target} HTTP/1.1", headers, is_http_request=True)
+
+
+def _response_head(response: Response) -> StatusAndHeaders:
+    try:
+        phrase = HTTPStatus(response.status).phrase
+    except ValueError:
+        phrase = ""
+    protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+    return StatusAndHeaders(
+        f"{response.status} {phrase}".strip(), _pairs(response.headers, skip=_HOP_BY_HOP), protocol=protocol
+    )
+
+
+class WarcExtension:
+    """Writes a gzip WARC 1.1 of everything fetched and every decision."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] | None = Path(path).open("ab")  # noqa: SIM115 - open for the whole crawl
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
+        info = {
+            "software": f"consentry/{VERSION}",
+            "format": "WARC File Format 1.1",
+            "description": "consentry crawl: responses as received plus consentry.decision/1 metadata",
+        }
+        self._write(self._writer.create_warcinfo_record(Path(path).name, info))
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """`NotConfigured` without `CONSENT_WARC_PATH` or with `CONSENT_ENABLED = False`."""
+        path = consent_settings(crawler.settings).warc_path
+        if path is None:
+            raise NotConfigured("CONSENT_WARC_PATH is not set")
+        extension = cls(path)
+        crawler.signals.connect(extension.archive_response, signal=signals.response_downloaded)
+        crawler.signals.connect(extension.archive_decision, signal=consent_decision)
+        crawler.signals.connect(extension.close, signal=signals.engine_stopped)
+        return extension
+
+    def _write(self, record: Any) -> None:
+        if self._file is None:
+            return
+        self._writer.write_record(record)
+        self._file.flush()
+
+    def archive_response(self, response: Response, request: Request, **_: Any) -> None:
+        """A `response` record (body as received) and its `request` record."""
+        body = response.body
+        record = self._writer.create_warc_record(
+            response.url,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=_response_head(response),
+            warc_headers_dict={"WARC-IP-Address": str(response.ip_address)} if response.ip_address else None,
+        )
+        record_id = record.rec_headers.get_header("WARC-Record-ID")
+        self._write(record)
+        self._write(
+            self._writer.create_warc_record(
+                request.url,
+                "request",
+                http_headers=_request_head(request),
+                warc_headers_dict={"WARC-Concurrent-To": record_id},
+            )
+        )
+        request.meta[RECORD_ID_META] = record_id
+
+    def archive_decision(
+        self, decision: Decision, request: Request, response: Response | None = None, **_: Any
+    ) -> None:
+        """A `metadata` record holding the decision, concurrent to the response it judged."""
+        payload = json.dumps(decision.to_record(), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        record_id = request.meta.get(RECORD_ID_META) if response is not None else None
+        if record_id:
+            headers["WARC-Concurrent-To"] = record_id
+        self._write(
+            self._writer.create_warc_record(
+                decision.url,
+                "metadata",
+                payload=io.BytesIO(payload),
+                length=len(payload),
+                warc_content_type="application/json",
+                warc_headers_dict=headers,
+            )
+        )
+
+    def close(self) -> None:
+        """Close the archive at the end of the crawl."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

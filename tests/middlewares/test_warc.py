@@ -1,0 +1,62 @@
+"""WarcExtension: site files, request/response pairs and decision metadata records, read back with warcio."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from crawler.demo.server import Route, SiteServer
+from tests.crawler._helpers import CrawlResult, html, jpeg, run_crawl
+
+pytestmark = pytest.mark.e2e
+_PAGE = b"<html><body>" + b"compressible " * 200 + b'<img src="/a.jpg"><a href="/no/x">x</a></body></html>'
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SiteServer, CrawlResult]]:
+    routes = {
+        "/robots.txt": Route.text("User-agent: *\nDisallow: /no/\n"),
+        "/": Route(200, (("Content-Type", "text/html"), ("Content-Encoding", "gzip")), gzip.compress(_PAGE)),
+        "/a.jpg": jpeg(("X-Robots-Tag", "noai")),
+    }
+    with SiteServer(routes) as server:
+        yield server, run_crawl([server.url("/")], tmp_path_factory.mktemp("warc"))
+
+
+def test_site_files_and_responses_archived(crawl: tuple[SiteServer, CrawlResult]) -> None:
+    server, result = crawl
+    records = result.warc_records()
+    assert records[0][0] == "warcinfo"
+    responses = {uri for kind, uri, *_ in records if kind == "response"}
+    requests = {uri for kind, uri, *_ in records if kind == "request"}
+    expected = {server.url(p) for p in ("/robots.txt", "/ai.txt", "/.well-known/tdmrep.json", "/", "/a.jpg")}
+    assert responses == expected
+    assert requests == expected
+    assert all(h["WARC-Type"] for _, _, h, _, _ in records)
+
+
+def test_body_archived_as_received_on_the_wire(crawl: tuple[SiteServer, CrawlResult]) -> None:
+    server, result = crawl
+    (page,) = [r for r in result.warc_records() if r[0] == "response" and r[1] == server.url("/")]
+    http_headers, raw = page[4], page[3]
+    assert http_headers.get_header("Content-Encoding") == "gzip"
+    assert gzip.decompress(raw) == _PAGE  # the compressed bytes, exactly as served
+
+
+def test_decision_metadata_concurrent_to_response(crawl: tuple[SiteServer, CrawlResult]) -> None:
+    server, result = crawl
+    records = result.warc_records()
+    ids = {h["WARC-Record-ID"]: uri for kind, uri, h, _, _ in records if kind == "response"}
+    metadata = [(uri, h, json.loads(raw)) for kind, uri, h, raw, _ in records if kind == "metadata"]
+    assert {uri for uri, _, _ in metadata} == {server.url("/"), server.url("/a.jpg"), server.url("/no/x")}
+    for uri, headers, record in metadata:
+        assert headers["Content-Type"] == "application/json"
+        assert record["url"] == uri
+        if record["action"] == "skip":
+            assert "WARC-Concurrent-To" not in headers
+        else:
+            assert ids[headers["WARC-Concurrent-To"]] == uri
+    assert len(metadata) == len(result.decisions)
