@@ -16,6 +16,7 @@ from typing import Any
 
 from crawler.cli import UsageError
 from policies.combine import resolve
+from policies.config import user_agent
 from policies.vocabulary import Purpose, Verdict
 
 __all__ = ["CrawlSummary", "add_parser", "render_summary", "run", "run_crawl"]
@@ -135,9 +136,7 @@ def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
     settings.setdict(dict(overrides), priority="cmdline")
     agent = settings.get("CONSENT_AGENT")
     if "USER_AGENT" not in overrides and isinstance(agent, str):
-        from policies.version import VERSION
-
-        settings.set("USER_AGENT", f"Mozilla/5.0 (compatible; {agent}/{VERSION})", priority="cmdline")
+        settings.set("USER_AGENT", user_agent(agent), priority="cmdline")
     if settings.getbool("CONSENT_ENABLED", True):
         consent_settings(settings)
     return settings

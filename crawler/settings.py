@@ -7,7 +7,7 @@ To add them to another Scrapy project, copy `DOWNLOADER_MIDDLEWARES`, `SPIDER_MI
 
 from __future__ import annotations
 
-from policies.version import VERSION
+from policies.config import user_agent
 
 BOT_NAME = "consentry"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -43,7 +43,7 @@ EXTENSIONS = {
     "middlewares.warc.WarcExtension": 500,
 }
 
-USER_AGENT = f"Mozilla/5.0 (compatible; {CONSENT_AGENT}/{VERSION}; +https://github.com/consentry/consentry)"
+USER_AGENT = user_agent(CONSENT_AGENT)
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"

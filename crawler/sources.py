@@ -15,17 +15,12 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from policies.config import user_agent
 from policies.model import MAX_REDIRECTS, AssetResponse, SiteFile
-from policies.version import VERSION
 
-__all__ = ["DocumentSource", "HttpSource", "RootSource", "user_agent"]
+__all__ = ["DocumentSource", "HttpSource", "RootSource"]
 
 logger = logging.getLogger(__name__)
-
-
-def user_agent(agent: str) -> str:
-    """The HTTP User-Agent carrying our product token (RFC 9309 §2.2.1)."""
-    return f"Mozilla/5.0 (compatible; {agent}/{VERSION}; consent-checking crawler)"
 
 
 class DocumentSource(Protocol):

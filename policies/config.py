@@ -16,9 +16,18 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from policies.model import MIN_SITEFILE_BYTES
+from policies.version import VERSION
 from policies.vocabulary import Purpose, expand_purposes, parse_purpose
 
-__all__ = ["InferredMode", "OnDeny", "OnUnknown", "OnUnverifiable", "PolicyConfig", "is_product_token"]
+__all__ = [
+    "InferredMode",
+    "OnDeny",
+    "OnUnknown",
+    "OnUnverifiable",
+    "PolicyConfig",
+    "is_product_token",
+    "user_agent",
+]
 
 _TOKEN = re.compile(r"[A-Za-z_-]+")
 _E = TypeVar("_E", bound=enum.StrEnum)
@@ -56,6 +65,11 @@ class InferredMode(enum.StrEnum):
 def is_product_token(value: str) -> bool:
     """RFC 9309 §2.2.1 product token: letters, `_` and `-` only."""
     return _TOKEN.fullmatch(value) is not None
+
+
+def user_agent(agent: str) -> str:
+    """The HTTP User-Agent carrying the product token, as RFC 9309 §2.2.1 asks crawlers to send it."""
+    return f"Mozilla/5.0 (compatible; {agent}/{VERSION}; consent-checking crawler)"
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
