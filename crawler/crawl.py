@@ -19,7 +19,7 @@ from policies.combine import resolve
 from policies.config import user_agent
 from policies.vocabulary import Purpose, Verdict
 
-__all__ = ["CrawlSummary", "add_parser", "render_summary", "run", "run_crawl"]
+__all__ = ["CrawlSummary", "add_parser", "deciding_mechanisms", "render_summary", "run", "run_crawl"]
 
 _ACTIONS = ("keep", "drop", "skip")
 
@@ -51,7 +51,7 @@ class CrawlSummary:
         return self.actions.get("skip", 0)
 
 
-def _deciding_mechanisms(record: Mapping[str, Any]) -> set[str]:
+def deciding_mechanisms(record: Mapping[str, Any]) -> set[str]:
     """The mechanisms whose counted signals gave a declared purpose its final verdict (deny for a drop,
     allow for a keep); `robots` for a skip; "(no signal)" when nothing decided."""
     if record.get("action") == "skip":
@@ -86,7 +86,7 @@ def summarise_log(path: Path) -> tuple[Counter[str], dict[str, Counter[str]]]:
             continue
         action = str(record.get("action"))
         actions[action] += 1
-        for mechanism in _deciding_mechanisms(record):
+        for mechanism in deciding_mechanisms(record):
             by_mechanism.setdefault(mechanism, Counter())[action] += 1
     return actions, by_mechanism
 
