@@ -91,7 +91,9 @@ def test_compile_pattern(pattern: str, path: str, matches: bool) -> None:
 def test_empty_pattern_matches_nothing_and_lenient_prefix_is_recorded() -> None:
     assert compile_pattern("   ") is None
     lenient = compile_pattern("fish")
-    assert lenient is not None and lenient.lenient and lenient.length == 5
+    assert lenient is not None
+    assert lenient.lenient
+    assert lenient.length == 5
 
 
 @given(st.text(max_size=100), st.text(max_size=100))
