@@ -17,6 +17,7 @@ from policies.aipref import LABELS, parse_usage
 from policies.html import HtmlHead
 from policies.links import parse_links
 from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from policies.safexml import parse_untrusted
 from policies.urlpattern import PathPattern, compile_pattern, request_path
 from policies.vocabulary import PARENT, PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict, ancestors
 
@@ -28,7 +29,6 @@ RSL_MEDIA_TYPE = "application/rsl+xml"
 _LENIENT_NAMESPACES = frozenset({"", "http://rslstandard.org/rsl", "https://rslstandard.org/rsl/"})
 _NAMESPACES = _LENIENT_NAMESPACES | {RSL_NAMESPACE}
 _MAX_CONTENTS = 10_000  # more <content> elements than this is abuse: unverifiable, not partially read
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _TOKEN_SPLIT = re.compile(r"[\s,]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -213,22 +213,10 @@ def _read_content(element: etree._Element, index: int, warnings: list[str]) -> _
 
 
 def _read_root(body: bytes) -> tuple[etree._Element | None, str]:
-    """The `<rsl>` root, parsed with entities, DTD loading and network off, or None and why not.
-
-    Entity declarations are refused outright (billion laughs, XXE); a root in another namespace is not RSL.
-    """
-    if _ENTITY_DECL.search(body):
-        return None, "document declares XML entities (refused)"
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, dtd_validation=False
-    )
-    try:
-        root = etree.fromstring(body, parser)
-    except (etree.LxmlError, ValueError) as exc:
-        return None, f"not well-formed XML ({str(exc)[:120]})"
-    dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
-        return None, "document declares XML entities (refused)"
+    """The `<rsl>` root (via `policies.safexml`), or None and why not; another namespace is not RSL."""
+    root, problem = parse_untrusted(body)
+    if root is None:
+        return None, problem
     name = etree.QName(root)
     if name.localname != "rsl" or (name.namespace or "") not in _NAMESPACES:
         return None, f"root element is {str(root.tag)[:120]!r}, not {{{RSL_NAMESPACE}}}rsl"

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from lxml import etree
 
 from policies.model import Signal
+from policies.safexml import decode_leniently, parse_untrusted
 from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
@@ -29,8 +30,6 @@ TDMREP_PDF_NS = "http://www.w3.org/ns/tdmrep/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DCTERMS = "http://purl.org/dc/terms/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-_UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"), (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"))
 _MAX_VALUE = 500  # characters of a value quoted in evidence
 
 _D, _A = Verdict.DENY, Verdict.ALLOW
@@ -59,49 +58,15 @@ _LABELS = {
 }
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-def _decode(data: bytes) -> tuple[str, bool]:
-    """The packet as text and whether it was read leniently (not UTF-8)."""
-    codec = next((c for prefix, c in _UTF16 if data.startswith(prefix)), None)
-    if codec is not None:
-        try:
-            return data.decode(codec), True
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8-sig"), False
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), True
-
-
 def parse_xml(data: bytes | str) -> etree._Element | None:
     """The root element of `data` parsed with the hardened parser; None for bad XML or declared entities."""
-    text = data if isinstance(data, str) else _decode(data)[0]
-    if "<!ENTITY" in text:
-        return None
-    text = _DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
-    try:
-        root = etree.fromstring(text, _parser())
-    except (etree.XMLSyntaxError, ValueError):
-        return None
-    return root if isinstance(root, etree._Element) else None
+    return parse_untrusted(data, lenient=True)[0]
 
 
 def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
     for packet in packets:
-        text, lenient = _decode(packet)
-        root = parse_xml(text)
+        _, lenient = decode_leniently(packet)
+        root = parse_xml(packet)
         if root is not None:
             yield root, lenient
 
