@@ -70,10 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"consentry {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _check_parser(sub)
-    from crawler import crawl, demo
+    from crawler import audit, crawl, demo
 
     crawl.add_parser(sub)
     demo.add_parser(sub)
+    audit.add_parser(sub)
     return parser
 
 
@@ -121,8 +122,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _run_audit(args: argparse.Namespace) -> int:
+    from crawler.audit import run
+
+    return run(args)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "check": _run_check, "crawl": _run_crawl, "demo": _run_demo,
+    "check": _run_check, "crawl": _run_crawl, "demo": _run_demo, "audit": _run_audit,
 }
 
 

@@ -6,7 +6,8 @@ Extension. It listens to Scrapy's `response_downloaded`, which the downloader se
 `process_response` runs: the archived body is the one received on the wire (still content-encoded; the
 `Content-Encoding` header is kept so readers decode it; `Transfer-Encoding` is dropped because Scrapy has
 already de-chunked the body). Each record is its own gzip member, flushed at once, so a killed crawl
-leaves a WARC that reads back up to the last complete record. Enabled by `CONSENT_WARC_PATH`.
+leaves a WARC that reads back up to the last complete record. Enabled by `CONSENT_WARC_PATH`. The warcinfo
+record's `consentry-policy` field holds the crawl's policy (JSON), so `consentry audit` replays with it.
 """
 
 from __future__ import annotations
@@ -35,15 +36,24 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from policies.config import PolicyConfig
     from policies.record import Decision
 
-__all__ = ["RECORD_ID_META", "WarcExtension"]
+__all__ = ["POLICY_FIELD", "RECORD_ID_META", "WarcExtension", "policy_record"]
 
 logger = logging.getLogger(__name__)
 
 #: request.meta key: the WARC-Record-ID of the response record archived for this request.
 RECORD_ID_META = "consent_warc_record_id"
 _HOP_BY_HOP = frozenset({"transfer-encoding"})
+#: The warcinfo field holding the crawl's policy as one line of JSON (see `policy_record`).
+POLICY_FIELD = "consentry-policy"
+
+
+def policy_record(config: PolicyConfig) -> dict[str, object]:
+    """The crawl's policy for the warcinfo record: `fingerprint()`, the byte caps and `config_sha256`."""
+    return {**config.fingerprint(), "max_sitefile_bytes": config.max_sitefile_bytes,
+            "c2pa_max_bytes": config.c2pa_max_bytes, "config_sha256": config.config_sha256}
 
 
 def _pairs(headers: Any, *, skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
@@ -78,7 +88,7 @@ def _response_head(response: Response) -> StatusAndHeaders:
 class WarcExtension:
     """Writes a gzip WARC 1.1 of everything fetched and every decision."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, policy: PolicyConfig | None = None) -> None:
         self.path = path
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] | None = Path(path).open("ab")  # noqa: SIM115 - open for the whole crawl
@@ -88,15 +98,17 @@ class WarcExtension:
             "format": "WARC File Format 1.1",
             "description": "consentry crawl: responses as received plus consentry.decision/1 metadata",
         }
+        if policy is not None:
+            info[POLICY_FIELD] = json.dumps(policy_record(policy), sort_keys=True, separators=(",", ":"))
         self._write(self._writer.create_warcinfo_record(Path(path).name, info))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         """`NotConfigured` without `CONSENT_WARC_PATH` or with `CONSENT_ENABLED = False`."""
-        path = consent_settings(crawler.settings).warc_path
-        if path is None:
+        settings = consent_settings(crawler.settings)
+        if settings.warc_path is None:
             raise NotConfigured("CONSENT_WARC_PATH is not set")
-        extension = cls(path)
+        extension = cls(settings.warc_path, settings.config)
         crawler.signals.connect(extension.archive_response, signal=signals.response_downloaded)
         crawler.signals.connect(extension.archive_decision, signal=consent_decision)
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)

@@ -1,7 +1,8 @@
 """What the consent signals need from an HTML document: its `<meta>` and `<link>` elements (SPECS §6.1,
 §7.2 item 3, §8.1).
 
-Pure. Uses the standard library's tolerant `html.parser`; any bytes are accepted and nothing raises.
+Pure. Uses lxml's tolerant HTML parser (libxml2: recovering, network off, comments and processing
+instructions dropped, so a commented-out meta does not count); any bytes are accepted and nothing raises.
 Only the first `_MAX_SCAN` bytes are read: head elements come first, and a hostile page cannot make the
 scan expensive. Elements inside `<body>` are still collected (invalid HTML puts meta tags there too).
 """
@@ -11,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from functools import lru_cache
 from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
 
 __all__ = ["HtmlHead", "looks_like_html", "parse_head"]
 
 _MAX_SCAN = 1_048_576
-_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
                          re.IGNORECASE | re.DOTALL)
 
@@ -39,54 +42,58 @@ class HtmlHead:
         return [content for attr, k, content in self.metas if attr == attribute and k == wanted]
 
 
-class _HeadCollector(HTMLParser):
-    def __init__(self, base_url: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base_url = base_url
-        self.metas: list[tuple[str, str, str]] = []
-        self.links: list[tuple[str, str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "meta":
-            for attribute in ("name", "http-equiv", "property"):
-                if attribute in values:
-                    key = values[attribute].strip().lower()
-                    self.metas.append((attribute, key, values.get("content", "").strip()))
-                    break
-        elif tag == "link" and "href" in values:
-            href = values["href"].strip()
-            try:
-                href = urljoin(self.base_url, href)
-            except ValueError:
-                return
-            self.links.append((values.get("rel", "").strip().lower(), values.get("type", "").strip().lower(), href))
-        elif tag == "base" and values.get("href"):
-            with contextlib.suppress(ValueError):
-                self.base_url = urljoin(self.base_url, values["href"].strip())
-
-    handle_startendtag = handle_starttag
+_PARSER = lxml.html.HTMLParser(recover=True, no_network=True, remove_comments=True, remove_pis=True)
+_META_KEYS = ("name", "http-equiv", "property")
 
 
-def _decode(body: bytes) -> str:
-    found = _CHARSET.search(body[:4096])
-    if found:
-        try:
-            return body.decode(found.group(1).decode("ascii"), errors="replace")
-        except LookupError:
-            pass
-    return body.decode("utf-8", errors="replace")
+def _meta(element: etree._Element) -> tuple[str, str, str] | None:
+    for attribute in _META_KEYS:
+        key = element.get(attribute)
+        if key is not None:
+            return attribute, key.strip().lower(), (element.get("content") or "").strip()
+    return None
 
 
-def parse_head(body: bytes, base_url: str) -> HtmlHead:
-    """Collect the meta and link elements of an HTML document. Never raises on any input bytes."""
-    collector = _HeadCollector(base_url)
+def _link(element: etree._Element, base_url: str) -> tuple[str, str, str] | None:
+    href = element.get("href")
+    if href is None:
+        return None
     try:
-        collector.feed(_decode(body[:_MAX_SCAN]))
-        collector.close()
-    except (AssertionError, ValueError):  # html.parser can assert on pathological markup
-        pass
-    return HtmlHead(tuple(collector.metas), tuple(collector.links))
+        target = urljoin(base_url, href.strip())
+    except ValueError:
+        return None
+    return (element.get("rel") or "").strip().lower(), (element.get("type") or "").strip().lower(), target
+
+
+def _base(root: etree._Element, base_url: str) -> str:
+    for element in root.iter("base"):
+        href = element.get("href")
+        if href:
+            with contextlib.suppress(ValueError):
+                return str(urljoin(base_url, str(href).strip()))
+    return base_url
+
+
+@lru_cache(maxsize=16)
+def parse_head(body: bytes, base_url: str) -> HtmlHead:
+    """Collect the meta and link elements of an HTML document. Never raises on any input bytes.
+
+    Memoised: several signal families read the same document's head (bytes cache their hash, so the
+    key costs one pass over the body at most once per body object).
+    """
+    try:
+        root = lxml.html.document_fromstring(body[:_MAX_SCAN], parser=_PARSER)
+    except (etree.LxmlError, ValueError):  # empty or undecodable documents
+        return HtmlHead()
+    base = _base(root, base_url)
+    metas: list[tuple[str, str, str]] = []
+    links: list[tuple[str, str, str]] = []
+    for element in root.iter("meta", "link"):
+        if element.tag == "meta" and (meta := _meta(element)) is not None:
+            metas.append(meta)
+        elif element.tag == "link" and (link := _link(element, base)) is not None:
+            links.append(link)
+    return HtmlHead(tuple(metas), tuple(links))
 
 
 def looks_like_html(body: bytes) -> bool:

@@ -11,6 +11,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 __all__ = ["MAX_PACKET_BYTES", "SCAN_LIMIT", "Markers", "scan"]
 
@@ -271,6 +272,7 @@ def _container(body: bytes, content_type: str) -> str:
     return "unknown"
 
 
+@lru_cache(maxsize=16)
 def scan(body: bytes, content_type: str = "") -> Markers:
     """Identify the container of `body` and find its C2PA store markers and XMP packets; never raises."""
     container = _container(body, content_type.split(";", 1)[0].strip().lower())

@@ -1,0 +1,135 @@
+"""Archived documents for `consentry audit`: site files, licences and manifests as captured, chosen by time.
+
+Not pure (it holds state while a WARC streams). Keeps only small captures: every capture of a site file
+(robots.txt, /ai.txt, /.well-known/tdmrep.json — RFC 9309 §2.3, SPECS §3, §7.2), of a document some asset
+or robots.txt named (RSL licences, remote C2PA manifests, SPECS §6, §9.4), of their redirect hops, and a
+short window of recent small responses (a document may be archived before anything names it).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from crawler.warcreplay import Capture, sortable_date
+from policies.evaluate import SITE_FILE_PATHS
+from policies.model import MAX_REDIRECTS, SiteFile
+from policies.robots import RobotsPolicy
+
+__all__ = ["DocCapture", "DocumentStore", "Resolved", "is_site_file"]
+
+_RECENT = 128
+_SITE_PATHS = frozenset(SITE_FILE_PATHS.values())
+
+
+def is_site_file(url: str) -> bool:
+    """Whether `url` is one of an origin's site files (by path, no query)."""
+    parts = urlsplit(url)
+    return parts.path in _SITE_PATHS and not parts.query
+
+
+@dataclass(frozen=True, slots=True)
+class DocCapture:
+    """One archived capture of a document, body already capped."""
+
+    date: str
+    record_id: str
+    status: int
+    location: str | None
+    body: bytes
+    content_type: str
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A document as archived at a moment: the `SiteFile`, a cache key, and notes for the auditor."""
+
+    site_file: SiteFile
+    key: tuple[str, ...]
+    archived: bool
+    notes: tuple[str, ...] = ()
+    unverifiable: bool = False
+
+
+@dataclass
+class DocumentStore:
+    """Every small archived document that a decision may depend on, per URL, sorted by WARC-Date."""
+
+    max_bytes: int
+    agent: str = "consentry"
+    captures: dict[str, list[DocCapture]] = field(default_factory=dict)
+    wanted: set[str] = field(default_factory=set)
+    recent: OrderedDict[str, list[DocCapture]] = field(default_factory=OrderedDict)
+
+    def _doc(self, capture: Capture) -> DocCapture:
+        return DocCapture(
+            sortable_date(capture.date),
+            capture.record_id,
+            capture.status,
+            capture.location,
+            capture.body[: self.max_bytes + 1],
+            capture.content_type,
+            tuple(capture.problems),
+        )
+
+    def add(self, capture: Capture) -> bool:
+        """Keep `capture` if it is (or may become) a document; True when it is a known document."""
+        url = capture.url
+        if is_site_file(url) or url in self.wanted:
+            self._keep(url, self._doc(capture))
+            return True
+        if len(capture.body) <= self.max_bytes:
+            self.recent.setdefault(url, []).append(self._doc(capture))
+            self.recent.move_to_end(url)
+            while len(self.recent) > _RECENT:
+                self.recent.popitem(last=False)
+        return False
+
+    def _keep(self, url: str, doc: DocCapture) -> None:
+        found = self.captures.setdefault(url, [])
+        bisect.insort(found, doc, key=lambda d: (d.date, d.record_id))
+        if doc.location:
+            self.want([urljoin(url, doc.location)])
+        if urlsplit(url).path == SITE_FILE_PATHS["robots"] and doc.status == 200:
+            site_file = SiteFile.from_http(url, 200, doc.body, max_bytes=self.max_bytes)
+            self.want(RobotsPolicy.parse(site_file, self.agent).license_urls)
+
+    def want(self, urls: tuple[str, ...] | list[str]) -> None:
+        """Remember that `urls` are documents (licences, manifests): keep their captures from now on."""
+        for url in urls:
+            if url in self.wanted:
+                continue
+            self.wanted.add(url)
+            for doc in self.recent.pop(url, []):
+                self._keep(url, doc)
+
+    def _pick(self, url: str, anchor: str) -> tuple[DocCapture | None, bool]:
+        found = self.captures.get(url) or []
+        before = [d for d in found if d.date <= anchor]
+        if before:
+            return before[-1], False
+        return (found[0], True) if found else (None, False)
+
+    def resolve(self, url: str, anchor: str) -> Resolved:
+        """`url` as archived at `anchor`: the latest capture at or before it, redirect hops followed (≤ 5)."""
+        target, key, notes = url, [url], []
+        for _ in range(MAX_REDIRECTS + 1):
+            doc, later = self._pick(target, sortable_date(anchor))
+            if doc is None:
+                note = f"{target} not archived" + (f" (redirected from {url})" if target != url else "")
+                return Resolved(SiteFile.absent(url), (*key, "absent"), False, (note,), True)
+            key.append(doc.record_id)
+            if later:
+                notes.append(f"{target}: only a capture made after the decision is archived ({doc.date})")
+            notes.extend(f"{target}: {p}" for p in doc.problems)
+            if doc.location is None:
+                site_file = SiteFile.from_http(
+                    url, doc.status, doc.body, content_type=doc.content_type, max_bytes=self.max_bytes
+                )
+                return Resolved(site_file, tuple(key), True, tuple(notes), bool(notes))
+            target = urljoin(target, doc.location)
+        site_file = SiteFile.from_error(url, f"more than {MAX_REDIRECTS} redirects")
+        return Resolved(site_file, tuple(key), True, tuple(notes), bool(notes))

@@ -1,0 +1,258 @@
+"""`consentry audit`: a real crawl replays with zero mismatches; edits are caught; foreign and broken WARCs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.audit import audit_file
+from crawler.auditengine import AuditOptions
+from tests.crawler._audit import members, results, run_audit
+from tests.crawler._helpers import ROOT
+from tests.fixtures.warc.generate import ORIGIN, member, write_all
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled demo (every mechanism) crawled by the project's own crawler."""
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "demo", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "crawl.warc.gz"
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_all(tmp_path_factory.mktemp("warc"))
+
+
+def test_own_crawl_replays_with_zero_mismatches(crawl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_audit(capsys, str(crawl), "--json")
+    found = results(out)
+    assert code == 0
+    assert len(found) >= 20
+    assert all(r["match"] is True and r["differences"] == [] for r in found)
+    actions = {r["replayed"]["action"] for r in found}
+    assert actions == {"keep", "drop", "skip"}
+    mechanisms = {s["mechanism"] for r in found for s in r["replayed"]["signals"]}
+    assert {"page-inherited", "c2pa", "robots-license", "tdmrep-html", "ai-txt"} <= mechanisms
+
+
+def test_summary_table(crawl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_audit(capsys, str(crawl))
+    assert code == 0
+    assert "mismatches: 0;" in out
+    assert "would-be: kept" in out
+    assert "page-inherited" in out
+
+
+def _rewrite(source: Path, target: Path, pick: object, replace: object) -> str:
+    """Copy a WARC, replacing the first member `pick(headers, raw)` selects by `replace(headers, raw)`."""
+    done = ""
+    parts = []
+    for headers, raw in members(source):
+        if not done and pick(headers, raw):  # type: ignore[operator]
+            raw = replace(headers, raw)  # type: ignore[operator]  # noqa: PLW2901
+            done = headers.get_header("WARC-Target-URI")
+        parts.append(raw)
+    assert done
+    target.write_bytes(b"".join(parts))
+    return done
+
+
+def test_flipped_decision_is_caught(crawl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    def is_drop(headers: object, raw: bytes) -> bool:
+        return headers.get_header("WARC-Type") == "metadata" and b'"action": "drop"' in gzip.decompress(raw)  # type: ignore[attr-defined]
+
+    def flip(headers: object, raw: bytes) -> bytes:
+        payload = gzip.decompress(raw).split(b"\r\n\r\n", 1)[1].rstrip(b"\r\n")
+        record = json.loads(payload)
+        record["action"] = "keep"
+        body = json.dumps(record).encode()
+        extra = {k: headers.get_header(k) for k in ("WARC-Record-ID", "WARC-Date", "WARC-Concurrent-To")}  # type: ignore[attr-defined]
+        return member(
+            record["url"], body, kind="metadata", extra={**extra, "Content-Type": "application/json"}
+        )
+
+    edited = tmp_path / "flipped.warc.gz"
+    url = _rewrite(crawl, edited, is_drop, flip)
+    code, out, _err = run_audit(capsys, str(edited))
+    assert code == 1
+    assert f"MISMATCH {url}" in out
+    assert 'action: archived "keep", replay "drop"' in out
+
+
+def test_changed_robots_capture_is_caught(
+    crawl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = {}
+
+    def plain_robots(headers: object, raw: bytes) -> bool:
+        uri = headers.get_header("WARC-Target-URI")  # type: ignore[attr-defined]
+        return (
+            headers.get_header("WARC-Type") == "response"
+            and uri.endswith("/robots.txt")
+            and b"404" in __import__("gzip").decompress(raw)[:2000]
+        )  # type: ignore[attr-defined]
+
+    def deny_all(headers: object, raw: bytes) -> bytes:
+        first["url"] = headers.get_header("WARC-Target-URI")  # type: ignore[attr-defined]
+        extra = {k: headers.get_header(k) for k in ("WARC-Record-ID", "WARC-Date")}  # type: ignore[attr-defined]
+        return member(
+            first["url"], b"User-agent: *\nDisallow: /\n", ("Content-Type", "text/plain"), extra=extra
+        )
+
+    edited = tmp_path / "robots.warc.gz"
+    _rewrite(crawl, edited, plain_robots, deny_all)
+    code, out, _ = run_audit(capsys, str(edited), "--json")
+    assert code == 1
+    origin = first["url"].removesuffix("/robots.txt")
+    bad = [r for r in results(out) if r["match"] is False]
+    assert bad
+    assert all(r["url"].startswith(origin) for r in bad)
+    assert all(r["replayed"]["action"] == "skip" for r in bad)
+    assert all(any("access denied by the archived robots.txt" in n for n in r["notes"]) for r in bad)
+
+
+def test_override_policy_reports_expected_mismatches(crawl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_audit(capsys, str(crawl), "--purpose", "search")
+    assert code == 1
+    assert "policy overridden" in out
+
+
+def test_foreign_warc_is_audited(fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("foreign-wget.warc.gz", "foreign-wget-uncompressed.warc"):
+        code, out, _ = run_audit(capsys, str(fixtures[name]), "--json")
+        assert code == 0
+        found = {r["url"]: r for r in results(out)}
+        assert set(found) == {
+            f"{ORIGIN}/gallery.html",
+            f"{ORIGIN}/cat.jpg",
+            f"{ORIGIN}/private/secret.html",
+            f"{ORIGIN}/news.html",
+            "http://norobots.example/a.html",
+        }
+        assert all(r["archived"] is None and r["match"] is None for r in found.values())
+        cat = found[f"{ORIGIN}/cat.jpg"]["replayed"]
+        assert any(s["mechanism"] == "page-inherited" for s in cat["signals"])  # Referer → the noai page
+        news = found[f"{ORIGIN}/news.html"]["replayed"]
+        assert any(s["mechanism"] == "meta-robots" for s in news["signals"])  # gzip body decoded
+        denied = found[f"{ORIGIN}/private/secret.html"]
+        assert denied["replayed"]["action"] == "skip"
+        assert any("access denied by the archived robots.txt" in n for n in denied["notes"])
+        unknown = found["http://norobots.example/a.html"]
+        assert unknown["replayed"]["action"] == "skip"
+        assert "unverifiable" in unknown["replayed"]["tags"]
+        assert any("robots.txt not archived" in n for n in unknown["notes"])
+
+
+@pytest.mark.parametrize("name", ["not-a-warc.txt", "empty.warc.gz", "empty-gzip-member.warc.gz"])
+def test_unusable_files_exit_2_with_one_line(
+    name: str, fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_audit(capsys, str(fixtures[name]))
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("consentry: error:")]
+    assert len(lines) == 1
+    assert name in lines[0]
+    assert "Traceback" not in err
+
+
+def test_unreadable_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_audit(capsys, str(tmp_path / "missing.warc.gz"))
+    assert code == 2
+    assert "missing.warc.gz" in err
+    assert "Traceback" not in err
+    code, _, err = run_audit(capsys, str(tmp_path))
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_truncated_gzip_member_rest_still_audited(
+    fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_audit(capsys, str(fixtures["truncated-gzip.warc.gz"]), "--json")
+    assert code == 0
+    assert [r["url"] for r in results(out)] == [f"{ORIGIN}/1.html", f"{ORIGIN}/3.html", f"{ORIGIN}/4.html"]
+    assert "unreadable record" in err
+
+
+def test_wrong_content_length_records_are_unverifiable(
+    fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_audit(capsys, str(fixtures["wrong-content-length.warc"]), "--json")
+    found = {r["url"]: r for r in results(out)}
+    assert code == 0
+    assert any("digest mismatch" in n for n in found[f"{ORIGIN}/1.html"]["notes"])
+    assert any("Content-Length looks wrong" in n for n in found[f"{ORIGIN}/1.html"]["notes"])
+    assert any("digest mismatch" in n for n in found[f"{ORIGIN}/3.html"]["notes"])
+    assert f"{ORIGIN}/5.html" in found  # the rest of the archive is still audited
+    assert not any("digest" in n for n in found[f"{ORIGIN}/5.html"]["notes"])
+
+
+def test_arc_files_are_accepted(fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_audit(capsys, str(fixtures["example.arc.gz"]), "--json")
+    found = results(out)
+    assert code == 0
+    assert [r["url"] for r in found] == [f"{ORIGIN}/arc.html"]
+    assert found[0]["replayed"]["access"] == "allow"  # the ARC's robots.txt was used
+
+
+def test_huge_payload_is_not_read_into_memory(
+    fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_audit(capsys, str(fixtures["huge-payload-truncated.warc"]), "--json")
+    found = {r["url"]: r for r in results(out)}
+    assert code == 0
+    huge = found[f"{ORIGIN}/huge.bin"]
+    assert huge["unverifiable"]
+    assert any("truncated" in n for n in huge["notes"])
+
+
+def test_body_cap_evaluates_prefix_and_hashes_everything(fixtures: dict[str, Path]) -> None:
+    outcome = audit_file(str(fixtures["foreign-wget.warc.gz"]), AuditOptions(body_cap=8), want_json=True)
+    assert outcome.json_path is not None
+    lines = [json.loads(line) for line in Path(outcome.json_path).read_text().splitlines()]
+    cat = next(r for r in lines if r["url"].endswith("/cat.jpg"))
+    assert any("evaluated on its first 8 bytes" in n for n in cat["notes"])
+    assert cat["replayed"]["response"]["length"] == len(b"\xff\xd8\xff\xe0 not really a jpeg")
+
+
+def test_out_of_order_and_duplicate_captures(
+    fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_audit(capsys, str(fixtures["out-of-order-captures.warc.gz"]), "--json")
+    found = results(out)
+    assert code == 0
+    by_date = [(r["date"], r["replayed"]["access"]) for r in found]
+    # robots.txt allowing everything was captured on 01-01, one denying everything on 01-02 (first in the file)
+    assert by_date.count(("2024-01-01T12:00:00Z", "allow")) == 2
+    assert ("2024-01-03T00:00:00Z", "deny") in by_date
+
+
+def test_parallel_jobs_give_the_same_result(
+    crawl: Path, fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = [str(crawl), str(fixtures["foreign-wget.warc.gz"])]
+    one = run_audit(capsys, *files, "--json", "--jobs", "1")
+    two = run_audit(capsys, *files, "--json", "--jobs", "2")
+    assert one[0] == two[0] == 0, two[2][-3000:]
+    assert [r["warc_record_id"] for r in results(one[1])] == [r["warc_record_id"] for r in results(two[1])]
+
+
+def test_bad_arguments(crawl: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_audit(capsys, str(crawl), "--jobs", "0")[0] == 2
+    assert run_audit(capsys, str(crawl), "--purpose", "bogus")[0] == 2
