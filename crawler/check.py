@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from crawler.sources import DocumentSource
 from middlewares.embedded import evaluate_asset, manifest_urls
@@ -26,6 +27,9 @@ from policies.evaluate import (
 from policies.lint import decision_warnings
 from policies.model import SiteFile
 from policies.record import Decision
+
+if TYPE_CHECKING:
+    from middlewares.registry import Registry
 
 __all__ = ["CheckResult", "Checker"]
 
@@ -51,6 +55,7 @@ class Checker:
     source: DocumentSource
     config: PolicyConfig
     trust_anchors_pem: str | None = None
+    registry: Registry | None = None
     _sites: dict[str, SitePolicy] = field(default_factory=dict)
 
     def _fetch_all(self, urls: Iterable[str]) -> dict[str, SiteFile]:
@@ -81,6 +86,7 @@ class Checker:
         cap = self.config.c2pa_max_bytes
         manifests = self._fetch_all(manifest_urls(fetched, max_bytes=cap))
         decision = evaluate_asset(site, fetched, self.config, fetched_at=_now(), linked=linked,
-                                  manifests=manifests, trust_anchors_pem=self.trust_anchors_pem)
+                                  manifests=manifests, trust_anchors_pem=self.trust_anchors_pem,
+                                  registry=self.registry)
         warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))
         return CheckResult(url, decision, warnings)

@@ -1,4 +1,4 @@
-"""The `consentry` console script: `check`, `crawl`, `demo`, `audit` (DESIGN.md "Command line").
+"""The `consentry` console script: `check`, `crawl`, `demo`, `audit`, `registry` (DESIGN.md "Command line").
 
 Exit codes: 0 success whatever the verdicts, 1 the command's own finding (audit mismatch), 2 bad usage or
 unreadable input — one line on stderr naming the problem, never a traceback.
@@ -11,10 +11,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from policies.config import PolicyConfig
 from policies.version import VERSION
+
+if TYPE_CHECKING:
+    from middlewares.registry import Registry
 
 __all__ = ["UsageError", "main"]
 
@@ -61,6 +64,8 @@ def _check_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     check.add_argument("--json", action="store_true", help="print only a JSON array of decision records")
     check.add_argument("--trust-anchors", type=Path, metavar="PEM",
                        help="C2PA trust anchors (PEM); signers chaining to them read Trusted")
+    check.add_argument("--registry", type=Path, metavar="FILE",
+                       help="a works registry (consentry registry add): matching assets carry its creator's terms")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,11 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"consentry {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _check_parser(sub)
-    from crawler import audit, crawl, demo
+    from crawler import audit, crawl, demo, registry
 
     crawl.add_parser(sub)
     demo.add_parser(sub)
     audit.add_parser(sub)
+    registry.add_parser(sub)
     return parser
 
 
@@ -95,7 +101,7 @@ def _run_check(args: argparse.Namespace) -> int:
         anchors = read_trust_anchors(config.c2pa_trust_anchors)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    checker = Checker(source, config, trust_anchors_pem=anchors)
+    checker = Checker(source, config, trust_anchors_pem=anchors, registry=_open_registry(args.registry))
     results = [checker.check(url) for url in args.urls]
     if args.json:
         print(json.dumps([r.decision.to_record() for r in results if r.decision], indent=2))
@@ -108,6 +114,23 @@ def _run_check(args: argparse.Namespace) -> int:
         if result.error:
             print(f"consentry: cannot fetch {result.url}: {result.error}", file=sys.stderr)
     return 2 if any(r.error for r in results) else 0
+
+
+def _open_registry(path: Path | None) -> Registry | None:
+    if path is None:
+        return None
+    from middlewares.registry import Registry, RegistryError
+
+    try:
+        return Registry.open(path)
+    except RegistryError as exc:
+        raise UsageError(f"--registry {exc}") from None
+
+
+def _run_registry(args: argparse.Namespace) -> int:
+    from crawler.registry import run
+
+    return run(args)
 
 
 def _run_crawl(args: argparse.Namespace) -> int:
@@ -130,6 +153,7 @@ def _run_audit(args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _run_check, "crawl": _run_crawl, "demo": _run_demo, "audit": _run_audit,
+    "registry": _run_registry,
 }
 
 

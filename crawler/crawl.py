@@ -206,6 +206,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="P",
         help="declared purpose, repeatable (default: ai-train)",
     )
+    crawl.add_argument("--registry", type=Path, metavar="FILE",
+                       help="a works registry: assets matching a registered work carry its creator's terms")
     crawl.add_argument("--on-deny", choices=("drop", "tag"), default="drop")
     crawl.add_argument("--on-unknown", choices=("keep", "drop"), default="keep")
     crawl.add_argument("--depth", type=int, default=3, metavar="N", help="link depth limit (default 3)")
@@ -242,6 +244,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.purposes:
         values["CONSENT_PURPOSES"] = args.purposes
+    if args.registry is not None:
+        values["CONSENT_REGISTRY"] = str(args.registry)
     values.update(dict(args.settings))
     return values
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "POLICY_SETTINGS",
     "ConsentSettings",
+    "check_registry",
     "consent_settings",
     "policy_config_from_settings",
     "read_trust_anchors",
@@ -47,6 +48,7 @@ class ConsentSettings:
     warc_path: str | None
     unreachable_ttl: int
     follow_dropped_pages: bool = True
+    registry_path: str | None = None
 
 
 def policy_config_from_settings(settings: BaseSettings | Mapping[str, object]) -> PolicyConfig:
@@ -65,6 +67,19 @@ def read_trust_anchors(path: str | None) -> str | None:
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise ValueError(f"CONSENT_C2PA_TRUST_ANCHORS: {path} holds no PEM certificate")
     return text
+
+
+def check_registry(path: str | None) -> str | None:
+    """`CONSENT_REGISTRY` (None when unset), checked to be a readable works registry; `ValueError` names it."""
+    if path is None:
+        return None
+    from middlewares.registry import Registry, RegistryError
+
+    try:
+        Registry.open(path).close()
+    except RegistryError as exc:
+        raise ValueError(f"CONSENT_REGISTRY: {exc}") from None
+    return path
 
 
 def _boolean(name: str, value: object, *, default: bool = True) -> bool:
@@ -114,4 +129,5 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
             "CONSENT_UNREACHABLE_TTL", settings.get("CONSENT_UNREACHABLE_TTL"), DEFAULT_UNREACHABLE_TTL
         ),
         follow_dropped_pages=_boolean("CONSENT_FOLLOW_DROPPED_PAGES", settings.get("CONSENT_FOLLOW_DROPPED_PAGES")),
+        registry_path=check_registry(_path("CONSENT_REGISTRY", settings.get("CONSENT_REGISTRY"))),
     )

@@ -29,12 +29,22 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from middlewares.registry import Registry
     from policies.config import PolicyConfig
     from policies.record import Decision
 
 __all__ = ["AssetConsentMiddleware"]
 
 logger = logging.getLogger(__name__)
+
+
+def _open_registry(path: str | None) -> Registry | None:
+    """The `CONSENT_REGISTRY` works registry, opened for reading (checked by `consent_settings`)."""
+    if path is None:
+        return None
+    from middlewares.registry import Registry
+
+    return Registry.open(path)
 
 
 class AssetConsentMiddleware:
@@ -48,12 +58,14 @@ class AssetConsentMiddleware:
         cache: SiteCache,
         trust_anchors_pem: str | None = None,
         follow_dropped_pages: bool = True,
+        registry: Registry | None = None,
     ) -> None:
         self.crawler = crawler
         self.config = config
         self.cache = cache
         self.trust_anchors_pem = trust_anchors_pem
         self.follow_dropped_pages = follow_dropped_pages
+        self.registry = registry
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -65,6 +77,7 @@ class AssetConsentMiddleware:
             cache=site_cache(crawler, settings),
             trust_anchors_pem=settings.trust_anchors_pem,
             follow_dropped_pages=settings.follow_dropped_pages,
+            registry=_open_registry(settings.registry_path),
         )
 
     async def evaluate(self, request: Request, response: Response) -> Decision:
@@ -75,7 +88,7 @@ class AssetConsentMiddleware:
         linked = await self.cache.documents(licence_urls(asset), "licence")
         manifests = await self.cache.documents(manifest_urls(asset, max_bytes=max_bytes), "manifest")
         return evaluate_asset(site, asset, self.config, fetched_at=now(), linked=linked, manifests=manifests,
-                              trust_anchors_pem=self.trust_anchors_pem)
+                              trust_anchors_pem=self.trust_anchors_pem, registry=self.registry)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         """Attach the decision; raise `IgnoreRequest` after emitting it when the asset is not kept.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from middlewares.manifestreader import read_store
 from policies import credentials, epub, prescan, xmp
@@ -17,6 +18,9 @@ from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
 from policies.record import Decision
 from policies.tdmrep import TdmLayer
 from policies.vocabulary import Mechanism, Scope, Tag
+
+if TYPE_CHECKING:
+    from middlewares.registry import Registry
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -163,16 +167,26 @@ def evaluate_asset(
     linked: Mapping[str, SiteFile],
     manifests: Mapping[str, SiteFile],
     trust_anchors_pem: str | None = None,
+    registry: Registry | None = None,
 ) -> Decision:
     """The decision for a fetched asset, its embedded signals read: the one path every transport takes.
 
     `linked` are the fetched `policies.evaluate.licence_urls(asset)`, `manifests` the fetched
-    `manifest_urls(asset)`; `check`, the crawl and `audit` differ only in how they fetched them.
+    `manifest_urls(asset)`; `check`, the crawl and `audit` differ only in how they fetched them. With a
+    works `registry`, the asset's matches (SPECS §11) join the embedded signals.
     """
     cap = config.c2pa_max_bytes
+    found = embedded_signals(
+        asset, fetched_manifests=manifests, trust_anchors_pem=trust_anchors_pem, max_bytes=cap
+    )
+    if registry is not None:
+        found += registry.signals(asset)
     return evaluate_response(
-        site, asset, config, fetched_at=fetched_at, linked=linked,
-        embedded=embedded_signals(asset, fetched_manifests=manifests, trust_anchors_pem=trust_anchors_pem,
-                                  max_bytes=cap),
+        site,
+        asset,
+        config,
+        fetched_at=fetched_at,
+        linked=linked,
+        embedded=found,
         embedded_tdm=embedded_layers(asset, max_bytes=cap),
     )

@@ -1,0 +1,108 @@
+"""Registry lookup cost per asset, as a ratio to the SHA-256 of the same asset, at 10,000 and 100,000 works.
+
+Registries are filled with random 64-bit image codes plus a few real works (the asset's original among
+them). Reported per asset: exact lookup (SHA-256 index), near-duplicate lookup (band index, fingerprint
+given), the whole `Registry.signals` (fingerprint + lookups), and, for contrast, a linear scan of every code.
+
+    python -m bench.bench_registry [--sizes 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import tempfile
+import timeit
+from pathlib import Path
+
+from bench.registry_thresholds import encode, synthetic_image
+from middlewares.fingerprint import Fingerprint, fingerprint
+from middlewares.registry import Registry
+from policies.model import AssetResponse
+from policies.registrymatch import THRESHOLDS
+from policies.vocabulary import Purpose
+
+
+def _fill(path: Path, size: int, real: list[Fingerprint]) -> Registry:
+    registry = Registry.open(path, create=True)
+    rng = random.Random(size)
+    with registry.batch():
+        for i in range(size - len(real)):
+            fp = Fingerprint(f"{rng.getrandbits(256):064x}", "image", rng.getrandbits(64))
+            registry.add(
+                fp,
+                creator=f"c{i % 997}",
+                title=f"w{i}",
+                deny=[Purpose.AI_TRAIN],
+                allow=[],
+                added="2026-01-01T00:00:00Z",
+            )
+        for n, fp in enumerate(real):
+            registry.add(fp, creator="Ada", title=f"real{n}", deny=[Purpose.AI_TRAIN], allow=[], added="x")
+    return registry
+
+
+def _per_call(fn: object, number: int) -> float:
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number  # type: ignore[arg-type]
+
+
+def _linear(registry: Registry, code: int) -> int:
+    found = 0
+    for (stored,) in registry.connection.execute("SELECT code FROM works WHERE media = 'image'"):
+        found += ((stored & ((1 << 64) - 1)) ^ code).bit_count() <= THRESHOLDS["image"]
+    return found
+
+
+def _candidates(registry: Registry, code: int) -> int:
+    from middlewares.registry import band_values, probes
+
+    total = 0
+    for i, value in enumerate(band_values(code)):
+        values = probes(value)
+        query = (
+            f"SELECT count(*) FROM works WHERE media = 'image' AND b{i} IN ({', '.join('?' * len(values))})"
+        )
+        total += registry.connection.execute(query, values).fetchone()[0]
+    return total
+
+
+def bench(size: int, workdir: Path) -> None:
+    image = synthetic_image(4242, (1600, 1200))
+    original = encode(image, "JPEG", quality=95)
+    copy = encode(image.resize((1200, 900)), "JPEG", quality=80)
+    real = [fingerprint(original), *(fingerprint(encode(synthetic_image(s), "JPEG")) for s in range(5))]
+    registry = _fill(workdir / f"r{size}.db", size, real)
+    asset = AssetResponse("http://copy.test/a.jpg", 200, (("Content-Type", "image/jpeg"),), copy)
+    query = fingerprint(copy)
+    assert [m.title for m in registry.lookup(query)] == ["real0"], registry.lookup(query)
+    sha = _per_call(lambda: hashlib.sha256(copy).hexdigest(), 200)
+    exact = _per_call(lambda: registry.lookup(Fingerprint(query.sha256)), 2000)
+    near = _per_call(lambda: registry.lookup(query), 50)
+    whole = _per_call(lambda: registry.signals(asset), 20)
+    linear = _per_call(lambda: _linear(registry, query.code or 0), 2)
+    print(
+        f"registry of {size:,} works; asset {len(copy):,} bytes (JPEG copy, resized, q=80); SHA-256 {sha * 1e6:.1f} µs"
+    )
+    for name, cost in (
+        ("exact lookup (sha256 index)", exact),
+        ("near lookup (band index)", near),
+        ("signals(): fingerprint + lookups", whole),
+        ("linear scan of every code", linear),
+    ):
+        print(f"  {name:<34} {cost * 1e6:>10.1f} µs  {cost / sha:>8.1f}× SHA-256")
+    print(f"  band-index candidates verified: {_candidates(registry, query.code or 0)}")
+    registry.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            bench(size, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
