@@ -18,10 +18,12 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
 from crawler.auditengine import AuditOptions, RecordResult, Replayer
+from crawler.auditrecords import authority
 from crawler.cli import UsageError
 from crawler.warcreplay import UnusableArchive, WarcReader
 from policies.config import PolicyConfig
@@ -57,21 +59,23 @@ class _Tally:
     """Counts each `RecordResult` and appends it to the JSON-lines file (nothing else is kept per record)."""
 
     def __init__(self, outcome: FileOutcome, sink: IO[str] | None) -> None:
-        self.outcome, self.sink = outcome, sink
-        self.name = Path(outcome.path).name
-
-    def add(self, result: RecordResult) -> None:
         from crawler.crawl import deciding_mechanisms
         from crawler.spiders.assets import site_of
 
+        self.outcome, self.sink = outcome, sink
+        self.name = Path(outcome.path).name
+        self.mechanisms = deciding_mechanisms
+        self.site_of = lru_cache(maxsize=4096)(site_of)  # called with a URL's scheme://authority only
+
+    def add(self, result: RecordResult) -> None:
         out = self.outcome
         out.records += 1
-        record = result.replayed.to_record() if result.replayed else {"action": "none"}
+        record = result.replayed_record() or {"action": "none"}
         action = str(record["action"])
         out.actions[action] += 1
         if result.replayed is not None:
-            out.by_mechanism.update((m, action) for m in deciding_mechanisms(record))
-        out.by_site[(site_of(result.url) or "(no host)", action)] += 1
+            out.by_mechanism.update((m, action) for m in self.mechanisms(record))
+        out.by_site[(self.site_of(authority(result.url)) or "(no host)", action)] += 1
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
         out.unverifiable += result.unverifiable
@@ -130,8 +134,9 @@ def audit_file(
     started = time.monotonic()
     last = [started]
     try:
-        for item in reader:
-            replayer.feed(item)
+        for batch in reader.batches():
+            for item in batch:
+                replayer.feed(item)
             if progress:
                 _progress(reader, started, last)
         replayer.finish()

@@ -21,11 +21,14 @@ from policies.robots import RobotsPolicy
 __all__ = ["DocCapture", "DocumentStore", "Resolved", "is_site_file"]
 
 _RECENT = 128
+_MEMO = 4096
 _SITE_PATHS = frozenset(SITE_FILE_PATHS.values())
 
 
 def is_site_file(url: str) -> bool:
     """Whether `url` is one of an origin's site files (by path, no query)."""
+    if not any(path in url for path in _SITE_PATHS):  # the common case, without parsing the URL
+        return False
     parts = urlsplit(url)
     return parts.path in _SITE_PATHS and not parts.query
 
@@ -62,7 +65,9 @@ class DocumentStore:
     agent: str = "consentry"
     captures: dict[str, list[DocCapture]] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)
-    recent: OrderedDict[str, list[DocCapture]] = field(default_factory=OrderedDict)
+    recent: OrderedDict[str, list[Capture]] = field(default_factory=OrderedDict)
+    memo: OrderedDict[tuple[object, ...], Resolved] = field(default_factory=OrderedDict)
+    generation: int = 0  # bumped whenever a document capture is kept
 
     def _doc(self, capture: Capture) -> DocCapture:
         return DocCapture(
@@ -81,14 +86,15 @@ class DocumentStore:
         if is_site_file(url) or url in self.wanted:
             self._keep(url, self._doc(capture))
             return True
-        if len(capture.body) <= self.max_bytes:
-            self.recent.setdefault(url, []).append(self._doc(capture))
+        if len(capture.body) <= self.max_bytes:  # made a `DocCapture` only if it becomes a document
+            self.recent.setdefault(url, []).append(capture)
             self.recent.move_to_end(url)
             while len(self.recent) > _RECENT:
                 self.recent.popitem(last=False)
         return False
 
     def _keep(self, url: str, doc: DocCapture) -> None:
+        self.generation += 1
         found = self.captures.setdefault(url, [])
         bisect.insort(found, doc, key=lambda d: (d.date, d.record_id))
         if doc.location:
@@ -103,33 +109,68 @@ class DocumentStore:
             if url in self.wanted:
                 continue
             self.wanted.add(url)
-            for doc in self.recent.pop(url, []):
-                self._keep(url, doc)
+            for capture in self.recent.pop(url, []):
+                self._keep(url, self._doc(capture))
 
     def _pick(self, url: str, anchor: str) -> tuple[DocCapture | None, bool]:
-        found = self.captures.get(url) or []
-        before = [d for d in found if d.date <= anchor]
-        if before:
-            return before[-1], False
-        return (found[0], True) if found else (None, False)
+        found = self.captures.get(url)
+        if not found:
+            return None, False
+        before = bisect.bisect_right(found, anchor, key=lambda d: d.date)
+        return (found[before - 1], False) if before else (found[0], True)
+
+    def floor(self, urls: list[str]) -> str:
+        """The (sortable) date from which resolving any of `urls` reads the latest captures, so the same ones."""
+        dates = [""]
+        for url in urls:
+            target = url
+            for _ in range(MAX_REDIRECTS + 1):
+                found = self.captures.get(target)
+                if not found:
+                    break
+                dates.append(found[-1].date)
+                if found[-1].location is None:
+                    break
+                target = urljoin(target, found[-1].location)
+        return max(dates)
 
     def resolve(self, url: str, anchor: str) -> Resolved:
         """`url` as archived at `anchor`: the latest capture at or before it, redirect hops followed (≤ 5)."""
-        target, key, notes = url, [url], []
+        anchor = sortable_date(anchor)
+        chain: list[tuple[str, DocCapture, bool]] = []
+        target = url
         for _ in range(MAX_REDIRECTS + 1):
-            doc, later = self._pick(target, sortable_date(anchor))
+            doc, later = self._pick(target, anchor)
             if doc is None:
-                note = f"{target} not archived" + (f" (redirected from {url})" if target != url else "")
-                return Resolved(SiteFile.absent(url), (*key, "absent"), False, (note,), True)
+                break
+            chain.append((target, doc, later))
+            if doc.location is None:
+                break
+            target = urljoin(target, doc.location)
+        # Captures are never dropped, so their identities name the documents this resolution reads.
+        memo_key = (url, target, *((id(d), later) for _, d, later in chain))
+        resolved = self.memo.get(memo_key)
+        if resolved is None:
+            resolved = self.memo[memo_key] = self._resolved(url, target, chain)
+            while len(self.memo) > _MEMO:
+                self.memo.popitem(last=False)
+        return resolved
+
+    def _resolved(self, url: str, target: str, chain: list[tuple[str, DocCapture, bool]]) -> Resolved:
+        key, notes = [url], []
+        for hop, doc, later in chain:
             key.append(doc.record_id)
             if later:
-                notes.append(f"{target}: only a capture made after the decision is archived ({doc.date})")
-            notes.extend(f"{target}: {p}" for p in doc.problems)
-            if doc.location is None:
-                site_file = SiteFile.from_http(
-                    url, doc.status, doc.body, content_type=doc.content_type, max_bytes=self.max_bytes
-                )
-                return Resolved(site_file, tuple(key), True, tuple(notes), bool(notes))
-            target = urljoin(target, doc.location)
+                notes.append(f"{hop}: only a capture made after the decision is archived ({doc.date})")
+            notes.extend(f"{hop}: {p}" for p in doc.problems)
+        last = chain[-1][1] if chain else None
+        if last is None or (last.location is not None and len(chain) <= MAX_REDIRECTS):
+            note = f"{target} not archived" + (f" (redirected from {url})" if target != url else "")
+            return Resolved(SiteFile.absent(url), (*key, "absent"), False, (note,), True)
+        if last.location is None:
+            site_file = SiteFile.from_http(
+                url, last.status, last.body, content_type=last.content_type, max_bytes=self.max_bytes
+            )
+            return Resolved(site_file, tuple(key), True, tuple(notes), bool(notes))
         site_file = SiteFile.from_error(url, f"more than {MAX_REDIRECTS} redirects")
         return Resolved(site_file, tuple(key), True, tuple(notes), bool(notes))

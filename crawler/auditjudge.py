@@ -1,0 +1,224 @@
+"""The evaluation half of `consentry audit`'s replay: archived documents → the one evaluation core → compared.
+
+Transport for DESIGN.md "Rule of one path" (SPECS §14.2, §8.3): site files, licences and manifests come from
+the WARC as archived at decision time (`crawler.auditstore`), the page-inherited `noai`/`noimageai` from the
+archived referring page, and `policies.evaluate` / `middlewares.embedded` decide. Not pure (it holds state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urldefrag
+
+from crawler.auditcompare import differences, policy_from_decision
+from crawler.auditrecords import authority, sortable_date
+from crawler.auditresult import AuditOptions, Pending, RecordResult, seconds
+from crawler.auditstore import DocumentStore, Resolved
+from middlewares.embedded import evaluate_asset, manifest_urls
+from policies.config import PolicyConfig
+from policies.evaluate import (
+    SiteDocuments,
+    SitePolicy,
+    evaluate_access,
+    is_html,
+    licence_urls,
+    origin_of,
+    page_inheritance,
+    site_file_urls,
+)
+from policies.model import AssetResponse, Signal
+from policies.record import Decision, ResponseSummary
+
+__all__ = ["PAGES", "Judge", "trim"]
+
+PAGES = 4096
+_KINDS = ("robots", "ai_txt", "tdmrep")
+
+
+def trim(mapping: OrderedDict[Any, Any], size: int) -> None:
+    """Drop the oldest entries of `mapping` beyond `size`."""
+    while len(mapping) > size:
+        mapping.popitem(last=False)
+
+
+class Judge:
+    """Replays one response or skip against the archived documents; compares with the archived record."""
+
+    def __init__(self, options: AuditOptions, fetcher: Any = None) -> None:
+        self.options = options
+        self.fetcher = fetcher
+        self.override = options.config
+        self.crawl_config: PolicyConfig | None = None
+        self.default = options.config or PolicyConfig()
+        self.store = DocumentStore(self.default.max_sitefile_bytes, self.default.agent)
+        self.pages: OrderedDict[str, tuple[str, tuple[Signal, ...], frozenset[str]]] = OrderedDict()
+        self.redirected_from: OrderedDict[str, str] = OrderedDict()
+        self.sites: OrderedDict[tuple[Any, ...], SitePolicy] = OrderedDict()
+        self.latest: OrderedDict[tuple[str, str, int], tuple[str, tuple[SitePolicy, list[str], bool, bool]]]
+        self.latest = OrderedDict()
+        self.origins: dict[str, str] = {}
+
+    def _config(self, record: dict[str, Any] | None) -> PolicyConfig:
+        if self.override is not None:
+            return self.override
+        if self.crawl_config is not None:
+            return self.crawl_config
+        inferred = policy_from_decision(record) if record else None
+        return inferred or self.default
+
+    def _resolve(self, url: str, anchor: str) -> Resolved:
+        resolved = self.store.resolve(url, anchor)
+        if resolved.archived or self.fetcher is None:
+            return resolved
+        fetched = self.fetcher.site_file(url, self.store.max_bytes)
+        note = f"{url} not archived: today's copy fetched (NOT as of crawl time: {fetched.describe()})"
+        return Resolved(fetched, (url, "fetched"), False, (note,), True)
+
+    def _site(self, url: str, anchor: str, config: PolicyConfig) -> tuple[SitePolicy, list[str], bool, bool]:
+        """The site's policy as archived at `anchor`; memoised while no document arrives, for anchors that
+        read the latest captures of every site file and licence (the usual case: they were fetched first)."""
+        where = authority(url)
+        origin = self.origins.get(where)
+        if origin is None:
+            if len(self.origins) > PAGES:
+                self.origins.clear()
+            origin = self.origins[where] = origin_of(url)
+        key = (origin, config.agent, self.store.generation)
+        when = sortable_date(anchor)
+        memo = self.latest.get(key) if self.fetcher is None else None
+        if memo is not None and when >= memo[0]:
+            site, notes, unverifiable, robots = memo[1]
+            return site, list(notes), unverifiable, robots
+        found = self._site_at(origin, anchor, config)
+        if self.fetcher is None:
+            floor = self.store.floor([*site_file_urls(origin).values(), *found[0].licence_urls])
+            if when >= floor:
+                self.latest[key] = (floor, found)
+                trim(self.latest, 256)
+        return found[0], list(found[1]), found[2], found[3]
+
+    def _site_at(
+        self, origin: str, anchor: str, config: PolicyConfig
+    ) -> tuple[SitePolicy, list[str], bool, bool]:
+        files = {kind: self._resolve(u, anchor) for kind, u in site_file_urls(origin).items()}
+        key: tuple[Any, ...] = (origin, config.agent, *(f.key for f in files.values()))
+        site = self.sites.get(key)
+        if site is None:
+            robots, ai_txt, tdmrep = (files[k].site_file for k in _KINDS)
+            docs = SiteDocuments(origin, robots, ai_txt, tdmrep)
+            site = self.sites[key] = SitePolicy.build(docs, config.agent)
+            trim(self.sites, 256)
+        notes = [n for f in files.values() for n in f.notes]
+        unverifiable = not files["robots"].archived or any(f.unverifiable for f in files.values())
+        if site.licence_urls:
+            licences = {u: self._resolve(u, anchor) for u in site.licence_urls}
+            site = site.with_licences({u: r.site_file for u, r in licences.items()}, config.agent)
+            notes += [n for r in licences.values() for n in r.notes]
+        return site, notes, unverifiable, files["robots"].archived
+
+    def _skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
+        site, notes, unverifiable, _ = self._site(url, date, config)
+        decision = evaluate_access(site, url, config, fetched_at=seconds(date))
+        return RecordResult(url, record_id, date, None, decision, notes=notes, unverifiable=unverifiable)
+
+    def _inherited(self, pending: Pending, agent: str) -> tuple[Signal, ...]:
+        page = self.pages.get(pending.referer or "")
+        url = pending.capture.url
+        if page is None or page[0] != agent:
+            return ()
+        return page[1] if url in page[2] or self.redirected_from.get(url) in page[2] else ()
+
+    def _judge(self, pending: Pending, anchor: str, config: PolicyConfig) -> RecordResult:
+        capture = pending.capture
+        site, notes, unverifiable, robots_archived = self._site(capture.url, anchor, config)
+        fetched_at = seconds(capture.date)
+        decision = evaluate_access(site, capture.url, config, fetched_at=fetched_at)
+        if decision is not None:
+            notes.append(
+                "access denied by the archived robots.txt, yet the response was fetched"
+                if robots_archived
+                else "robots.txt not archived: access cannot be verified (counted as a would-be skip)"
+            )
+        else:
+            inherited = self._inherited(pending, config.agent)
+            asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body, inherited)
+            decision, more = self._evaluate(site, asset, pending, anchor, config)
+            notes += more
+            self._remember_page(asset, config.agent)
+        if capture.full_sha256 and decision.response is not None:
+            summary = ResponseSummary(
+                capture.status, decision.response.content_type, capture.full_length or 0, capture.full_sha256
+            )
+            decision = dataclasses.replace(decision, response=summary)
+        problems = [*capture.problems, *pending.damaged]
+        return RecordResult(
+            capture.url,
+            capture.record_id,
+            capture.date,
+            None,
+            decision,
+            notes=[*problems, *notes],
+            unverifiable=unverifiable or bool(problems),
+        )
+
+    def _wanted(self, asset: AssetResponse, cap: int) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+        """The licences and remote manifests `asset` names (as the core will ask for them), for this cap."""
+        return cap, licence_urls(asset), manifest_urls(asset, max_bytes=cap)
+
+    def _evaluate(
+        self, site: SitePolicy, asset: AssetResponse, pending: Pending, anchor: str, config: PolicyConfig
+    ) -> tuple[Decision, list[str]]:
+        cap = config.c2pa_max_bytes
+        wanted = pending.wanted
+        if wanted is None or wanted[0] != cap:
+            wanted = self._wanted(asset, cap)
+        linked = {u: self._resolve(u, anchor) for u in wanted[1]} if wanted[1] else {}
+        manifests = {u: self._resolve(u, anchor) for u in wanted[2]} if wanted[2] else {}
+        decision = evaluate_asset(
+            site,
+            asset,
+            config,
+            fetched_at=seconds(pending.capture.date),
+            linked={u: r.site_file for u, r in linked.items()},
+            manifests={u: r.site_file for u, r in manifests.items()},
+            trust_anchors_pem=self.options.trust_anchors_pem,
+        )
+        return decision, [n for r in (*linked.values(), *manifests.values()) for n in r.notes]
+
+    def _remember_page(self, asset: AssetResponse, agent: str) -> None:
+        if not is_html(asset):
+            return
+        signals = page_inheritance(asset, agent)
+        if signals:
+            self.pages[asset.url] = (agent, signals, _media_urls(asset))
+            trim(self.pages, PAGES)
+
+    def _compare(self, result: RecordResult, archived: dict[str, Any]) -> RecordResult:
+        result.archived = archived
+        replayed = result.replayed_record()
+        if replayed is None:
+            result.differences = [
+                f"access: archived {archived.get('access')}, replay allow (robots.txt as "
+                "archived lets this URL be fetched; no response to judge)"
+            ]
+            return result
+        found, notes = differences(archived, replayed)
+        result.differences = found
+        if notes:
+            result.notes = [*result.notes, *notes]
+        return result
+
+
+def _media_urls(asset: AssetResponse) -> frozenset[str]:
+    """The media a page references, found the way the crawl's spider finds them (SPECS §8.3)."""
+    from scrapy.http import HtmlResponse
+
+    from crawler.spiders.assets import _MEDIA_XPATH, _SRCSET_XPATH, _is_media, _srcset_urls
+
+    response = HtmlResponse(url=asset.url, body=asset.body, headers=dict(asset.headers))
+    found = [*response.xpath(_MEDIA_XPATH).getall(), *_srcset_urls(response.xpath(_SRCSET_XPATH).getall())]
+    urls = {urldefrag(response.urljoin(s.strip()))[0] for s in found}
+    hrefs = (urldefrag(response.urljoin(h.strip()))[0] for h in response.xpath("//a/@href").getall())
+    return frozenset(urls | {h for h in hrefs if _is_media(h)})
