@@ -221,6 +221,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="replay for this declared purpose, repeatable (default: the crawl's)",
     )
     audit.add_argument("--trust-anchors", type=Path, metavar="PEM", help="C2PA trust anchors (PEM)")
+    audit.add_argument("--registry", type=Path, metavar="FILE",
+                       help="the works registry the crawl used (consentry crawl --registry)")
     audit.add_argument(
         "--fetch-missing",
         action="store_true",
@@ -250,7 +252,17 @@ def _options(args: argparse.Namespace) -> AuditOptions:
             anchors = read_trust_anchors(str(args.trust_anchors))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    return AuditOptions(config=config, trust_anchors_pem=anchors, fetch_missing=args.fetch_missing)
+    registry = None
+    if args.registry is not None:
+        from middlewares.registry import Registry, RegistryError
+
+        try:
+            Registry.open(args.registry).close()  # fail fast, naming the file; workers reopen it
+        except RegistryError as exc:
+            raise UsageError(f"--registry {exc}") from None
+        registry = str(args.registry)
+    return AuditOptions(config=config, trust_anchors_pem=anchors, fetch_missing=args.fetch_missing,
+                        registry_path=registry)
 
 
 def _write_json(outcomes: Sequence[FileOutcome]) -> None:

@@ -17,6 +17,7 @@ from crawler.auditrecords import authority, sortable_date
 from crawler.auditresult import AuditOptions, Pending, RecordResult, seconds
 from crawler.auditstore import DocumentStore, Resolved
 from middlewares.embedded import evaluate_asset, manifest_urls
+from middlewares.registry import Registry
 from policies.config import PolicyConfig
 from policies.evaluate import (
     SiteDocuments,
@@ -49,6 +50,7 @@ class Judge:
     def __init__(self, options: AuditOptions, fetcher: Any = None) -> None:
         self.options = options
         self.fetcher = fetcher
+        self.registry = Registry.open(options.registry_path) if options.registry_path else None
         self.override = options.config
         self.crawl_config: PolicyConfig | None = None
         self.default = options.config or PolicyConfig()
@@ -184,6 +186,7 @@ class Judge:
             linked={u: r.site_file for u, r in linked.items()},
             manifests={u: r.site_file for u, r in manifests.items()},
             trust_anchors_pem=self.options.trust_anchors_pem,
+            registry=self.registry,
         )
         return decision, [n for r in (*linked.values(), *manifests.values()) for n in r.notes]
 

@@ -20,12 +20,14 @@ __all__ = ["AuditOptions", "Pending", "RecordResult", "seconds", "tagged"]
 
 @dataclass(frozen=True, slots=True)
 class AuditOptions:
-    """How to replay: a policy override, trust anchors, and the body cap (None: the policy's C2PA cap + 1)."""
+    """How to replay: a policy override, trust anchors, the body cap (None: the policy's C2PA cap + 1), and
+    the works registry the crawl used (a path: each worker process opens it once)."""
 
     config: PolicyConfig | None = None
     trust_anchors_pem: str | None = None
     body_cap: int | None = None
     fetch_missing: bool = False
+    registry_path: str | None = None
 
 
 @dataclass(slots=True)

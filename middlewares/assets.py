@@ -19,8 +19,7 @@ from middlewares._scrapyio import INHERITED_META, asset_response, emit_decision,
 from middlewares._sitecache import SiteCache, site_cache
 from middlewares.embedded import evaluate_asset, manifest_urls
 from policies.evaluate import HTML_TYPES, licence_urls, origin_of
-from policies.model import Action, AssetResponse
-from policies.tdmrep import TdmLayer
+from policies.model import Action
 
 if TYPE_CHECKING:
     from typing import Self

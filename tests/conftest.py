@@ -11,6 +11,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+#: Session fixtures (`test_ca`, `signed_assets`: C2PA assets signed with a throwaway CA) for every test module.
+pytest_plugins = ("tests.provenance_fixtures",)
+
 settings.register_profile(
     "consentry",
     deadline=None,

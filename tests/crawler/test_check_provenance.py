@@ -17,13 +17,9 @@ from tests.provenance_fixtures import (
     jpeg_with_app1_xmp,
     plain_image,
     sign_remote,
-    signed_assets,
-    test_ca,
     training_assertion,
     xmp_packet,
 )
-
-__all__ = ["signed_assets", "test_ca"]  # session fixtures used below
 
 ROBOTS = Route.text("User-agent: *\nAllow: /\n")
 

@@ -12,7 +12,6 @@ from PIL import Image
 
 from bench.registry_thresholds import encode, synthetic_image
 from crawler.check import Checker
-from crawler.cli import build_parser
 from crawler.demo.server import Route, SiteServer
 from crawler.registry import WORK_SCHEMA, main
 from crawler.sources import HttpSource
@@ -272,14 +271,6 @@ def test_check_catches_transformed_copies_on_another_origin(db: Path, site: Site
         assert record["action"] == "keep"
 
 
-def _wired(command: str, option: str) -> bool:
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    return command in sub.choices and option in sub.choices[command]._option_string_actions
-
-
-@pytest.mark.skipif(
-    not _wired("check", "--registry"), reason="`check --registry` not wired in crawler/cli.py yet"
-)
 def test_check_cli_registry_option(db: Path, site: SiteServer, capsys: pytest.CaptureFixture[str]) -> None:
     from crawler.cli import main as cli
 
@@ -330,21 +321,30 @@ def test_crawl_with_a_foreign_registry_file_is_a_usage_error(site: SiteServer, t
     assert "not a consentry registry" in result.stderr
 
 
-@pytest.mark.skipif(
-    not _wired("crawl", "--registry"), reason="`crawl --registry` not wired in crawler/crawl.py yet"
-)
 def test_crawl_registry_option(db: Path, site: SiteServer, tmp_path: Path) -> None:
     result = run_crawl([site.url("/")], tmp_path / "out", "--registry", str(db))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.decision(site.url("/c/converted.webp"))["action"] == "drop"
 
 
-@pytest.mark.skipif(
-    not _wired("registry", "-h"), reason="`consentry registry` not wired in crawler/cli.py yet"
-)
 def test_registry_through_the_console_script(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from crawler.cli import main as cli
 
     assert cli(["registry", "list", "--db", str(db)]) == 0
     assert "harbour-0.jpg" in capsys.readouterr().out
     assert cli(["registry", "frobnicate"]) == 2
+
+
+def test_audit_replays_a_registry_crawl(db: Path, site: SiteServer, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from crawler.cli import main as cli
+
+    result = run_crawl([site.url("/")], tmp_path / "out", "--registry", str(db))
+    assert result.returncode == 0, result.stderr[-2000:]
+    warc = str(result.out / "crawl.warc.gz")
+    assert cli(["audit", warc, "--registry", str(db)]) == 0  # the same registry reproduces every decision
+    capsys.readouterr()
+    assert cli(["audit", warc, "--json"]) == 1  # without it the registry signals cannot be reproduced
+    mismatched = [r for r in json.loads(capsys.readouterr().out) if r["match"] is False]
+    assert mismatched
+    assert all("registry" in json.dumps(r["differences"]) for r in mismatched)

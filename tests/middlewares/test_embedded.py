@@ -18,8 +18,6 @@ from tests.provenance_fixtures import (
     plain_image,
     png_with_itxt_xmp,
     sign_remote,
-    signed_assets,
-    test_ca,
     training_assertion,
     xmp_packet,
 )

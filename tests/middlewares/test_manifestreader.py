@@ -12,8 +12,6 @@ from tests.provenance_fixtures import (
     VARIANTS,
     plain_image,
     sign_remote,
-    signed_assets,
-    test_ca,
     training_assertion,
 )
 

@@ -3,7 +3,6 @@ corrupt/foreign files, and a writer process adding works while this process read
 
 from __future__ import annotations
 
-import io
 import random
 import sqlite3
 import struct

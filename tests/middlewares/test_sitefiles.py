@@ -7,7 +7,6 @@ One crawl covers several origins, each with a robots.txt fault; all live on 127.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

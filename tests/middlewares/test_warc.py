@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from crawler.demo.server import Route, SiteServer
-from tests.crawler._helpers import CrawlResult, html, jpeg, run_crawl
+from tests.crawler._helpers import CrawlResult, jpeg, run_crawl
 
 pytestmark = pytest.mark.e2e
 _PAGE = b"<html><body>" + b"compressible " * 200 + b'<img src="/a.jpg"><a href="/no/x">x</a></body></html>'

@@ -14,8 +14,6 @@ from tests.provenance_fixtures import (
     jpeg_with_app1_xmp,
     plain_image,
     png_with_itxt_xmp,
-    signed_assets,
-    test_ca,
     xmp_packet,
 )
 
