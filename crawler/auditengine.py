@@ -13,6 +13,7 @@ from typing import Any
 
 from crawler.auditcompare import policy_from_warcinfo
 from crawler.auditjudge import PAGES, Judge, trim
+from crawler.auditrecords import FetchFailure, Item
 from crawler.auditresult import AuditOptions, Pending, RecordResult, tagged
 from crawler.warcreplay import Capture, Damage, DecisionEntry, Info, RequestEntry
 from middlewares.warc import POLICY_FIELD
@@ -42,11 +43,12 @@ class Replayer(Judge):
             Capture: self._capture,
             RequestEntry: self._request,
             DecisionEntry: self._decision,
+            FetchFailure: self.store.add_failure,
             Damage: self._damage,
         }
 
     # -- feeding ---------------------------------------------------------------------------------
-    def feed(self, item: Info | Capture | RequestEntry | DecisionEntry | Damage) -> None:
+    def feed(self, item: Item) -> None:
         """Take the next value read from the WARC."""
         self.count += 1
         self._handlers[type(item)](item)

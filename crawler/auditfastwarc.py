@@ -18,6 +18,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from crawler.auditrecords import (
     Capture,
     DecisionEntry,
+    FetchFailure,
     Info,
     RequestEntry,
     decision_entry,
@@ -30,7 +31,7 @@ __all__ = ["FastRecords"]
 _HTTP = ("http:", "https:")
 _RESPONSE, _REQUEST, _METADATA = WarcRecordType.response, WarcRecordType.request, WarcRecordType.metadata
 _WARCINFO, _UNKNOWN = WarcRecordType.warcinfo, (WarcRecordType.unknown, WarcRecordType.no_type)
-_Converted = Info | Capture | RequestEntry | DecisionEntry | None
+_Converted = Info | Capture | RequestEntry | DecisionEntry | FetchFailure | None
 
 
 class _Handoff(Exception):

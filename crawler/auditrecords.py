@@ -10,10 +10,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from middlewares.warc import FETCH_FAILURE_SCHEMA
+
 __all__ = [
     "Capture",
     "Damage",
     "DecisionEntry",
+    "FetchFailure",
     "Info",
     "Item",
     "RequestEntry",
@@ -100,6 +103,16 @@ class DecisionEntry:
 
 
 @dataclass(slots=True)
+class FetchFailure:
+    """A `metadata` record saying a document could not be fetched at all (`consentry.fetch-failure/1`)."""
+
+    url: str
+    record_id: str
+    date: str
+    detail: str
+
+
+@dataclass(slots=True)
 class Damage:
     """Damage found between records: the record before `offset` (if any) is suspect."""
 
@@ -108,7 +121,7 @@ class Damage:
     previous_record_id: str | None = None
 
 
-Item = Info | Capture | RequestEntry | DecisionEntry | Damage
+Item = Info | Capture | RequestEntry | DecisionEntry | FetchFailure | Damage
 
 
 def authority(url: str) -> str:
@@ -179,14 +192,17 @@ def parse_fields(payload: bytes) -> dict[str, str]:
 
 def decision_entry(
     record_id: str, concurrent_to: str | None, url: str, date: str, payload: bytes
-) -> DecisionEntry:
-    """A metadata record's JSON payload as a `DecisionEntry` (a problem when it is not a JSON object)."""
+) -> DecisionEntry | FetchFailure:
+    """A metadata record's JSON payload as a `DecisionEntry` (a problem when it is not a JSON object), or
+    the `FetchFailure` it records."""
     entry = DecisionEntry(record_id, concurrent_to, url, date, None)
     try:
         value = json.loads(payload)
     except ValueError as exc:
         entry.problem = f"metadata payload is not JSON: {exc}"
         return entry
+    if isinstance(value, dict) and value.get("schema") == FETCH_FAILURE_SCHEMA:
+        return FetchFailure(url, record_id, date, str(value.get("detail") or "fetch failed"))
     if isinstance(value, dict):
         entry.record = value
     else:

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from crawler.auditrecords import FetchFailure
 from crawler.warcreplay import Capture, sortable_date
 from policies.evaluate import SITE_FILE_PATHS
 from policies.model import MAX_REDIRECTS, SiteFile
@@ -44,6 +45,7 @@ class DocCapture:
     body: bytes
     content_type: str
     problems: tuple[str, ...]
+    failure: str | None = None  # the fetch failed (no response): the detail the crawl's evidence used
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,11 @@ class DocumentStore:
             while len(self.recent) > _RECENT:
                 self.recent.popitem(last=False)
         return False
+
+    def add_failure(self, failure: FetchFailure) -> None:
+        """Keep a document fetch that failed outright: it resolves, like at crawl time, to unreachable."""
+        self._keep(failure.url, DocCapture(sortable_date(failure.date), failure.record_id, 0, None, b"", "", (),
+                                           failure.detail))
 
     def _keep(self, url: str, doc: DocCapture) -> None:
         self.generation += 1
@@ -167,6 +174,8 @@ class DocumentStore:
         if last is None or (last.location is not None and len(chain) <= MAX_REDIRECTS):
             note = f"{target} not archived" + (f" (redirected from {url})" if target != url else "")
             return Resolved(SiteFile.absent(url), (*key, "absent"), False, (note,), True)
+        if last.failure is not None:
+            return Resolved(SiteFile.from_error(url, last.failure), tuple(key), True, tuple(notes), bool(notes))
         if last.location is None:
             site_file = SiteFile.from_http(
                 url, last.status, last.body, content_type=last.content_type, max_bytes=self.max_bytes

@@ -17,6 +17,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from crawler.auditrecords import (
     Capture,
     DecisionEntry,
+    FetchFailure,
     Info,
     RequestEntry,
     decision_entry,
@@ -70,7 +71,7 @@ def read_reason(exc: BaseException) -> str:
     return reason(exc)
 
 
-def convert(record: Any, body_cap: int) -> Info | Capture | RequestEntry | DecisionEntry | None:
+def convert(record: Any, body_cap: int) -> Info | Capture | RequestEntry | DecisionEntry | FetchFailure | None:
     """One warcio record as the audit's value (None: a record the audit does not use; it is read through)."""
     headers = record.rec_headers
     kind = record.rec_type

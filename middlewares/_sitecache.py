@@ -23,6 +23,7 @@ from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 
 from middlewares._scrapyio import SITE_FILE_META
+from middlewares.signals import consent_fetch_failed
 from policies.evaluate import SiteDocuments, SitePolicy, site_file_urls
 from policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
 
@@ -127,6 +128,7 @@ class SiteCache:
             except Exception as exc:  # any download failure is UNREACHABLE (RFC 9309 §2.3.1.4)
                 detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
                 logger.info("site file %s unreachable: %s", target, detail)
+                self._crawler.signals.send_catch_log(consent_fetch_failed, url=target, detail=detail)
                 return SiteFile.from_error(url, detail)
             location = response.headers.get("Location")
             if response.status not in _REDIRECTS or not location:

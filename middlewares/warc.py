@@ -26,7 +26,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from middlewares._config import consent_settings
-from middlewares.signals import consent_decision
+from middlewares.signals import consent_decision, consent_fetch_failed
 from policies.version import VERSION
 
 if TYPE_CHECKING:
@@ -39,10 +39,12 @@ if TYPE_CHECKING:
     from policies.config import PolicyConfig
     from policies.record import Decision
 
-__all__ = ["POLICY_FIELD", "RECORD_ID_META", "WarcExtension", "policy_record"]
+__all__ = ["FETCH_FAILURE_SCHEMA", "POLICY_FIELD", "RECORD_ID_META", "WarcExtension", "policy_record"]
 
 logger = logging.getLogger(__name__)
 
+#: The `metadata` payload schema for a document that could not be fetched (see `archive_fetch_failure`).
+FETCH_FAILURE_SCHEMA = "consentry.fetch-failure/1"
 #: request.meta key: the WARC-Record-ID of the response record archived for this request.
 RECORD_ID_META = "consent_warc_record_id"
 _HOP_BY_HOP = frozenset({"transfer-encoding"})
@@ -111,6 +113,7 @@ class WarcExtension:
         extension = cls(settings.warc_path, settings.config)
         crawler.signals.connect(extension.archive_response, signal=signals.response_downloaded)
         crawler.signals.connect(extension.archive_decision, signal=consent_decision)
+        crawler.signals.connect(extension.archive_fetch_failure, signal=consent_fetch_failed)
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
@@ -160,6 +163,19 @@ class WarcExtension:
                 length=len(payload),
                 warc_content_type="application/json",
                 warc_headers_dict=headers,
+            )
+        )
+
+    def archive_fetch_failure(self, url: str, detail: str, **_: Any) -> None:
+        """A `metadata` record for a document that could not be fetched at all (no response to archive)."""
+        payload = json.dumps({"schema": FETCH_FAILURE_SCHEMA, "url": url, "detail": detail}).encode("utf-8")
+        self._write(
+            self._writer.create_warc_record(
+                url,
+                "metadata",
+                payload=io.BytesIO(payload),
+                length=len(payload),
+                warc_content_type="application/json",
             )
         )
 

@@ -258,3 +258,30 @@ def test_parallel_jobs_give_the_same_result(
 def test_bad_arguments(crawl: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_audit(capsys, str(crawl), "--jobs", "0")[0] == 2
     assert run_audit(capsys, str(crawl), "--purpose", "bogus")[0] == 2
+
+
+def test_unfetchable_site_files_are_archived_and_replayed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A robots.txt whose connection drops leaves no response; the WARC records the failure so the skip
+    replays with the same evidence (no false mismatch), and a tdmrep.json timeout likewise."""
+    from crawler.demo.server import Route, SiteServer
+    from tests.crawler._helpers import html, read_warc, run_crawl
+
+    dropped = SiteServer({"/robots.txt": Route(fault="drop"), "/": html("<p>never fetched</p>")}).start()
+    stalled = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"), "/": html("<p>kept?</p>"),
+                          "/.well-known/tdmrep.json": Route(fault="stall", delay=5)}).start()
+    try:
+        result = run_crawl([dropped.url("/"), stalled.url("/")], tmp_path / "out",
+                           settings={"DOWNLOAD_TIMEOUT": 1, "RETRY_ENABLED": False})
+    finally:
+        dropped.stop()
+        stalled.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "/" not in dropped.requested
+    assert result.decision(dropped.url("/"))["action"] == "skip"
+    assert "unverifiable" in result.decision(stalled.url("/"))["tags"]
+    failures = [json.loads(content) for kind, _, _, content, _ in result.warc_records()
+                if kind == "metadata" and b"consentry.fetch-failure/1" in content]
+    assert {f["url"] for f in failures} >= {dropped.url("/robots.txt"), stalled.url("/.well-known/tdmrep.json")}
+    code, out, _ = run_audit(capsys, str(result.out / "crawl.warc.gz"), "--json")
+    assert code == 0, [r["differences"] for r in results(out) if r["match"] is False]
+    assert {r["url"] for r in results(out)} >= {dropped.url("/"), stalled.url("/")}
