@@ -74,12 +74,13 @@ def _base(root: etree._Element, base_url: str) -> str:
     return base_url
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def parse_head(body: bytes, base_url: str) -> HtmlHead:
     """Collect the meta and link elements of an HTML document. Never raises on any input bytes.
 
-    Memoised: several signal families read the same document's head (bytes cache their hash, so the
-    key costs one pass over the body at most once per body object).
+    Memoised: several signal families read the same document's head, one after another (bytes cache their
+    hash, so the key costs one pass over the body at most once per body object). The cache is kept small
+    because it holds its bodies alive until they are displaced.
     """
     try:
         root = lxml.html.document_fromstring(body[:_MAX_SCAN], parser=_PARSER)

@@ -272,9 +272,13 @@ def _container(body: bytes, content_type: str) -> str:
     return "unknown"
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def scan(body: bytes, content_type: str = "") -> Markers:
-    """Identify the container of `body` and find its C2PA store markers and XMP packets; never raises."""
+    """Identify the container of `body` and find its C2PA store markers and XMP packets; never raises.
+
+    Memoised for the few consecutive calls one asset's evaluation makes (manifest URLs, signals, TDMRep
+    layers); the cache is kept small because it holds its bodies alive until they are displaced.
+    """
     container = _container(body, content_type.split(";", 1)[0].strip().lower())
     found = _Found()
     _WALKS[container](body, found)
