@@ -128,6 +128,11 @@ def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
     settings.set("LOG_LEVEL", "WARNING", priority="project")
     settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
     settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
+    if sys.stderr.isatty():  # a running count for a person watching (DESIGN.md: long work shows progress)
+        settings.set("CONSENT_PROGRESS", True, priority="project")
+        extensions = dict(settings.getdict("EXTENSIONS"))
+        extensions["crawler.progress.CrawlProgress"] = 600
+        settings.set("EXTENSIONS", extensions, priority="project")
     settings.set(
         "FEEDS",
         {str(out_dir / "items.jsonl"): {"format": "jsonlines", "overwrite": True}},
