@@ -264,7 +264,7 @@ def test_unfetchable_site_files_are_archived_and_replayed(tmp_path: Path, capsys
     """A robots.txt whose connection drops leaves no response; the WARC records the failure so the skip
     replays with the same evidence (no false mismatch), and a tdmrep.json timeout likewise."""
     from crawler.demo.server import Route, SiteServer
-    from tests.crawler._helpers import html, read_warc, run_crawl
+    from tests.crawler._helpers import html, run_crawl
 
     dropped = SiteServer({"/robots.txt": Route(fault="drop"), "/": html("<p>never fetched</p>")}).start()
     stalled = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"), "/": html("<p>kept?</p>"),
