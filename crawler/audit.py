@@ -25,6 +25,7 @@ from typing import IO, Any
 from crawler.auditengine import AuditOptions, RecordResult, Replayer
 from crawler.auditrecords import authority
 from crawler.cli import UsageError
+from crawler.crawl import mechanism_table
 from crawler.warcreplay import UnusableArchive, WarcReader
 from policies.config import PolicyConfig
 
@@ -182,13 +183,11 @@ def render_summary(outcomes: Sequence[FileOutcome], *, overridden: bool = False)
         f"  mismatches: {mismatches}; unverifiable records: {sum(o.unverifiable for o in good)}; "
         f"responses without an archived decision: {sum(o.undecided for o in good)}; "
         f"fetched although robots.txt denied: {sum(o.denied_fetched for o in good)}",
-        f"  {'DECIDED BY':<30} {'KEPT':>6} {'DROPPED':>8} {'SKIPPED':>8}",
     ]
-    for mechanism in sorted({m for m, _ in mechanisms}):
-        lines.append(
-            f"  {mechanism:<30} {mechanisms[(mechanism, 'keep')]:>6} {mechanisms[(mechanism, 'drop')]:>8} "
-            f"{mechanisms[(mechanism, 'skip')]:>8}"
-        )
+    by_mechanism: dict[str, dict[str, int]] = {}
+    for (mechanism, action), count in mechanisms.items():
+        by_mechanism.setdefault(mechanism, {})[action] = count
+    lines.extend(mechanism_table(by_mechanism))
     if overridden:
         lines.append(
             "  policy overridden by --agent/--purpose: differences from the archived decisions are expected"

@@ -7,12 +7,12 @@ evaluation core, `policies.evaluate`. Output: a readable table, or with `--json`
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crawler.sources import DocumentSource
+from middlewares._scrapyio import now
 from middlewares.embedded import evaluate_asset, manifest_urls
 from policies.config import PolicyConfig
 from policies.evaluate import (
@@ -32,10 +32,6 @@ if TYPE_CHECKING:
     from middlewares.registry import Registry
 
 __all__ = ["CheckResult", "Checker"]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +72,7 @@ class Checker:
     def check(self, url: str) -> CheckResult:
         """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate."""
         site = self.site(origin_of(url))
-        skipped = evaluate_access(site, url, self.config, fetched_at=_now())
+        skipped = evaluate_access(site, url, self.config, fetched_at=now())
         if skipped is not None:
             return CheckResult(url, skipped, (*site.warnings, *decision_warnings(skipped)))
         fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1)  # one byte over: "too big" is visible
@@ -85,7 +81,7 @@ class Checker:
         linked = self._fetch_all(licence_urls(fetched))
         cap = self.config.c2pa_max_bytes
         manifests = self._fetch_all(manifest_urls(fetched, max_bytes=cap))
-        decision = evaluate_asset(site, fetched, self.config, fetched_at=_now(), linked=linked,
+        decision = evaluate_asset(site, fetched, self.config, fetched_at=now(), linked=linked,
                                   manifests=manifests, trust_anchors_pem=self.trust_anchors_pem,
                                   registry=self.registry)
         warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))

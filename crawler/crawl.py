@@ -19,7 +19,15 @@ from policies.combine import resolve
 from policies.config import user_agent
 from policies.vocabulary import Purpose, Verdict
 
-__all__ = ["CrawlSummary", "add_parser", "deciding_mechanisms", "render_summary", "run", "run_crawl"]
+__all__ = [
+    "CrawlSummary",
+    "add_parser",
+    "deciding_mechanisms",
+    "mechanism_table",
+    "render_summary",
+    "run",
+    "run_crawl",
+]
 
 _ACTIONS = ("keep", "drop", "skip")
 
@@ -91,19 +99,25 @@ def summarise_log(path: Path) -> tuple[Counter[str], dict[str, Counter[str]]]:
     return actions, by_mechanism
 
 
+def mechanism_table(by_mechanism: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The "DECIDED BY" table (crawl and audit summaries): one row per mechanism that decided something."""
+    lines = [f"  {'DECIDED BY':<30} {'KEPT':>6} {'DROPPED':>8} {'SKIPPED':>8}"]
+    for mechanism in sorted(by_mechanism):
+        counts = by_mechanism[mechanism]
+        lines.append(
+            f"  {mechanism:<30} {counts.get('keep', 0):>6} {counts.get('drop', 0):>8} "
+            f"{counts.get('skip', 0):>8}"
+        )
+    return lines
+
+
 def render_summary(summary: CrawlSummary) -> str:
     """The stderr table: totals, then one row per mechanism that decided something."""
     lines = [
         f"consentry crawl: {summary.items} items; kept {summary.kept}, dropped {summary.dropped}, "
         f"skipped {summary.skipped} ({summary.elapsed:.1f} s)",
-        f"  {'DECIDED BY':<30} {'KEPT':>6} {'DROPPED':>8} {'SKIPPED':>8}",
+        *mechanism_table(summary.by_mechanism),
     ]
-    for mechanism in sorted(summary.by_mechanism):
-        counts = summary.by_mechanism[mechanism]
-        lines.append(
-            f"  {mechanism:<30} {counts.get('keep', 0):>6} {counts.get('drop', 0):>8} "
-            f"{counts.get('skip', 0):>8}"
-        )
     errors = {
         k.rsplit("/", 1)[-1]: v
         for k, v in summary.stats.items()

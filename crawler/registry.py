@@ -9,7 +9,6 @@ SPECS §11. Subcommands: add, list, remove, match, export, import over an SQLite
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crawler.cli import UsageError
+from middlewares._scrapyio import now
 from middlewares.fingerprint import Fingerprint, code_from_iscc, fingerprint
 from middlewares.registry import Registry, RegistryError, Work
 from policies.registrymatch import RegistryMatch, match_signal
@@ -30,10 +30,6 @@ _MIMES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".we
           ".gif": "image/gif", ".tif": "image/tiff", ".tiff": "image/tiff", ".bmp": "image/bmp",
           ".html": "text/html", ".htm": "text/html", ".xhtml": "application/xhtml+xml",
           ".txt": "text/plain", ".md": "text/markdown"}  # fmt: skip
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _purpose(value: str) -> Purpose:
@@ -116,7 +112,7 @@ def _add(registry: Registry, args: argparse.Namespace) -> int:
                         title=path.name,
                         deny=args.deny,
                         allow=args.allow,
-                        added=_now(),
+                        added=now(),
                     )
                     known[fp.sha256, args.creator] = work_id
                     added.append(work_id)
@@ -176,7 +172,7 @@ def work_from_record(record: object) -> tuple[Fingerprint, dict[str, Any]]:
         "title": title if isinstance(title, str) else "",
         "deny": deny,
         "allow": allow,
-        "added": added if isinstance(added, str) else _now(),
+        "added": added if isinstance(added, str) else now(),
     }
 
 
