@@ -45,11 +45,11 @@ def _record(
 
 def make_archive(path: Path, pages: int) -> None:
     """`pages` HTML responses with their decisions, in the crawl's layout."""
-    from middlewares.embedded import evaluate_asset
-    from middlewares.warc import POLICY_FIELD, policy_record
-    from policies.config import PolicyConfig
-    from policies.evaluate import SiteDocuments, SitePolicy
-    from policies.model import AssetResponse, SiteFile
+    from consentry.middlewares.embedded import evaluate_asset
+    from consentry.middlewares.warc import POLICY_FIELD, policy_record
+    from consentry.policies.config import PolicyConfig
+    from consentry.policies.evaluate import SiteDocuments, SitePolicy
+    from consentry.policies.model import AssetResponse, SiteFile
 
     config = PolicyConfig()
     robots = b"User-agent: *\nDisallow: /private/\nContent-Usage: /blog/ train-ai=n\n"
@@ -133,8 +133,8 @@ def fastwarc_iteration(path: Path) -> float:
 
 def replay(path: Path) -> tuple[float, int]:
     """Seconds for the audit of `path` (in process), and the mismatch count."""
-    from crawler.audit import audit_file
-    from crawler.auditengine import AuditOptions
+    from consentry.crawler.audit.command import audit_file
+    from consentry.crawler.audit.engine import AuditOptions
 
     started = time.perf_counter()
     outcome = audit_file(str(path), AuditOptions())
@@ -144,7 +144,7 @@ def replay(path: Path) -> tuple[float, int]:
 def peak_rss(path: Path) -> int:
     """Peak RSS (KiB) of a fresh process auditing `path`."""
     code = (
-        "import resource,sys; from crawler.audit import audit_file; from crawler.auditengine import AuditOptions;"
+        "import resource,sys; from consentry.crawler.audit.command import audit_file; from consentry.crawler.audit.engine import AuditOptions;"
         f"o = audit_file({str(path)!r}, AuditOptions()); assert o.error is None, o.error;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

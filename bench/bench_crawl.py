@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.demo.server import Route, SiteServer
+from consentry.crawler.demo.server import Route, SiteServer
 
 _CHILD = """
 import json, sys
-from crawler.crawl import run_crawl
+from consentry.crawler.crawl.command import run_crawl
 url, out, mode = sys.argv[1:4]
 overrides = {"LOG_LEVEL": "ERROR", "DEPTH_LIMIT": 0, "CONCURRENT_REQUESTS": 16,
              "CONCURRENT_REQUESTS_PER_DOMAIN": 16}

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from protego import Protego
 
-from policies.config import PolicyConfig
-from policies.evaluate import SiteDocuments, SitePolicy, evaluate_access
-from policies.model import SiteFile
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_access
+from consentry.policies.model import SiteFile
 
 ORIGIN = "https://bench.example"
 AIR = json.loads((Path(__file__).resolve().parents[1] / "policies" / "data" / "ai_tokens.json").read_text())

@@ -13,10 +13,10 @@ from collections.abc import Callable
 import c2pa
 from PIL import Image
 
-from middlewares.embedded import embedded_signals
-from middlewares.manifestreader import _context, read_store
-from policies.model import AssetResponse
-from policies.prescan import scan
+from consentry.middlewares.adapters.manifestreader import _context, read_store
+from consentry.middlewares.embedded import embedded_signals
+from consentry.policies.assets.prescan import scan
+from consentry.policies.model import AssetResponse
 from tests.provenance_fixtures import make_ca, plain_image, sign_asset, training_assertion
 
 

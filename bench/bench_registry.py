@@ -17,11 +17,11 @@ import timeit
 from pathlib import Path
 
 from bench.registry_thresholds import encode, synthetic_image
-from middlewares.fingerprint import Fingerprint, fingerprint
-from middlewares.registry import Registry
-from policies.model import AssetResponse
-from policies.registrymatch import THRESHOLDS
-from policies.vocabulary import Purpose
+from consentry.middlewares.adapters.fingerprint import Fingerprint, fingerprint
+from consentry.middlewares.adapters.registry import Registry
+from consentry.policies.model import AssetResponse
+from consentry.policies.registrymatch import THRESHOLDS
+from consentry.policies.vocabulary import Purpose
 
 
 def _fill(path: Path, size: int, real: list[Fingerprint]) -> Registry:
@@ -55,7 +55,7 @@ def _linear(registry: Registry, code: int) -> int:
 
 
 def _candidates(registry: Registry, code: int) -> int:
-    from middlewares.registry import band_values, probes
+    from consentry.middlewares.adapters.registry import band_values, probes
 
     total = 0
     for i, value in enumerate(band_values(code)):

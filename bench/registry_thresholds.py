@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from middlewares.fingerprint import image_code, text_code, visible_text
+from consentry.middlewares.adapters.fingerprint import image_code, text_code, visible_text
 
 __all__ = ["IMAGE_TRANSFORMS", "TEXT_TRANSFORMS", "distinct_texts", "encode", "synthetic_image"]
 

@@ -15,14 +15,14 @@ from typing import IO, TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from middlewares.signals import consent_decision
+from consentry.middlewares.signals import consent_decision
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
 
-    from policies.record import Decision
+    from consentry.policies.record import Decision
 
 __all__ = ["CrawlProgress"]
 

@@ -7,11 +7,11 @@ To add them to another Scrapy project, copy `DOWNLOADER_MIDDLEWARES`, `SPIDER_MI
 
 from __future__ import annotations
 
-from policies.config import user_agent
+from consentry.policies.config import user_agent
 
 BOT_NAME = "consentry"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+SPIDER_MODULES = ["consentry.crawler.spiders"]
+NEWSPIDER_MODULE = "consentry.crawler.spiders"
 
 # --- consent (DESIGN.md "Scrapy integration"; every CONSENT_* is validated at start-up) ---
 CONSENT_ENABLED = True
@@ -32,15 +32,15 @@ CONSENT_WARC_PATH = None  # the crawl's WARC; None disables WarcExtension
 ROBOTSTXT_OBEY = False
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "middlewares.sitefiles.SiteFilesMiddleware": 100,
-    "middlewares.assets.AssetConsentMiddleware": 120,
+    "consentry.middlewares.sitefiles.SiteFilesMiddleware": 100,
+    "consentry.middlewares.assets.AssetConsentMiddleware": 120,
 }
 SPIDER_MIDDLEWARES = {
-    "middlewares.tagging.ConsentTagMiddleware": 800,
+    "consentry.middlewares.tagging.ConsentTagMiddleware": 800,
 }
 EXTENSIONS = {
-    "middlewares.decisionlog.DecisionLogExtension": 500,
-    "middlewares.warc.WarcExtension": 500,
+    "consentry.middlewares.decisionlog.DecisionLogExtension": 500,
+    "consentry.middlewares.warc.WarcExtension": 500,
 }
 
 USER_AGENT = user_agent(CONSENT_AGENT)

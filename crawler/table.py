@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from policies.record import Decision
-from policies.vocabulary import PURPOSES, Mechanism, Verdict
+from consentry.policies.record import Decision
+from consentry.policies.vocabulary import PURPOSES, Mechanism, Verdict
 
 __all__ = ["render_check"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
 
-from policies.config import PolicyConfig
+from consentry.policies.config import PolicyConfig
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -73,7 +73,7 @@ def check_registry(path: str | None) -> str | None:
     """`CONSENT_REGISTRY` (None when unset), checked to be a readable works registry; `ValueError` names it."""
     if path is None:
         return None
-    from middlewares.registry import Registry, RegistryError
+    from consentry.middlewares.adapters.registry import Registry, RegistryError
 
     try:
         Registry.open(path).close()

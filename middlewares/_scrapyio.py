@@ -1,34 +1,28 @@
 """Scrapy ↔ policies value conversions and the decision emitter shared by the consent components.
 
-Not pure (it knows Scrapy types); it never decides anything — `policies.evaluate` does.
+Not pure (it knows Scrapy types); it never decides anything — `consentry.policies.evaluate` does.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
-from middlewares.signals import consent_decision
-from policies.model import AssetResponse, Signal
+from consentry.middlewares.signals import consent_decision
+from consentry.policies.model import AssetResponse, Signal
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from policies.record import Decision
+    from consentry.policies.record import Decision
 
-__all__ = ["INHERITED_META", "SITE_FILE_META", "asset_response", "emit_decision", "now", "wants_check"]
+__all__ = ["INHERITED_META", "SITE_FILE_META", "asset_response", "emit_decision", "wants_check"]
 
 #: request.meta key: signals inherited from the page that linked the request (tuple of `Signal`).
 INHERITED_META = "consent_inherited"
 #: request.meta key set on our own site-file / linked-document fetches (value: the document kind).
 SITE_FILE_META = "consent_site_file"
-
-
-def now() -> str:
-    """The current UTC time as the record's `fetched_at` (seconds precision)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def wants_check(request: Request) -> bool:

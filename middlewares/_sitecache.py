@@ -22,15 +22,15 @@ from urllib.parse import urljoin
 from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 
-from middlewares._scrapyio import SITE_FILE_META
-from middlewares.signals import consent_fetch_failed
-from policies.evaluate import SiteDocuments, SitePolicy, site_file_urls
-from policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
+from consentry.middlewares._scrapyio import SITE_FILE_META
+from consentry.middlewares.signals import consent_fetch_failed
+from consentry.policies.evaluate import SiteDocuments, SitePolicy, site_file_urls
+from consentry.policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from middlewares._config import ConsentSettings
+    from consentry.middlewares._config import ConsentSettings
 
 __all__ = ["SiteCache", "site_cache"]
 

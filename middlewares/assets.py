@@ -2,8 +2,8 @@
 
 Downloader middleware, order 120: its `process_response` runs after decompression and redirects. It
 fetches what the response links to (RSL licences, remote C2PA manifests) through the engine, evaluates
-with `policies.evaluate.evaluate_response`, puts the `Decision` on `response.meta["consent"]`, emits it
-(`middlewares.signals.consent_decision`) and raises `IgnoreRequest` for `drop`. Site-file fetches and
+with `consentry.policies.evaluate.evaluate_response`, puts the `Decision` on `response.meta["consent"]`, emits it
+(`consentry.middlewares.signals.consent_decision`) and raises `IgnoreRequest` for `drop`. Site-file fetches and
 `dont_check_consent` requests pass untouched.
 """
 
@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
-from middlewares._config import consent_settings
-from middlewares._scrapyio import INHERITED_META, asset_response, emit_decision, now, wants_check
-from middlewares._sitecache import SiteCache, site_cache
-from middlewares.embedded import evaluate_asset, manifest_urls
-from policies.evaluate import HTML_TYPES, licence_urls, origin_of
-from policies.model import Action
+from consentry.middlewares._config import consent_settings
+from consentry.middlewares._scrapyio import INHERITED_META, asset_response, emit_decision, wants_check
+from consentry.middlewares._sitecache import SiteCache, site_cache
+from consentry.middlewares.adapters.clock import now
+from consentry.middlewares.embedded import evaluate_asset, manifest_urls
+from consentry.policies.evaluate import HTML_TYPES, licence_urls, origin_of
+from consentry.policies.model import Action
 
 if TYPE_CHECKING:
     from typing import Self
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from middlewares.registry import Registry
-    from policies.config import PolicyConfig
-    from policies.record import Decision
+    from consentry.middlewares.adapters.registry import Registry
+    from consentry.policies.config import PolicyConfig
+    from consentry.policies.record import Decision
 
 __all__ = ["AssetConsentMiddleware"]
 
@@ -41,7 +42,7 @@ def _open_registry(path: str | None) -> Registry | None:
     """The `CONSENT_REGISTRY` works registry, opened for reading (checked by `consent_settings`)."""
     if path is None:
         return None
-    from middlewares.registry import Registry
+    from consentry.middlewares.adapters.registry import Registry
 
     return Registry.open(path)
 

@@ -15,8 +15,8 @@ from typing import IO, TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from middlewares._config import consent_settings
-from middlewares.signals import consent_decision
+from consentry.middlewares._config import consent_settings
+from consentry.middlewares.signals import consent_decision
 
 if TYPE_CHECKING:
     from typing import Self
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-    from policies.record import Decision
+    from consentry.policies.record import Decision
 
 __all__ = ["DecisionLogExtension", "signal_stat_keys"]
 

@@ -10,17 +10,17 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from middlewares.manifestreader import read_store
-from policies import credentials, epub, prescan, xmp
-from policies.config import PolicyConfig
-from policies.evaluate import SitePolicy, evaluate_response
-from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from policies.record import Decision
-from policies.tdmrep import TdmLayer
-from policies.vocabulary import Mechanism, Scope, Tag
+from consentry.middlewares.adapters.manifestreader import read_store
+from consentry.policies.assets import credentials, epub, prescan, xmp
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import SitePolicy, evaluate_response
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from consentry.policies.record import Decision
+from consentry.policies.tdmrep import TdmLayer
+from consentry.policies.vocabulary import Mechanism, Scope, Tag
 
 if TYPE_CHECKING:
-    from middlewares.registry import Registry
+    from consentry.middlewares.adapters.registry import Registry
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -171,7 +171,7 @@ def evaluate_asset(
 ) -> Decision:
     """The decision for a fetched asset, its embedded signals read: the one path every transport takes.
 
-    `linked` are the fetched `policies.evaluate.licence_urls(asset)`, `manifests` the fetched
+    `linked` are the fetched `consentry.policies.evaluate.licence_urls(asset)`, `manifests` the fetched
     `manifest_urls(asset)`; `check`, the crawl and `audit` differ only in how they fetched them. With a
     works `registry`, the asset's matches (SPECS §11) join the embedded signals.
     """

@@ -1,7 +1,7 @@
 """The Scrapy signals consentry sends (DESIGN.md "Scrapy integration"); bare `object()`s, as Scrapy's own.
 
 `consent_decision` is sent once per `Decision`, BEFORE the crawl applies it (drops or ignores the
-request), with keyword arguments `decision` (policies.record.Decision), `request`, `response` (None for
+request), with keyword arguments `decision` (consentry.policies.record.Decision), `request`, `response` (None for
 a `skip`) and `spider`. The decision log and the WARC writer listen to it.
 
 `consent_fetch_failed` is sent when a site file, licence or remote manifest could not be fetched at all

@@ -3,7 +3,7 @@
 Downloader middleware, order 100, replacing Scrapy's `RobotsTxtMiddleware` (set `ROBOTSTXT_OBEY = False`).
 A URL our product token may not fetch — including every URL of an origin whose robots.txt is unreachable
 (5xx, timeout, connection error, > 5 redirects) — is never requested: its `skip` decision is emitted
-(`middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Bypass: meta
+(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Bypass: meta
 `dont_check_consent`.
 """
 
@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
-from middlewares._config import consent_settings
-from middlewares._scrapyio import emit_decision, now, wants_check
-from middlewares._sitecache import SiteCache, site_cache
-from policies.evaluate import evaluate_access, origin_of
+from consentry.middlewares._config import consent_settings
+from consentry.middlewares._scrapyio import emit_decision, wants_check
+from consentry.middlewares._sitecache import SiteCache, site_cache
+from consentry.middlewares.adapters.clock import now
+from consentry.policies.evaluate import evaluate_access, origin_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
-    from policies.config import PolicyConfig
+    from consentry.policies.config import PolicyConfig
 
 __all__ = ["SiteFilesMiddleware"]
 

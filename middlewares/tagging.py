@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
-from middlewares._config import consent_settings
-from middlewares._scrapyio import INHERITED_META, asset_response
-from policies.evaluate import page_inheritance
-from policies.model import Action
-from policies.record import Decision
+from consentry.middlewares._config import consent_settings
+from consentry.middlewares._scrapyio import INHERITED_META, asset_response
+from consentry.policies.evaluate import page_inheritance
+from consentry.policies.model import Action
+from consentry.policies.record import Decision
 
 if TYPE_CHECKING:
     from typing import Self
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from policies.model import Signal
+    from consentry.policies.model import Signal
 
 __all__ = ["ConsentTagMiddleware", "consent_summary"]
 

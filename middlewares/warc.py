@@ -25,9 +25,9 @@ from scrapy.exceptions import NotConfigured
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from middlewares._config import consent_settings
-from middlewares.signals import consent_decision, consent_fetch_failed
-from policies.version import VERSION
+from consentry.middlewares._config import consent_settings
+from consentry.middlewares.signals import consent_decision, consent_fetch_failed
+from consentry.policies.version import VERSION
 
 if TYPE_CHECKING:
     from typing import Self
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from policies.config import PolicyConfig
-    from policies.record import Decision
+    from consentry.policies.config import PolicyConfig
+    from consentry.policies.record import Decision
 
 __all__ = ["FETCH_FAILURE_SCHEMA", "POLICY_FIELD", "RECORD_ID_META", "WarcExtension", "policy_record"]
 

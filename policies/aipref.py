@@ -14,9 +14,9 @@ from functools import lru_cache
 from http_sfv.dictionary import Dictionary
 from http_sfv.types import Token
 
-from policies.combine import resolve
-from policies.model import AssetResponse, Reading, Signal
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.combine import resolve
+from consentry.policies.model import AssetResponse, Reading, Signal
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["LABELS", "header_signals", "most_restrictive", "parse_usage"]
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from policies.robotsgroups import product_token
-from policies.vocabulary import Purpose, Verdict
+from consentry.policies.robots.groups import product_token
+from consentry.policies.vocabulary import Purpose, Verdict
 
 __all__ = ["TOKENS", "TRAINING_TOKENS", "AiToken", "inferred_statement"]
 
@@ -45,7 +45,7 @@ class AiToken:
 
 
 def _load() -> dict[str, AiToken]:
-    raw = json.loads((resources.files("policies") / "data" / "ai_tokens.json").read_text(encoding="utf-8"))
+    raw = json.loads((resources.files("consentry.policies") / "data" / "ai_tokens.json").read_text(encoding="utf-8"))
     tokens: dict[str, AiToken] = {}
     for key, entry in raw["tokens"].items():
         statement = entry["statement"]

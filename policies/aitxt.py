@@ -1,6 +1,6 @@
 """Spawning `ai.txt`: robots.txt syntax whose Disallow/Allow withhold/grant AI training (SPECS §3). Pure.
 
-Grammar: robots.txt records (see `policies.robotsgroups`); only a file with a `User-agent` line and an
+Grammar: robots.txt records (see `consentry.policies.robots.groups`); only a file with a `User-agent` line and an
 Allow/Disallow line is Spawning format (other `ai.txt` formats share the name, SPECS §3 ex. 4).
 Matching is RFC 9309's longest match, but an exact Allow/Disallow tie goes to Disallow (conservative,
 tag CONFLICT); a Disallow that only matches case-insensitively (`/IMG.JPG` vs `*.jpg`) denies, tag LENIENT.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from policies.model import FetchStatus, Signal, SiteFile
-from policies.robotsgroups import ACCESS_FIELDS, Line, parse_groups, select_groups
-from policies.robotsrules import Rule, RuleMatcher, rules_from
-from policies.urlpattern import PathPattern, compile_pattern, normalize_path, request_path
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.model import FetchStatus, Signal, SiteFile
+from consentry.policies.robots.groups import ACCESS_FIELDS, Line, parse_groups, select_groups
+from consentry.policies.robots.rules import Rule, RuleMatcher, rules_from
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, normalize_path, request_path
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["AiTxtPolicy"]
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from policies.model import Signal
-from policies.vocabulary import PARENT, PURPOSES, Purpose, Verdict
+from consentry.policies.model import Signal
+from consentry.policies.vocabulary import PARENT, PURPOSES, Purpose, Verdict
 
 __all__ = ["Combination", "combine", "resolve"]
 

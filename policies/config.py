@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from policies.model import MIN_SITEFILE_BYTES
-from policies.version import VERSION
-from policies.vocabulary import Purpose, expand_purposes, parse_purpose
+from consentry.policies.model import MIN_SITEFILE_BYTES
+from consentry.policies.version import VERSION
+from consentry.policies.vocabulary import Purpose, expand_purposes, parse_purpose
 
 __all__ = [
     "InferredMode",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from policies.model import AssetResponse, Reading, Signal
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.model import AssetResponse, Reading, Signal
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["KEYS", "header_signals", "parse_content_signal"]
 

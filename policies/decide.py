@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from policies.combine import Combination, combine
-from policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
-from policies.model import Action, AssetResponse, Signal
-from policies.record import Decision, ResponseSummary
-from policies.vocabulary import Purpose, Tag, Verdict
+from consentry.policies.combine import Combination, combine
+from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.model import Action, AssetResponse, Signal
+from consentry.policies.record import Decision, ResponseSummary
+from consentry.policies.vocabulary import Purpose, Tag, Verdict
 
 __all__ = ["apply_inferred_mode", "decide"]
 

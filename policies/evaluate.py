@@ -13,16 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from policies import aipref, contentsignal, rsl, tdmrep, xrobots
-from policies.aitxt import AiTxtPolicy
-from policies.config import PolicyConfig
-from policies.decide import decide
-from policies.html import HtmlHead, parse_head
-from policies.model import AssetResponse, Signal, SiteFile
-from policies.record import Decision
-from policies.robots import RobotsPolicy
-from policies.tdmrep import TdmLayer, TdmrepFile
-from policies.vocabulary import Mechanism, Scope, Verdict
+from consentry.policies import aipref, contentsignal, rsl, tdmrep, xrobots
+from consentry.policies.aitxt import AiTxtPolicy
+from consentry.policies.config import PolicyConfig
+from consentry.policies.decide import decide
+from consentry.policies.html import HtmlHead, parse_head
+from consentry.policies.model import AssetResponse, Signal, SiteFile
+from consentry.policies.record import Decision
+from consentry.policies.robots.policy import RobotsPolicy
+from consentry.policies.tdmrep import TdmLayer, TdmrepFile
+from consentry.policies.vocabulary import Mechanism, Scope, Verdict
 
 __all__ = [
     "HTML_TYPES",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.combine import resolve
-from policies.model import Signal
-from policies.record import Decision
-from policies.vocabulary import PURPOSES, Mechanism, Purpose, Verdict
+from consentry.policies.combine import resolve
+from consentry.policies.model import Signal
+from consentry.policies.record import Decision
+from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Verdict
 
 __all__ = ["decision_warnings"]
 

@@ -10,9 +10,9 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from policies.model import Action, AssetResponse, Signal
-from policies.version import VERSION
-from policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.model import Action, AssetResponse, Signal
+from consentry.policies.version import VERSION
+from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["SCHEMA", "Decision", "ResponseSummary", "record_problems"]
 

@@ -1,6 +1,6 @@
 """A works-registry match as a `registry` signal (SPECS §11: declarations bound to a content code, not a URL).
 
-Pure. The registry (middlewares.registry) finds works whose fingerprints match an asset; this module
+Pure. The registry (consentry.middlewares.adapters.registry) finds works whose fingerprints match an asset; this module
 holds the per-media-type similarity thresholds as data and turns each match into a `Signal` whose
 statement is the creator's stated preferences, with the work, the creator and the distance as evidence.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from policies.model import Signal
-from policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.model import Signal
+from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
     "EXACT_KINDS",

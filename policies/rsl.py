@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from policies.aipref import LABELS, parse_usage
-from policies.html import HtmlHead
-from policies.links import parse_links
-from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from policies.safexml import parse_untrusted
-from policies.urlpattern import PathPattern, compile_pattern, request_path
-from policies.vocabulary import PARENT, PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict, ancestors
+from consentry.policies.aipref import LABELS, parse_usage
+from consentry.policies.html import HtmlHead
+from consentry.policies.links import parse_links
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, request_path
+from consentry.policies.safexml import parse_untrusted
+from consentry.policies.vocabulary import PARENT, PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict, ancestors
 
 __all__ = ["RSL_MEDIA_TYPE", "RSL_NAMESPACE", "RslDocument", "discover"]
 
@@ -213,7 +213,7 @@ def _read_content(element: etree._Element, index: int, warnings: list[str]) -> _
 
 
 def _read_root(body: bytes) -> tuple[etree._Element | None, str]:
-    """The `<rsl>` root (via `policies.safexml`), or None and why not; another namespace is not RSL."""
+    """The `<rsl>` root (via `consentry.policies.safexml`), or None and why not; another namespace is not RSL."""
     root, problem = parse_untrusted(body)
     if root is None:
         return None, problem

@@ -11,10 +11,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from policies.html import HtmlHead
-from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from policies.urlpattern import PathPattern, compile_pattern, request_path
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.html import HtmlHead
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, request_path
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
     "TdmLayer",

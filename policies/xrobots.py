@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from policies.html import HtmlHead
-from policies.model import AssetResponse, Signal
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.html import HtmlHead
+from consentry.policies.model import AssetResponse, Signal
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["header_signals", "meta_signals", "page_media_signals", "parse_directives"]
 

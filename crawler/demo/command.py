@@ -1,6 +1,6 @@
 """`consentry demo`: serve the bundled demo origins on 127.0.0.1, crawl them, explain every decision.
 
-No network is needed: the four origins (see `crawler.demo.site`) run in this process on free loopback
+No network is needed: the four origins (see `consentry.crawler.demo.site`) run in this process on free loopback
 ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.crawl import render_summary, run_crawl
-from crawler.demo.site import DemoSite, start_demo
+from consentry.crawler.crawl.command import render_summary, run_crawl
+from consentry.crawler.demo.site import DemoSite, start_demo
 
 __all__ = ["add_parser", "explain", "run"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
-from crawler.demo.server import Route, SiteServer
+from consentry.crawler.demo.server import Route, SiteServer
 
 __all__ = ["DemoSite", "start_demo"]
 
@@ -23,7 +23,7 @@ _ORIGINS = ("gallery", "newsroom", "mirror", "plain")
 
 
 def _asset(name: str) -> bytes:
-    return (resources.files("crawler.demo") / "assets" / name).read_bytes()
+    return (resources.files("consentry.crawler.demo") / "assets" / name).read_bytes()
 
 
 def _page(title: str, body: str, head: str = "") -> Route:

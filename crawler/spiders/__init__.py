@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from crawler.spiders.assets import AssetSpider
+from consentry.crawler.spiders.assets import AssetSpider
 
 __all__ = ["AssetSpider"]

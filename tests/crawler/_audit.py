@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler import audit
-from crawler.cli import UsageError, _Parser
+from consentry.crawler.audit import command as audit
+from consentry.crawler.errors import Parser as _Parser
+from consentry.crawler.errors import UsageError
 
 
 def run_audit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""Shared helpers for crawl tests: run `consentry crawl` (python -m crawler.cli crawl) against loopback sites.
+"""Shared helpers for crawl tests: run `consentry crawl` (python -m consentry.crawler.cli crawl) against loopback sites.
 
 Each crawl runs in its own process because Twisted's reactor cannot be restarted in one process; the
 loopback `SiteServer`s run in the test process, so their request logs are visible here.
@@ -16,7 +16,7 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demo.server import Route
+from consentry.crawler.demo.server import Route
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_FILES = frozenset({"/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"})
@@ -88,8 +88,8 @@ def read_warc(path: Path) -> list[Any]:
 def crawl_command(
     urls: list[str], out: Path, *args: str, settings: dict[str, object] | None = None
 ) -> list[str]:
-    """The argv of `python -m crawler.cli crawl`."""
-    command = [sys.executable, "-m", "crawler.cli", "crawl", *urls, "-o", str(out), *args]
+    """The argv of `python -m consentry.crawler.cli crawl`."""
+    command = [sys.executable, "-m", "consentry.crawler.cli", "crawl", *urls, "-o", str(out), *args]
     for name, value in (settings or {}).items():
         command += ["--set", f"{name}={value}"]
     return command

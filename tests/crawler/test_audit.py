@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.audit import audit_file
-from crawler.auditengine import AuditOptions
+from consentry.crawler.audit.command import audit_file
+from consentry.crawler.audit.engine import AuditOptions
 from tests.crawler._audit import members, results, run_audit
 from tests.crawler._helpers import ROOT
 from tests.fixtures.warc.generate import ORIGIN, member, write_all
@@ -23,7 +23,7 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled demo (every mechanism) crawled by the project's own crawler."""
     out = tmp_path_factory.mktemp("demo")
     proc = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "demo", "-o", str(out)],
+        [sys.executable, "-m", "consentry.crawler.cli", "demo", "-o", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -263,7 +263,7 @@ def test_bad_arguments(crawl: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_unfetchable_site_files_are_archived_and_replayed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A robots.txt whose connection drops leaves no response; the WARC records the failure so the skip
     replays with the same evidence (no false mismatch), and a tdmrep.json timeout likewise."""
-    from crawler.demo.server import Route, SiteServer
+    from consentry.crawler.demo.server import Route, SiteServer
     from tests.crawler._helpers import html, run_crawl
 
     dropped = SiteServer({"/robots.txt": Route(fault="drop"), "/": html("<p>never fetched</p>")}).start()

@@ -32,8 +32,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("report")
     files = write_all(directory)
     target = directory / "audit.html"
-    from crawler import audit
-    from crawler.cli import _Parser
+    from consentry.crawler.audit import command as audit
+    from consentry.crawler.errors import Parser as _Parser
 
     parser = _Parser(prog="consentry")
     audit.add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import main
-from crawler.demo.server import Route, SiteServer
-from policies.record import record_problems
+from consentry.crawler.cli import main
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.policies.record import record_problems
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 HTML = "<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
@@ -210,7 +210,7 @@ def test_bad_usage_is_one_line_and_exit_2(argv: list[str], message: str, capsys:
 def test_console_script_exit_code_and_json_only_stdout(servers: list[SiteServer]) -> None:
     site = _site("User-agent: *\nAllow: /\n", {"/a.html": Route.text(HTML, "text/html")})
     servers.append(site)
-    done = subprocess.run([sys.executable, "-m", "crawler.cli", "check", "--json", site.url("/a.html")],
+    done = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "check", "--json", site.url("/a.html")],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["url"] == site.url("/a.html")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cli import main
-from crawler.demo.server import Route, SiteServer
-from policies.record import record_problems
+from consentry.crawler.cli import main
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.policies.record import record_problems
 from tests.provenance_fixtures import (
     TestCA,
     jpeg_with_app1_xmp,

@@ -12,17 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.crawl import deciding_mechanisms
-from middlewares.embedded import embedded_signals
-from policies.model import AssetResponse
-from policies.record import record_problems
-from policies.vocabulary import Purpose, Verdict
+from consentry.crawler.crawl.command import deciding_mechanisms
+from consentry.middlewares.embedded import embedded_signals
+from consentry.policies.model import AssetResponse
+from consentry.policies.record import record_problems
+from consentry.policies.vocabulary import Purpose, Verdict
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("demo")
-    done = subprocess.run([sys.executable, "-m", "crawler.cli", "demo", "-o", str(out)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "demo", "-o", str(out)], capture_output=True,
                           text=True, timeout=240, check=False)
     return done, out
 
@@ -121,7 +121,7 @@ def test_warc_holds_site_files_responses_and_decisions(demo_run: tuple[subproces
     ("xmp-prohibited.jpg", Purpose.AI_TRAIN, Verdict.DENY),
 ])
 def test_bundled_demo_assets_read_as_named(name: str, purpose: Purpose, verdict: Verdict) -> None:
-    body = (resources.files("crawler.demo") / "assets" / name).read_bytes()
+    body = (resources.files("consentry.crawler.demo") / "assets" / name).read_bytes()
     kind = "image/png" if name.endswith(".png") else "image/jpeg"
     [signal] = embedded_signals(AssetResponse(f"http://demo/{name}", 200, (("Content-Type", kind),), body))
     assert signal.statement[purpose] is verdict

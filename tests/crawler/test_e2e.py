@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawler.demo.server import Route, SiteServer
-from crawler.spiders.assets import site_of
-from policies.record import record_problems
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.crawler.spiders.assets import site_of
+from consentry.policies.record import record_problems
 from tests.crawler._helpers import CrawlResult, html, jpeg, run_crawl
 
 pytestmark = pytest.mark.e2e

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo.server import Route, SiteServer
-from policies.record import record_problems
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.policies.record import record_problems
 from tests.crawler._helpers import ROOT, html, jpeg
 
 SPIDER = '''

@@ -13,7 +13,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from crawler.demo.server import Route, SiteServer
+from consentry.crawler.demo.server import Route, SiteServer
 from tests.crawler._helpers import ROOT, crawl_command, html
 
 pytestmark = pytest.mark.e2e

@@ -8,11 +8,11 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.progress import CrawlProgress
-from policies.config import PolicyConfig
-from policies.decide import decide
-from policies.model import Signal
-from policies.vocabulary import Mechanism, Scope, Verdict
+from consentry.crawler.progress import CrawlProgress
+from consentry.policies.config import PolicyConfig
+from consentry.policies.decide import decide
+from consentry.policies.model import Signal
+from consentry.policies.vocabulary import Mechanism, Scope, Verdict
 
 ACCESS = Signal(Mechanism.ROBOTS, Scope.SITE, "http://x/robots.txt", "no rule matches")
 

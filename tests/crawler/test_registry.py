@@ -11,12 +11,13 @@ import pytest
 from PIL import Image
 
 from bench.registry_thresholds import encode, synthetic_image
-from crawler.check import Checker
-from crawler.demo.server import Route, SiteServer
-from crawler.registry import WORK_SCHEMA, main
-from crawler.sources import HttpSource
-from middlewares.registry import Registry
-from policies.config import PolicyConfig
+from consentry.crawler.check.checker import Checker
+from consentry.crawler.check.sources import HttpSource
+from consentry.crawler.cli import main as consentry_main
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.crawler.registry.command import WORK_SCHEMA
+from consentry.middlewares.adapters.registry import Registry
+from consentry.policies.config import PolicyConfig
 from tests.crawler._helpers import html, run_crawl
 
 ESSAY = (
@@ -26,6 +27,11 @@ ESSAY = (
     "ask before you reuse these pictures or these words anywhere; they are not offered for training."
 )
 ROBOTS = Route.text("User-agent: *\nAllow: /\n")
+
+
+def main(argv: list[str]) -> int:
+    """`consentry registry ARGV…` through the real console entry point."""
+    return consentry_main(["registry", *argv])
 
 
 def _jpeg_with_exif(image: Image.Image) -> bytes:
@@ -272,7 +278,7 @@ def test_check_catches_transformed_copies_on_another_origin(db: Path, site: Site
 
 
 def test_check_cli_registry_option(db: Path, site: SiteServer, capsys: pytest.CaptureFixture[str]) -> None:
-    from crawler.cli import main as cli
+    from consentry.crawler.cli import main as cli
 
     assert (
         cli(
@@ -328,7 +334,7 @@ def test_crawl_registry_option(db: Path, site: SiteServer, tmp_path: Path) -> No
 
 
 def test_registry_through_the_console_script(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from crawler.cli import main as cli
+    from consentry.crawler.cli import main as cli
 
     assert cli(["registry", "list", "--db", str(db)]) == 0
     assert "harbour-0.jpg" in capsys.readouterr().out
@@ -337,7 +343,7 @@ def test_registry_through_the_console_script(db: Path, capsys: pytest.CaptureFix
 
 def test_audit_replays_a_registry_crawl(db: Path, site: SiteServer, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from crawler.cli import main as cli
+    from consentry.crawler.cli import main as cli
 
     result = run_crawl([site.url("/")], tmp_path / "out", "--registry", str(db))
     assert result.returncode == 0, result.stderr[-2000:]

@@ -11,11 +11,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from crawler import settings as project
-from middlewares._config import consent_settings, policy_config_from_settings
-from middlewares.assets import AssetConsentMiddleware
-from middlewares.sitefiles import SiteFilesMiddleware
-from middlewares.tagging import ConsentTagMiddleware
+from consentry.crawler import settings as project
+from consentry.middlewares._config import consent_settings, policy_config_from_settings
+from consentry.middlewares.assets import AssetConsentMiddleware
+from consentry.middlewares.sitefiles import SiteFilesMiddleware
+from consentry.middlewares.tagging import ConsentTagMiddleware
 from tests.crawler._helpers import ROOT
 
 
@@ -23,13 +23,13 @@ def test_component_orders_and_robotstxt_off() -> None:
     assert project.ROBOTSTXT_OBEY is False
     assert project.DOWNLOADER_MIDDLEWARES == {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-        "middlewares.sitefiles.SiteFilesMiddleware": 100,
-        "middlewares.assets.AssetConsentMiddleware": 120,
+        "consentry.middlewares.sitefiles.SiteFilesMiddleware": 100,
+        "consentry.middlewares.assets.AssetConsentMiddleware": 120,
     }
-    assert "middlewares.tagging.ConsentTagMiddleware" in project.SPIDER_MIDDLEWARES
+    assert "consentry.middlewares.tagging.ConsentTagMiddleware" in project.SPIDER_MIDDLEWARES
     assert set(project.EXTENSIONS) == {
-        "middlewares.decisionlog.DecisionLogExtension",
-        "middlewares.warc.WarcExtension",
+        "consentry.middlewares.decisionlog.DecisionLogExtension",
+        "consentry.middlewares.warc.WarcExtension",
     }
     assert "consentry/" in project.USER_AGENT
 
@@ -78,7 +78,7 @@ def test_disabled_is_not_configured(component: type) -> None:
 )
 def test_cli_bad_usage_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "crawl", *args, "-o", str(tmp_path)],
+        [sys.executable, "-m", "consentry.crawler.cli", "crawl", *args, "-o", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo.server import Route, SiteServer
+from consentry.crawler.demo.server import Route, SiteServer
 from tests.crawler._helpers import CrawlResult, gzipped, html, jpeg, run_crawl
 
 pytestmark = pytest.mark.e2e

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from scrapy.utils.test import get_crawler
 
-from crawler.demo.server import Route, SiteServer
-from middlewares.decisionlog import DecisionLogExtension, signal_stat_keys
-from policies.config import PolicyConfig
-from policies.evaluate import SiteDocuments, SitePolicy, evaluate_access
-from policies.model import SiteFile
-from policies.record import record_problems
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.middlewares.decisionlog import DecisionLogExtension, signal_stat_keys
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_access
+from consentry.policies.model import SiteFile
+from consentry.policies.record import record_problems
 from tests.crawler._helpers import CrawlResult, html, jpeg, run_crawl
 
 

@@ -8,10 +8,10 @@ import threading
 import c2pa
 import pytest
 
-from middlewares.embedded import embedded_layers, embedded_signals, embedded_tdmrep, manifest_urls
-from middlewares.manifestreader import read_store
-from policies.model import AssetResponse, SiteFile
-from policies.vocabulary import Mechanism, Purpose, Tag, Verdict
+from consentry.middlewares.adapters.manifestreader import read_store
+from consentry.middlewares.embedded import embedded_layers, embedded_signals, embedded_tdmrep, manifest_urls
+from consentry.policies.model import AssetResponse, SiteFile
+from consentry.policies.vocabulary import Mechanism, Purpose, Tag, Verdict
 from tests.provenance_fixtures import (
     MIME,
     jpeg_with_app1_xmp,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from middlewares.manifestreader import StoreResult, read_store, reader_settings
+from consentry.middlewares.adapters.manifestreader import StoreResult, read_store, reader_settings
 from tests.provenance_fixtures import (
     MIME,
     VARIANTS,
@@ -64,7 +64,7 @@ def test_no_manifest(fmt) -> None:
     ],
 )
 def test_garbage_is_an_error_not_consent(body, content_type, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="middlewares.manifestreader"):
+    with caplog.at_level(logging.WARNING, logger="consentry.middlewares.adapters.manifestreader"):
         result = read_store(body, content_type)
     assert result.store is None
     assert result.error

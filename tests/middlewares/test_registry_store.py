@@ -1,4 +1,4 @@
-"""middlewares.registry + middlewares.fingerprint: the SQLite store, its band index, fingerprints of hostile bytes,
+"""consentry.middlewares.adapters.registry + consentry.middlewares.adapters.fingerprint: the SQLite store, its band index, fingerprints of hostile bytes,
 corrupt/foreign files, and a writer process adding works while this process reads (WAL)."""
 
 from __future__ import annotations
@@ -19,11 +19,17 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bench.registry_thresholds import encode, synthetic_image
-from middlewares.fingerprint import Fingerprint, code_from_iscc, fingerprint, iscc_of, visible_text
-from middlewares.registry import BANDS, Registry, RegistryError, band_values, probes
-from policies.model import AssetResponse
-from policies.registrymatch import MAX_THRESHOLD, THRESHOLDS
-from policies.vocabulary import Mechanism, Purpose, Verdict
+from consentry.middlewares.adapters.fingerprint import (
+    Fingerprint,
+    code_from_iscc,
+    fingerprint,
+    iscc_of,
+    visible_text,
+)
+from consentry.middlewares.adapters.registry import BANDS, Registry, RegistryError, band_values, probes
+from consentry.policies.model import AssetResponse
+from consentry.policies.registrymatch import MAX_THRESHOLD, THRESHOLDS
+from consentry.policies.vocabulary import Mechanism, Purpose, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 PROSE = ("Consent travels with the work, not with the address it was first published at. " * 4).strip()
@@ -231,9 +237,9 @@ def test_new_registry_is_wal(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys
-from middlewares.fingerprint import Fingerprint
-from middlewares.registry import Registry
-from policies.vocabulary import Purpose
+from consentry.middlewares.adapters.fingerprint import Fingerprint
+from consentry.middlewares.adapters.registry import Registry
+from consentry.policies.vocabulary import Purpose
 with Registry.open(sys.argv[1], create=True) as registry:
     for batch in range(20):
         with registry.batch():

@@ -8,11 +8,11 @@ import pytest
 import scrapy
 from scrapy.http import HtmlResponse, Request
 
-from middlewares._scrapyio import INHERITED_META
-from middlewares.tagging import ConsentTagMiddleware, consent_summary
-from policies.config import PolicyConfig
-from policies.evaluate import SiteDocuments, SitePolicy, evaluate_response
-from policies.model import AssetResponse, SiteFile
+from consentry.middlewares._scrapyio import INHERITED_META
+from consentry.middlewares.tagging import ConsentTagMiddleware, consent_summary
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_response
+from consentry.policies.model import AssetResponse, SiteFile
 
 _ORIGIN = "http://example.test"
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawler.demo.server import Route, SiteServer
+from consentry.crawler.demo.server import Route, SiteServer
 from tests.crawler._helpers import CrawlResult, jpeg, run_crawl
 
 pytestmark = pytest.mark.e2e

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.aipref import LABELS, header_signals, most_restrictive, parse_usage
-from policies.model import AssetResponse
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.aipref import LABELS, header_signals, most_restrictive, parse_usage
+from consentry.policies.model import AssetResponse
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 P, A, D = Purpose, Verdict.ALLOW, Verdict.DENY
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.aitxt import AiTxtPolicy
-from policies.model import SiteFile
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.aitxt import AiTxtPolicy
+from consentry.policies.model import SiteFile
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 P, A, D = Purpose, Verdict.ALLOW, Verdict.DENY
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aitxt"

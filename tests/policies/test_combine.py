@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from policies.combine import combine, resolve
-from policies.model import Signal
-from policies.vocabulary import Mechanism, Purpose, Scope, Verdict
+from consentry.policies.combine import combine, resolve
+from consentry.policies.model import Signal
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Verdict
 
 A, D, U = Verdict.ALLOW, Verdict.DENY, Verdict.UNKNOWN
 P = Purpose

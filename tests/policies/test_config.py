@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.config import InferredMode, OnDeny, PolicyConfig
-from policies.vocabulary import Purpose
+from consentry.policies.config import InferredMode, OnDeny, PolicyConfig
+from consentry.policies.vocabulary import Purpose
 
 
 def test_defaults_match_design() -> None:

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.contentsignal import header_signals, parse_content_signal
-from policies.model import AssetResponse, SiteFile
-from policies.robots import RobotsPolicy
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.contentsignal import header_signals, parse_content_signal
+from consentry.policies.model import AssetResponse, SiteFile
+from consentry.policies.robots.policy import RobotsPolicy
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 P, A, D = Purpose, Verdict.ALLOW, Verdict.DENY
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from policies.config import PolicyConfig
-from policies.evaluate import SiteDocuments, SitePolicy, evaluate_access, evaluate_response
-from policies.model import AssetResponse, SiteFile
-from policies.prescan import scan
-from policies.record import record_problems
-from policies.xmp import iptc_signals
+from consentry.policies.assets.prescan import scan
+from consentry.policies.assets.xmp import iptc_signals
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_access, evaluate_response
+from consentry.policies.model import AssetResponse, SiteFile
+from consentry.policies.record import record_problems
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = sorted(p for p in FIXTURES.rglob("*") if p.is_file())

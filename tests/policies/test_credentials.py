@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.credentials import remote_manifest_urls, signals
-from policies.model import AssetResponse
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.assets.credentials import remote_manifest_urls, signals
+from consentry.policies.model import AssetResponse
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "c2pa"
 D, A = Verdict.DENY, Verdict.ALLOW

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
-from policies.decide import decide
-from policies.model import Action, AssetResponse, Signal
-from policies.record import record_problems
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.decide import decide
+from consentry.policies.model import Action, AssetResponse, Signal
+from consentry.policies.record import record_problems
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 P, A, D = Purpose, Verdict.ALLOW, Verdict.DENY
 URL = "https://ex.com/img/cat.jpg"

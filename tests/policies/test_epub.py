@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.epub import MAX_MEMBER_BYTES, opf_tdmrep
+from consentry.policies.assets.epub import MAX_MEMBER_BYTES, opf_tdmrep
 
 CONTAINER = (
     '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'

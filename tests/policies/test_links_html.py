@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.evaluate import origin_of, site_file_urls
-from policies.html import looks_like_html, parse_head
-from policies.links import parse_links
-from policies.urlpattern import compile_pattern, normalize_path, request_path
+from consentry.policies.evaluate import origin_of, site_file_urls
+from consentry.policies.html import looks_like_html, parse_head
+from consentry.policies.links import parse_links
+from consentry.policies.robots.urlpattern import compile_pattern, normalize_path, request_path
 
 BASE = "https://ex.com/img/a.jpg"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.prescan import MAX_PACKET_BYTES, Markers, scan
+from consentry.policies.assets.prescan import MAX_PACKET_BYTES, Markers, scan
 from tests.provenance_fixtures import (
     jpeg_with_app1_xmp,
     plain_image,

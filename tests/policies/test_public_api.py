@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = sorted(p for p in (ROOT / "policies").glob("*.py") if p.name != "__init__.py")
+MODULES = sorted(p for p in (ROOT / "policies").rglob("*.py") if p.name != "__init__.py")
+
+
+def _dotted(path: Path) -> str:
+    return "consentry." + ".".join(path.relative_to(ROOT).with_suffix("").parts)
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -26,15 +30,16 @@ def _public_definitions(path: Path) -> set[str]:
     return {n for n in names if not n.startswith("_")}
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", MODULES, ids=_dotted)
 def test_module_all_is_sorted_and_complete(path: Path) -> None:
-    module = importlib.import_module(f"policies.{path.stem}")
+    name = _dotted(path)
+    module = importlib.import_module(name)
     exported = getattr(module, "__all__", None)
     if path.stem == "version":
         return
-    assert exported is not None, f"policies.{path.stem} has no __all__"
-    assert list(exported) == sorted(exported, key=_isort_key), f"policies.{path.stem}.__all__ is not sorted"
+    assert exported is not None, f"{name} has no __all__"
+    assert list(exported) == sorted(exported, key=_isort_key), f"{name}.__all__ is not sorted"
     missing = _public_definitions(path) - set(exported)
-    assert not missing, f"policies.{path.stem} defines public {sorted(missing)} outside __all__"
+    assert not missing, f"{name} defines public {sorted(missing)} outside __all__"
     for name in exported:
-        assert hasattr(module, name), f"policies.{path.stem}.__all__ names missing {name}"
+        assert hasattr(module, name), f"{name}.__all__ names missing {name}"

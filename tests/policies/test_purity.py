@@ -10,8 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNED = ("scrapy", "twisted", "c2pa", "socket", "urllib.request", "http.client", "httpx", "requests",
-          "os", "pathlib", "time", "datetime", "subprocess", "shutil", "io.open", "warcio", "middlewares",
-          "crawler", "tempfile", "glob", "sqlite3", "random", "asyncio")
+          "os", "pathlib", "time", "datetime", "subprocess", "shutil", "io.open", "warcio", "consentry.middlewares",
+          "consentry.crawler", "tempfile", "glob", "sqlite3", "random", "asyncio")
 
 
 def _imports(src: str) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""policies.registrymatch: a registry match → a `registry` signal (SPECS §11); thresholds as data."""
+"""consentry.policies.registrymatch: a registry match → a `registry` signal (SPECS §11); thresholds as data."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.combine import combine
-from policies.registrymatch import (
+from consentry.policies.combine import combine
+from consentry.policies.registrymatch import (
     MAX_THRESHOLD,
     THRESHOLDS,
     RegistryMatch,
@@ -16,7 +16,7 @@ from policies.registrymatch import (
     unverifiable_signal,
     within_threshold,
 )
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 P = Purpose
 D, A = Verdict.DENY, Verdict.ALLOW

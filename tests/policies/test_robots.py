@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.aitokens import TOKENS, inferred_statement
-from policies.model import SiteFile
-from policies.robots import RobotsPolicy
-from policies.vocabulary import Mechanism, Purpose, Tag, Verdict
+from consentry.policies.aitokens import TOKENS, inferred_statement
+from consentry.policies.model import SiteFile
+from consentry.policies.robots.policy import RobotsPolicy
+from consentry.policies.vocabulary import Mechanism, Purpose, Tag, Verdict
 
 P, A, D = Purpose, Verdict.ALLOW, Verdict.DENY
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "robots"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from protego import Protego
 
-from policies.model import MIN_SITEFILE_BYTES, SiteFile
-from policies.robots import RobotsPolicy
-from policies.vocabulary import Verdict
+from consentry.policies.model import MIN_SITEFILE_BYTES, SiteFile
+from consentry.policies.robots.policy import RobotsPolicy
+from consentry.policies.vocabulary import Verdict
 
 ROBOTS = "https://example.com/robots.txt"
 SPEC_2_6 = """User-agent: *

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.combine import combine, resolve
-from policies.html import parse_head
-from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from policies.rsl import RSL_NAMESPACE, RslDocument, discover
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.combine import combine, resolve
+from consentry.policies.html import parse_head
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from consentry.policies.rsl import RSL_NAMESPACE, RslDocument, discover
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rsl"
 LICENCE_URL = "https://ex.com/license.xml"
@@ -371,7 +371,7 @@ def _inline(licence: str, *, url: str = "/", server: str = "") -> RslDocument:
 @pytest.mark.parametrize(
     ("licence", "expected", "tags"),
     [
-        # AIPREF labels inside RSL go through policies.aipref (SPECS §4.6), tagged legacy-label.
+        # AIPREF labels inside RSL go through consentry.policies.aipref (SPECS §4.6), tagged legacy-label.
         (
             '<permits type="usage">ai-output</permits><payment type="free"/>',
             {INPUT: A, SEARCH: A},

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.combine import combine
-from policies.html import HtmlHead, parse_head
-from policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from policies.tdmrep import (
+from consentry.policies.combine import combine
+from consentry.policies.html import HtmlHead, parse_head
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from consentry.policies.tdmrep import (
     TdmLayer,
     TdmrepFile,
     header_layer,
@@ -21,7 +21,7 @@ from policies.tdmrep import (
     html_warnings,
     signals,
 )
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tdmrep"
 ORIGIN = "https://ex.com"

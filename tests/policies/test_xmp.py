@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
-from policies.xmp import iptc_signals, parse_xml, pdf_tdmrep, provenance_url
+from consentry.policies.assets.xmp import iptc_signals, parse_xml, pdf_tdmrep, provenance_url
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xmp"
 VOCAB = "http://ns.useplus.org/ldf/vocab/"

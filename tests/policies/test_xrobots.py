@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.combine import combine
-from policies.html import HtmlHead, parse_head
-from policies.model import AssetResponse, Signal
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
-from policies.xrobots import header_signals, meta_signals, page_media_signals, parse_directives
+from consentry.policies.combine import combine
+from consentry.policies.html import HtmlHead, parse_head
+from consentry.policies.model import AssetResponse, Signal
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.xrobots import header_signals, meta_signals, page_media_signals, parse_directives
 
 AGENT = "ExampleAIBot"
 PAGE = "https://ex.com/page.html"

@@ -1,8 +1,8 @@
 """Streaming WARC reader for `consentry audit`: records in, small typed values out (DESIGN.md "Command line").
 
 Not pure (it reads files). Gzip-per-record and uncompressed WARC 1.0/1.1 are read with fastwarc
-(`crawler.auditfastwarc`) while records are ordinary; ARC files, damaged stretches and huge payloads with warcio
-(`crawler.auditwarcio`), which reports damage per record and resynchronises on the next gzip member /
+(`consentry.crawler.audit.readers.fastwarcreader`) while records are ordinary; ARC files, damaged stretches and huge payloads with warcio
+(`consentry.crawler.audit.readers.warcioreader`), which reports damage per record and resynchronises on the next gzip member /
 `WARC/1.` line, then hands back to fastwarc at the next clean record boundary.
 """
 
@@ -12,8 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from crawler.auditfastwarc import FastRecords
-from crawler.auditrecords import (
+from consentry.crawler.audit.readers.fastwarcreader import FastRecords
+from consentry.crawler.audit.readers.warcioreader import (
+    GZIP_MAGIC,
+    READ_ERRORS,
+    WarcioIterator,
+    convert,
+    read_reason,
+    resync,
+    starts_like_an_archive,
+)
+from consentry.crawler.audit.records import (
     Capture,
     Damage,
     DecisionEntry,
@@ -22,15 +31,6 @@ from crawler.auditrecords import (
     RequestEntry,
     UnusableArchive,
     sortable_date,
-)
-from crawler.auditwarcio import (
-    GZIP_MAGIC,
-    READ_ERRORS,
-    WarcioIterator,
-    convert,
-    read_reason,
-    resync,
-    starts_like_an_archive,
 )
 
 __all__ = [

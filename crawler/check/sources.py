@@ -1,6 +1,6 @@
 """Document sources for `consentry check`: live over HTTP (httpx) or from a local web root (`--root DIR`).
 
-A source only fetches; `policies.evaluate` decides. Both sources return the same values (`SiteFile`,
+A source only fetches; `consentry.policies.evaluate` decides. Both sources return the same values (`SiteFile`,
 `AssetResponse`), so a site owner's local root is read exactly as the live site would be.
 """
 
@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from policies.config import user_agent
-from policies.model import MAX_REDIRECTS, AssetResponse, SiteFile
+from consentry.policies.config import user_agent
+from consentry.policies.model import MAX_REDIRECTS, AssetResponse, SiteFile
 
 __all__ = ["DocumentSource", "HttpSource", "RootSource"]
 
@@ -29,6 +29,8 @@ class DocumentSource(Protocol):
     def site_file(self, url: str, max_bytes: int) -> SiteFile: ...
 
     def asset(self, url: str, max_bytes: int) -> AssetResponse | str: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -125,3 +127,6 @@ class RootSource:
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         headers = (("Content-Type", kind), *self.extra_headers)
         return AssetResponse(url=url, status=200, headers=headers, body=body)
+
+    def close(self) -> None:
+        """Nothing to release: files are opened and closed per read."""

@@ -2,7 +2,7 @@
 
 Not pure (it reads files). Converts only records it can vouch for — digests verified, bodies complete, one
 record per gzip member, blank lines after each record — and hands anything else (from that record on) back to
-`crawler.auditwarcio`, which reports damage exactly as before. A record is committed only once the next one
+`consentry.crawler.audit.readers.warcioreader`, which reports damage exactly as before. A record is committed only once the next one
 has been read cleanly, so a record whose end is damaged is re-read by warcio.
 """
 
@@ -15,7 +15,7 @@ from typing import IO, Any
 from fastwarc.stream_io import GzipReader
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-from crawler.auditrecords import (
+from consentry.crawler.audit.records import (
     Capture,
     DecisionEntry,
     FetchFailure,

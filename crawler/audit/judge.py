@@ -1,8 +1,8 @@
 """The evaluation half of `consentry audit`'s replay: archived documents → the one evaluation core → compared.
 
 Transport for DESIGN.md "Rule of one path" (SPECS §14.2, §8.3): site files, licences and manifests come from
-the WARC as archived at decision time (`crawler.auditstore`), the page-inherited `noai`/`noimageai` from the
-archived referring page, and `policies.evaluate` / `middlewares.embedded` decide. Not pure (it holds state).
+the WARC as archived at decision time (`consentry.crawler.audit.store`), the page-inherited `noai`/`noimageai` from the
+archived referring page, and `consentry.policies.evaluate` / `consentry.middlewares.embedded` decide. Not pure (it holds state).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import urldefrag
 
-from crawler.auditcompare import differences, policy_from_decision
-from crawler.auditrecords import authority, sortable_date
-from crawler.auditresult import AuditOptions, Pending, RecordResult, seconds
-from crawler.auditstore import DocumentStore, Resolved
-from middlewares.embedded import evaluate_asset, manifest_urls
-from middlewares.registry import Registry
-from policies.config import PolicyConfig
-from policies.evaluate import (
+from consentry.crawler.audit.compare import differences, policy_from_decision
+from consentry.crawler.audit.records import authority, sortable_date
+from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, seconds
+from consentry.crawler.audit.store import DocumentStore, Resolved
+from consentry.middlewares.adapters.registry import Registry
+from consentry.middlewares.embedded import evaluate_asset, manifest_urls
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import (
     SiteDocuments,
     SitePolicy,
     evaluate_access,
@@ -29,8 +29,8 @@ from policies.evaluate import (
     page_inheritance,
     site_file_urls,
 )
-from policies.model import AssetResponse, Signal
-from policies.record import Decision, ResponseSummary
+from consentry.policies.model import AssetResponse, Signal
+from consentry.policies.record import Decision, ResponseSummary
 
 __all__ = ["PAGES", "Judge", "trim"]
 
@@ -218,7 +218,7 @@ def _media_urls(asset: AssetResponse) -> frozenset[str]:
     """The media a page references, found the way the crawl's spider finds them (SPECS §8.3)."""
     from scrapy.http import HtmlResponse
 
-    from crawler.spiders.assets import _MEDIA_XPATH, _SRCSET_XPATH, _is_media, _srcset_urls
+    from consentry.crawler.spiders.assets import _MEDIA_XPATH, _SRCSET_XPATH, _is_media, _srcset_urls
 
     response = HtmlResponse(url=asset.url, body=asset.body, headers=dict(asset.headers))
     found = [*response.xpath(_MEDIA_XPATH).getall(), *_srcset_urls(response.xpath(_SRCSET_XPATH).getall())]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from policies.links import parse_links
-from policies.model import AssetResponse, Signal
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
-from policies.xmp import provenance_url
+from consentry.policies.assets.xmp import provenance_url
+from consentry.policies.links import parse_links
+from consentry.policies.model import AssetResponse, Signal
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["TRUSTWORTHY_STATES", "remote_manifest_urls", "signals"]
 

@@ -1,7 +1,7 @@
 """The replay behind `consentry audit`: WARC values in, one `RecordResult` per archived or replayed decision out.
 
-Transport for DESIGN.md "Rule of one path" (SPECS §14.2, §8.3): feeds `crawler.warcreplay` values to the
-document store and `crawler.auditjudge`. A response waits for its decision record (or, in a foreign WARC, for a
+Transport for DESIGN.md "Rule of one path" (SPECS §14.2, §8.3): feeds `consentry.crawler.audit.readers.archive` values to the
+document store and `consentry.crawler.audit.judge`. A response waits for its decision record (or, in a foreign WARC, for a
 window of later records); a decision record is compared with the replay of the response it judged.
 """
 
@@ -11,13 +11,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from crawler.auditcompare import policy_from_warcinfo
-from crawler.auditjudge import PAGES, Judge, trim
-from crawler.auditrecords import FetchFailure, Item
-from crawler.auditresult import AuditOptions, Pending, RecordResult, tagged
-from crawler.warcreplay import Capture, Damage, DecisionEntry, Info, RequestEntry
-from middlewares.warc import POLICY_FIELD
-from policies.model import AssetResponse
+from consentry.crawler.audit.compare import policy_from_warcinfo
+from consentry.crawler.audit.judge import PAGES, Judge, trim
+from consentry.crawler.audit.readers.archive import Capture, Damage, DecisionEntry, Info, RequestEntry
+from consentry.crawler.audit.records import FetchFailure, Item
+from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, tagged
+from consentry.middlewares.warc import POLICY_FIELD
+from consentry.policies.model import AssetResponse
 
 __all__ = ["AuditOptions", "RecordResult", "Replayer"]
 
@@ -25,7 +25,7 @@ _WINDOW = 256
 
 
 class Replayer(Judge):
-    """Feeds on `crawler.warcreplay` values; calls `emit` with a `RecordResult` per decision."""
+    """Feeds on `consentry.crawler.audit.readers.archive` values; calls `emit` with a `RecordResult` per decision."""
 
     def __init__(
         self, options: AuditOptions, emit: Callable[[RecordResult], None], fetcher: Any = None

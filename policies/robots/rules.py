@@ -1,5 +1,5 @@
 """Longest-match selection over path rules, for every robots-style matcher (RFC 9309 §2.2.2; SPECS §2.4,
-§3, §4.4, §12.1). Pure; the patterns themselves are `policies.urlpattern`'s.
+§3, §4.4, §12.1). Pure; the patterns themselves are `consentry.policies.robots.urlpattern`'s.
 
 The most specific (longest, in octets) matching pattern decides; ties go to Allow for access rules
 (RFC 9309) and to the conservative side where SPECS says so (ai.txt, DisallowAITraining).
@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from policies.robotsgroups import Line
-from policies.urlpattern import PathPattern, compile_pattern
+from consentry.policies.robots.groups import Line
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern
 
 __all__ = ["Rule", "RuleMatcher", "rules_from"]
 

@@ -1,6 +1,6 @@
 """`consentry audit WARC…`: replay crawl archives and verify every consent decision (DESIGN.md "Command line").
 
-Each WARC streams through `crawler.auditengine` (files in parallel, one process each); output is a summary
+Each WARC streams through `consentry.crawler.audit.engine` (files in parallel, one process each); output is a summary
 table, or with `--json` only a JSON array of per-record results on stdout, and optionally `--report` HTML.
 Exit 0 all archived decisions reproduced, 1 any differs, 2 unusable input (one line naming the file).
 """
@@ -22,12 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.auditengine import AuditOptions, RecordResult, Replayer
-from crawler.auditrecords import authority
-from crawler.cli import UsageError
-from crawler.crawl import mechanism_table
-from crawler.warcreplay import UnusableArchive, WarcReader
-from policies.config import PolicyConfig
+from consentry.crawler.audit.engine import AuditOptions, RecordResult, Replayer
+from consentry.crawler.audit.readers.archive import UnusableArchive, WarcReader
+from consentry.crawler.audit.records import authority
+from consentry.crawler.crawl.command import mechanism_table
+from consentry.crawler.errors import UsageError
+from consentry.policies.config import PolicyConfig
 
 __all__ = ["FileOutcome", "add_parser", "audit_file", "audit_files", "render_summary", "run"]
 
@@ -60,8 +60,8 @@ class _Tally:
     """Counts each `RecordResult` and appends it to the JSON-lines file (nothing else is kept per record)."""
 
     def __init__(self, outcome: FileOutcome, sink: IO[str] | None) -> None:
-        from crawler.crawl import deciding_mechanisms
-        from crawler.spiders.assets import site_of
+        from consentry.crawler.crawl.command import deciding_mechanisms
+        from consentry.crawler.spiders.assets import site_of
 
         self.outcome, self.sink = outcome, sink
         self.name = Path(outcome.path).name
@@ -128,7 +128,7 @@ def audit_file(
     )
     fetcher = None
     if options.fetch_missing:
-        from crawler.sources import HttpSource
+        from consentry.crawler.check.sources import HttpSource
 
         fetcher = HttpSource(config.agent)
     replayer = Replayer(options, _Tally(outcome, sink).add, fetcher)
@@ -245,7 +245,7 @@ def _options(args: argparse.Namespace) -> AuditOptions:
             raise UsageError(str(exc)) from None
     anchors = None
     if args.trust_anchors is not None:
-        from middlewares._config import read_trust_anchors
+        from consentry.middlewares._config import read_trust_anchors
 
         try:
             anchors = read_trust_anchors(str(args.trust_anchors))
@@ -253,7 +253,7 @@ def _options(args: argparse.Namespace) -> AuditOptions:
             raise UsageError(str(exc)) from None
     registry = None
     if args.registry is not None:
-        from middlewares.registry import Registry, RegistryError
+        from consentry.middlewares.adapters.registry import Registry, RegistryError
 
         try:
             Registry.open(args.registry).close()  # fail fast, naming the file; workers reopen it
@@ -291,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     summary = render_summary(outcomes, overridden=options.config is not None)
     print(summary, file=sys.stderr if args.json else sys.stdout)
     if args.report is not None:
-        from crawler.auditreport import render_report
+        from consentry.crawler.audit.report import render_report
 
         try:
             args.report.write_text(render_report(outcomes), encoding="utf-8")

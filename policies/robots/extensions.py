@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from policies.aipref import most_restrictive, parse_usage
-from policies.aitokens import TOKENS
-from policies.model import Signal
-from policies.robotsgroups import ACCESS_FIELDS, Group, Line
-from policies.robotsrules import Rule, RuleMatcher, rules_from
-from policies.urlpattern import PathPattern, compile_pattern
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.aipref import most_restrictive, parse_usage
+from consentry.policies.aitokens import TOKENS
+from consentry.policies.model import Signal
+from consentry.policies.robots.groups import ACCESS_FIELDS, Group, Line
+from consentry.policies.robots.rules import Rule, RuleMatcher, rules_from
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["AiTrainingRules", "InferredRules", "UsageRules", "usage_notes"]
 

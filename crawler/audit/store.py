@@ -13,11 +13,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from crawler.auditrecords import FetchFailure
-from crawler.warcreplay import Capture, sortable_date
-from policies.evaluate import SITE_FILE_PATHS
-from policies.model import MAX_REDIRECTS, SiteFile
-from policies.robots import RobotsPolicy
+from consentry.crawler.audit.readers.archive import Capture, sortable_date
+from consentry.crawler.audit.records import FetchFailure
+from consentry.policies.evaluate import SITE_FILE_PATHS
+from consentry.policies.model import MAX_REDIRECTS, SiteFile
+from consentry.policies.robots.policy import RobotsPolicy
 
 __all__ = ["DocCapture", "DocumentStore", "Resolved", "is_site_file"]
 

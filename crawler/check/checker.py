@@ -1,7 +1,7 @@
 """`consentry check`: how a site's directives are actually read, URL by URL (DESIGN.md "Command line").
 
 Gathers documents from a `DocumentSource` (live httpx, or a local web root) and hands them to the one
-evaluation core, `policies.evaluate`. Output: a readable table, or with `--json` only a JSON array of
+evaluation core, `consentry.policies.evaluate`. Output: a readable table, or with `--json` only a JSON array of
 `consentry.decision/1` records on stdout.
 """
 
@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crawler.sources import DocumentSource
-from middlewares._scrapyio import now
-from middlewares.embedded import evaluate_asset, manifest_urls
-from policies.config import PolicyConfig
-from policies.evaluate import (
+from consentry.crawler.check.sources import DocumentSource
+from consentry.middlewares.adapters.clock import now
+from consentry.middlewares.embedded import evaluate_asset, manifest_urls
+from consentry.policies.config import PolicyConfig
+from consentry.policies.evaluate import (
     SiteDocuments,
     SitePolicy,
     evaluate_access,
@@ -24,12 +24,12 @@ from policies.evaluate import (
     response_warnings,
     site_file_urls,
 )
-from policies.lint import decision_warnings
-from policies.model import SiteFile
-from policies.record import Decision
+from consentry.policies.lint import decision_warnings
+from consentry.policies.model import SiteFile
+from consentry.policies.record import Decision
 
 if TYPE_CHECKING:
-    from middlewares.registry import Registry
+    from consentry.middlewares.adapters.registry import Registry
 
 __all__ = ["CheckResult", "Checker"]
 

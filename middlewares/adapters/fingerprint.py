@@ -18,8 +18,8 @@ import lxml.etree
 import lxml.html
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from middlewares.manifestreader import read_store
-from policies import prescan
+from consentry.middlewares.adapters.manifestreader import read_store
+from consentry.policies.assets import prescan
 
 __all__ = [
     "IMAGE_TYPES",

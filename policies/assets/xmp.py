@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from lxml import etree
 
-from policies.model import Signal
-from policies.safexml import decode_leniently, parse_untrusted
-from policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.model import Signal
+from consentry.policies.safexml import decode_leniently, parse_untrusted
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
     "PLUS_NS",

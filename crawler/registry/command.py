@@ -1,7 +1,7 @@
 """`consentry registry`: creators register works (files, folders) with their preferences; exchange as JSON Lines.
 
 SPECS §11. Subcommands: add, list, remove, match, export, import over an SQLite registry file
-(`middlewares.registry`). Exchange format `consentry.work/1`, one JSON object per line:
+(`consentry.middlewares.adapters.registry`). Exchange format `consentry.work/1`, one JSON object per line:
 {"schema": "consentry.work/1", "creator": str, "title": str, "deny": [purpose…], "allow": [purpose…],
 "sha256": hex, "iscc": "ISCC:…" | null, "c2pa_instance_id": str | null, "added": RFC 3339, "id": int}
 """
@@ -15,14 +15,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from crawler.cli import UsageError
-from middlewares._scrapyio import now
-from middlewares.fingerprint import Fingerprint, code_from_iscc, fingerprint
-from middlewares.registry import Registry, RegistryError, Work
-from policies.registrymatch import RegistryMatch, match_signal
-from policies.vocabulary import Purpose, parse_purpose
+from consentry.crawler.errors import UsageError
+from consentry.middlewares.adapters.clock import now
+from consentry.middlewares.adapters.fingerprint import Fingerprint, code_from_iscc, fingerprint
+from consentry.middlewares.adapters.registry import Registry, RegistryError, Work
+from consentry.policies.registrymatch import RegistryMatch, match_signal
+from consentry.policies.vocabulary import Purpose, parse_purpose
 
-__all__ = ["WORK_SCHEMA", "add_parser", "main", "run", "work_from_record", "work_record"]
+__all__ = ["WORK_SCHEMA", "add_parser", "run", "work_from_record", "work_record"]
 
 WORK_SCHEMA = "consentry.work/1"
 _BATCH = 200  # works per transaction in `add`: concurrent readers see progress
@@ -264,20 +264,3 @@ def run(args: argparse.Namespace) -> int:
             return _COMMANDS[args.registry_command](registry, args)
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m crawler.registry …`: the same subcommands without the `consentry registry` prefix."""
-    from crawler.cli import _Parser
-
-    parser = _Parser(prog="consentry")
-    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
-    try:
-        return run(parser.parse_args(["registry", *(sys.argv[1:] if argv is None else argv)]))
-    except UsageError as exc:
-        print(f"consentry: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from middlewares.warc import FETCH_FAILURE_SCHEMA
+from consentry.middlewares.warc import FETCH_FAILURE_SCHEMA
 
 __all__ = [
     "Capture",

@@ -14,7 +14,7 @@ from typing import IO, Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from crawler.auditrecords import (
+from consentry.crawler.audit.records import (
     Capture,
     DecisionEntry,
     FetchFailure,

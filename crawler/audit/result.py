@@ -10,10 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.auditrecords import Capture
-from policies.config import PolicyConfig
-from policies.record import Decision
-from policies.vocabulary import Tag
+from consentry.crawler.audit.records import Capture
+from consentry.policies.config import PolicyConfig
+from consentry.policies.record import Decision
+from consentry.policies.vocabulary import Tag
 
 __all__ = ["AuditOptions", "Pending", "RecordResult", "seconds", "tagged"]
 

@@ -17,16 +17,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from middlewares.fingerprint import Fingerprint, fingerprint
-from policies.model import AssetResponse, Signal
-from policies.registrymatch import (
+from consentry.middlewares.adapters.fingerprint import Fingerprint, fingerprint
+from consentry.policies.model import AssetResponse, Signal
+from consentry.policies.registrymatch import (
     MAX_THRESHOLD,
     RegistryMatch,
     match_signal,
     unverifiable_signal,
     within_threshold,
 )
-from policies.vocabulary import Purpose
+from consentry.policies.vocabulary import Purpose
 
 __all__ = ["BANDS", "SCHEMA", "Registry", "RegistryError", "Work", "band_values", "probes"]
 

@@ -2,7 +2,7 @@
 (SPECS §2.1-§2.8, §4.4, §5, §6.1 `License:` lines, §12.1, §12.2). Pure.
 
 Fetch status is data (RFC 9309 §2.3.1): OK -> parse; UNAVAILABLE (4xx) -> allow all, no usage
-records; UNREACHABLE (5xx, 429, network error) -> deny all. Grammar: see `policies.robotsgroups`.
+records; UNREACHABLE (5xx, 429, network error) -> deny all. Grammar: see `consentry.policies.robots.groups`.
 Access uses the shared `urlpattern` matcher on the RFC 9309-selected group (tests cross-check it against
 Protego fed that group): one ordered scan per URL yields both the verdict and the deciding rule.
 """
@@ -13,15 +13,22 @@ from collections.abc import Sequence
 from typing import Self
 from urllib.parse import urlsplit
 
-from policies.aipref import most_restrictive
-from policies.contentsignal import parse_content_signal
-from policies.html import looks_like_html
-from policies.model import FetchStatus, Signal, SiteFile
-from policies.robotsext import AiTrainingRules, InferredRules, UsageRules, usage_notes
-from policies.robotsgroups import ACCESS_FIELDS, Line, RobotsFile, parse_groups, product_token, select_groups
-from policies.robotsrules import RuleMatcher, rules_from
-from policies.urlpattern import request_path
-from policies.vocabulary import Mechanism, Scope, Tag, Verdict
+from consentry.policies.aipref import most_restrictive
+from consentry.policies.contentsignal import parse_content_signal
+from consentry.policies.html import looks_like_html
+from consentry.policies.model import FetchStatus, Signal, SiteFile
+from consentry.policies.robots.extensions import AiTrainingRules, InferredRules, UsageRules, usage_notes
+from consentry.policies.robots.groups import (
+    ACCESS_FIELDS,
+    Line,
+    RobotsFile,
+    parse_groups,
+    product_token,
+    select_groups,
+)
+from consentry.policies.robots.rules import RuleMatcher, rules_from
+from consentry.policies.robots.urlpattern import request_path
+from consentry.policies.vocabulary import Mechanism, Scope, Tag, Verdict
 
 __all__ = ["RobotsPolicy"]
 

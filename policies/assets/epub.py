@@ -14,7 +14,7 @@ import zlib
 
 from lxml import etree
 
-from policies.xmp import parse_xml
+from consentry.policies.assets.xmp import parse_xml
 
 __all__ = ["MAX_MEMBER_BYTES", "TDMREP_EPUB_NS", "opf_tdmrep"]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crawler.cli import UsageError
-from policies.combine import resolve
-from policies.config import user_agent
-from policies.vocabulary import Purpose, Verdict
+from consentry.crawler.errors import UsageError
+from consentry.policies.combine import resolve
+from consentry.policies.config import user_agent
+from consentry.policies.vocabulary import Purpose, Verdict
 
 __all__ = [
     "CrawlSummary",
@@ -135,17 +135,17 @@ def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
     """The project settings plus output paths and overrides, `CONSENT_*` validated (`ValueError`)."""
     from scrapy.settings import Settings
 
-    from middlewares._config import consent_settings
+    from consentry.middlewares._config import consent_settings
 
     settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
+    settings.setmodule("consentry.crawler.settings", priority="project")
     settings.set("LOG_LEVEL", "WARNING", priority="project")
     settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
     settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
     if sys.stderr.isatty():  # a running count for a person watching (DESIGN.md: long work shows progress)
         settings.set("CONSENT_PROGRESS", True, priority="project")
         extensions = dict(settings.getdict("EXTENSIONS"))
-        extensions["crawler.progress.CrawlProgress"] = 600
+        extensions["consentry.crawler.progress.CrawlProgress"] = 600
         settings.set("EXTENSIONS", extensions, priority="project")
     settings.set(
         "FEEDS",
@@ -171,7 +171,7 @@ def run_crawl(
     """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart)."""
     from scrapy.crawler import AsyncCrawlerProcess
 
-    from crawler.spiders.assets import AssetSpider
+    from consentry.crawler.spiders.assets import AssetSpider
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

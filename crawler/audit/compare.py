@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from middlewares.warc import POLICY_FIELD
-from policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
-from policies.record import record_problems
-from policies.vocabulary import PURPOSES, Purpose, expand_purposes
+from consentry.middlewares.warc import POLICY_FIELD
+from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.record import record_problems
+from consentry.policies.vocabulary import PURPOSES, Purpose, expand_purposes
 
 __all__ = ["differences", "policy_from_decision", "policy_from_warcinfo"]
 _TOP_KEYS = (

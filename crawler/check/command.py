@@ -1,0 +1,111 @@
+"""`consentry check`: the command-line front end of the checker (arguments, output, exit code).
+
+Arguments are declared here without importing the checker; `run` imports it only when the work needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from consentry.crawler.errors import UsageError
+from consentry.policies.config import PolicyConfig
+
+if TYPE_CHECKING:
+    from consentry.middlewares.adapters.registry import Registry
+
+__all__ = ["add_parser", "policy_args", "policy_config", "run"]
+
+
+def _header(value: str) -> tuple[str, str]:
+    name, sep, rest = value.partition(":")
+    if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+        raise argparse.ArgumentTypeError(f"--header {value!r}: expected 'Name: value'")
+    return name.strip(), rest.strip()
+
+
+def policy_args(parser: argparse.ArgumentParser) -> None:
+    """`--agent` and `--purpose`, shared by the commands that evaluate."""
+    parser.add_argument("--agent", default="consentry", help="our product token (default: consentry)")
+    parser.add_argument("--purpose", action="append", dest="purposes", metavar="P",
+                        help="declared purpose, repeatable (default: ai-train)")
+
+
+def policy_config(args: argparse.Namespace, **extra: object) -> PolicyConfig:
+    """The `PolicyConfig` of `--agent`/`--purpose` plus `extra` settings; a bad value is a `UsageError`."""
+    values: dict[str, object] = {"CONSENT_AGENT": args.agent, **extra}
+    if args.purposes:
+        values["CONSENT_PURPOSES"] = args.purposes
+    try:
+        return PolicyConfig.from_settings(values)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Declare `consentry check`."""
+    check: argparse.ArgumentParser = sub.add_parser("check", help="show how a site's directives are read for URLs")
+    check.add_argument("urls", nargs="+", metavar="URL")
+    policy_args(check)
+    check.add_argument("--header", action="append", type=_header, default=[], metavar="'Name: value'",
+                       help="add a response header to each asset, as if the server sent it")
+    check.add_argument("--root", type=Path, help="read a local web root instead of the live site")
+    check.add_argument("--json", action="store_true", help="print only a JSON array of decision records")
+    check.add_argument("--trust-anchors", type=Path, metavar="PEM",
+                       help="C2PA trust anchors (PEM); signers chaining to them read Trusted")
+    check.add_argument("--registry", type=Path, metavar="FILE",
+                       help="a works registry (consentry registry add): matching assets carry its creator's terms")
+    return check
+
+
+def _open_registry(path: Path | None) -> Registry | None:
+    if path is None:
+        return None
+    from consentry.middlewares.adapters.registry import Registry, RegistryError
+
+    try:
+        return Registry.open(path)
+    except RegistryError as exc:
+        raise UsageError(f"--registry {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check every URL; print the table (or `--json`); exit 2 when a URL could not be fetched."""
+    from consentry.crawler.check.checker import Checker
+    from consentry.crawler.check.sources import HttpSource, RootSource
+    from consentry.crawler.table import render_check
+    from consentry.middlewares._config import read_trust_anchors
+
+    config = policy_config(args, CONSENT_C2PA_TRUST_ANCHORS=args.trust_anchors)
+    for url in args.urls:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"{url!r} is not an absolute http(s) URL")
+    if args.root is not None and not args.root.is_dir():
+        raise UsageError(f"--root {args.root}: not a directory")
+    try:
+        anchors = read_trust_anchors(config.c2pa_trust_anchors)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    source = RootSource(args.root, args.header) if args.root else HttpSource(config.agent, args.header)
+    registry = _open_registry(args.registry)
+    try:
+        checker = Checker(source, config, trust_anchors_pem=anchors, registry=registry)
+        results = [checker.check(url) for url in args.urls]
+    finally:
+        source.close()
+        if registry is not None:
+            registry.close()
+    if args.json:
+        print(json.dumps([r.decision.to_record() for r in results if r.decision], indent=2))
+    else:
+        print("\n\n".join(render_check(r.decision, r.warnings) for r in results if r.decision))
+    for result in results:
+        if args.json:
+            for warning in result.warnings:
+                print(f"consentry: warning: {result.url}: {warning}", file=sys.stderr)
+        if result.error:
+            print(f"consentry: cannot fetch {result.url}: {result.error}", file=sys.stderr)
+    return 2 if any(r.error for r in results) else 0
