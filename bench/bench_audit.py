@@ -45,10 +45,10 @@ def _record(
 
 def make_archive(path: Path, pages: int) -> None:
     """`pages` HTML responses with their decisions, in the crawl's layout."""
-    from consentry.middlewares.embedded import evaluate_asset
+    from consentry.middlewares.adapters.manifestreader import C2paReader
     from consentry.middlewares.warc import POLICY_FIELD, policy_record
     from consentry.policies.config import PolicyConfig
-    from consentry.policies.evaluate import SiteDocuments, SitePolicy
+    from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_asset
     from consentry.policies.model import AssetResponse, SiteFile
 
     config = PolicyConfig()
@@ -98,8 +98,8 @@ def make_archive(path: Path, pages: int) -> None:
                 AssetResponse(url, 200, tuple(headers), body),
                 config,
                 fetched_at="2024-01-01T00:00:00Z",
-                linked={},
-                manifests={},
+                documents={},
+                reader=C2paReader(),
             )
             payload = json.dumps(decision.to_record()).encode()
             _record(
@@ -134,7 +134,7 @@ def fastwarc_iteration(path: Path) -> float:
 def replay(path: Path) -> tuple[float, int]:
     """Seconds for the audit of `path` (in process), and the mismatch count."""
     from consentry.crawler.audit.command import audit_file
-    from consentry.crawler.audit.engine import AuditOptions
+    from consentry.crawler.audit.result import AuditOptions
 
     started = time.perf_counter()
     outcome = audit_file(str(path), AuditOptions())
@@ -144,7 +144,7 @@ def replay(path: Path) -> tuple[float, int]:
 def peak_rss(path: Path) -> int:
     """Peak RSS (KiB) of a fresh process auditing `path`."""
     code = (
-        "import resource,sys; from consentry.crawler.audit.command import audit_file; from consentry.crawler.audit.engine import AuditOptions;"
+        "import resource,sys; from consentry.crawler.audit.command import audit_file; from consentry.crawler.audit.result import AuditOptions;"
         f"o = audit_file({str(path)!r}, AuditOptions()); assert o.error is None, o.error;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

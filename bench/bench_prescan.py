@@ -13,8 +13,8 @@ from collections.abc import Callable
 import c2pa
 from PIL import Image
 
-from consentry.middlewares.adapters.manifestreader import _context, read_store
-from consentry.middlewares.embedded import embedded_signals
+from consentry.middlewares.adapters.manifestreader import C2paReader, _context, read_store
+from consentry.policies.assets.embedded import embedded_signals
 from consentry.policies.assets.prescan import scan
 from consentry.policies.model import AssetResponse
 from tests.provenance_fixtures import make_ca, plain_image, sign_asset, training_assertion
@@ -43,7 +43,7 @@ def manifestless(label: str, plain: bytes, context: c2pa.Context) -> None:
         return c2pa.Reader.try_create("image/jpeg", io.BytesIO(plain), context=context)
 
     prescan = per_call(lambda: scan(plain, "image/jpeg"))
-    pipeline = per_call(lambda: embedded_signals(AssetResponse("u", 200, (), plain)))
+    pipeline = per_call(lambda: embedded_signals(AssetResponse("u", 200, (), plain), C2paReader()))
     direct = per_call(reader_direct)
     print(f"manifest-less {label} JPEG ({len(plain)} B):")
     print(f"  pre-scan                       {prescan * 1e6:9.1f} µs")
@@ -63,7 +63,7 @@ def main() -> None:
     )
     signed = sign_asset(ca, "jpeg", [assertion])
     signed_read = per_call(lambda: read_store(signed, "image/jpeg"), seconds=2.0)
-    pipeline_signed = per_call(lambda: embedded_signals(AssetResponse("u", 200, (), signed)), seconds=2.0)
+    pipeline_signed = per_call(lambda: embedded_signals(AssetResponse("u", 200, (), signed), C2paReader()), seconds=2.0)
 
     print(f"signed JPEG ({len(signed)} B):")
     print(f"  read_store (c2pa read + verify)  {signed_read * 1e6:9.1f} µs")

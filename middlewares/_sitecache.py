@@ -1,6 +1,8 @@
 """Per-crawler cache of site files and linked documents, fetched through the Scrapy engine.
 
-RFC 9309 §2.3.1 (SPECS §2.1): every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
+The Scrapy transport of the one gathering path: it answers the needs `consentry.policies.gather` states
+(site files, then the licences robots.txt names; per response, licences and remote manifests) and never
+decides what to fetch itself. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
 are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), download errors are UNREACHABLE (never an empty
 allow-all file). Concurrent callers for one key await ONE task; results expire after `CONSENT_SITEFILE_TTL`,
 or after the short unreachable TTL when a file could not be fetched. Shared by the site-file and asset
@@ -14,7 +16,7 @@ import functools
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -24,8 +26,11 @@ from scrapy.http.request import NO_CALLBACK
 
 from consentry.middlewares._scrapyio import SITE_FILE_META
 from consentry.middlewares.signals import consent_fetch_failed
-from consentry.policies.evaluate import SiteDocuments, SitePolicy, site_file_urls
+from consentry.policies.gather import DocumentKind, Need, licence_needs, site_from_files, site_needs
 from consentry.policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
+
+if TYPE_CHECKING:
+    from consentry.policies.evaluate import SitePolicy
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -74,27 +79,30 @@ class SiteCache:
         policy: SitePolicy = await self._once(("site", origin), functools.partial(self._build, origin))
         return policy
 
-    async def documents(self, urls: Iterable[str], kind: str = "linked") -> dict[str, SiteFile]:
-        """Linked documents (RSL licences, remote manifests), each fetched once per TTL."""
-        wanted = list(dict.fromkeys(urls))
+    async def answer(self, needs: Sequence[Need]) -> dict[str, SiteFile]:
+        """The core's needs answered: linked documents (RSL licences, remote manifests), each fetched once per TTL."""
+        wanted = list({need.url: need for need in needs}.values())
         found = await asyncio.gather(
-            *(self._once(("doc", url), functools.partial(self._doc, url, kind)) for url in wanted)
+            *(self._once(("doc", n.url), functools.partial(self._doc, n.url, n.kind.value)) for n in wanted)
         )
-        return dict(zip(wanted, found, strict=True))
+        return {need.url: site_file for need, site_file in zip(wanted, found, strict=True)}
+
+    async def documents(self, urls: Iterable[str], kind: str = "licence") -> dict[str, SiteFile]:
+        """Linked documents of one `kind` by URL (see `answer`)."""
+        return await self.answer([Need(url, DocumentKind(kind)) for url in urls])
 
     async def _doc(self, url: str, kind: str) -> tuple[SiteFile, bool]:
         site_file = await self.fetch(url, kind)
         return site_file, site_file.status is not FetchStatus.UNREACHABLE
 
     async def _build(self, origin: str) -> tuple[SitePolicy, bool]:
-        urls = site_file_urls(origin)
-        fetched = await asyncio.gather(*(self.fetch(url, kind) for kind, url in urls.items()))
-        files = dict(zip(urls, fetched, strict=True))
-        policy = SitePolicy.build(
-            SiteDocuments(origin, files["robots"], files["ai_txt"], files["tdmrep"]), self._config.agent
-        )
-        if policy.licence_urls:
-            licences = await self.documents(policy.licence_urls, "licence")
+        needs = site_needs(origin)
+        fetched = await asyncio.gather(*(self.fetch(need.url, need.kind.value) for need in needs))
+        files = {need.url: site_file for need, site_file in zip(needs, fetched, strict=True)}
+        policy = site_from_files(origin, files, self._config.agent)
+        more = licence_needs(policy)
+        if more:
+            licences = await self.answer(more)
             policy = policy.with_licences(licences, self._config.agent)
             files.update(licences)
         reachable = all(f.status is not FetchStatus.UNREACHABLE for f in files.values())

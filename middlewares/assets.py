@@ -1,4 +1,4 @@
-"""Use control per asset: response, document and embedded signals (DESIGN.md "Decision", SPECS §14.2).
+"""Use control per asset: response, document and embedded signals (docs/decision-record.md).
 
 Downloader middleware, order 120: its `process_response` runs after decompression and redirects. It
 fetches what the response links to (RSL licences, remote C2PA manifests) through the engine, evaluates
@@ -18,8 +18,9 @@ from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import INHERITED_META, asset_response, emit_decision, wants_check
 from consentry.middlewares._sitecache import SiteCache, site_cache
 from consentry.middlewares.adapters.clock import now
-from consentry.middlewares.embedded import evaluate_asset, manifest_urls
-from consentry.policies.evaluate import HTML_TYPES, licence_urls, origin_of
+from consentry.middlewares.adapters.manifestreader import C2paReader
+from consentry.policies.evaluate import HTML_TYPES, evaluate_asset, origin_of
+from consentry.policies.gather import asset_needs
 from consentry.policies.model import Action
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class AssetConsentMiddleware:
         self.crawler = crawler
         self.config = config
         self.cache = cache
-        self.trust_anchors_pem = trust_anchors_pem
+        self.reader = C2paReader(trust_anchors_pem)
         self.follow_dropped_pages = follow_dropped_pages
         self.registry = registry
 
@@ -84,11 +85,9 @@ class AssetConsentMiddleware:
         """The decision for one downloaded response (linked documents fetched first)."""
         site = await self.cache.policy(origin_of(response.url))
         asset = asset_response(response, tuple(request.meta.get(INHERITED_META, ())))
-        max_bytes = self.config.c2pa_max_bytes
-        linked = await self.cache.documents(licence_urls(asset), "licence")
-        manifests = await self.cache.documents(manifest_urls(asset, max_bytes=max_bytes), "manifest")
-        return evaluate_asset(site, asset, self.config, fetched_at=now(), linked=linked, manifests=manifests,
-                              trust_anchors_pem=self.trust_anchors_pem, registry=self.registry)
+        documents = await self.cache.answer(asset_needs(asset, self.config))
+        return evaluate_asset(site, asset, self.config, fetched_at=now(), documents=documents, reader=self.reader,
+                              registry=self.registry)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         """Attach the decision; raise `IgnoreRequest` after emitting it when the asset is not kept.

@@ -1,4 +1,4 @@
-"""Access control per origin: robots.txt, ai.txt, tdmrep.json fetched through the engine (RFC 9309, SPECS §2).
+"""Access control per origin: robots.txt, ai.txt, tdmrep.json fetched through the engine (RFC 9309 §2.3).
 
 Downloader middleware, order 100, replacing Scrapy's `RobotsTxtMiddleware` (set `ROBOTSTXT_OBEY = False`).
 A URL our product token may not fetch — including every URL of an origin whose robots.txt is unreachable

@@ -1,9 +1,10 @@
-"""The one evaluation core behind every transport (DESIGN.md "Rule of one path", SPECS §14.2, §15).
+"""The one evaluation core behind every transport (docs/architecture.md, "One path").
 
-Pure. A transport gathers documents — the origin's site files (`SiteDocuments`), the licences they point
-to, the asset's response and whatever it links to — and this module turns them into a `Decision`. The
-Scrapy middlewares, `consentry check` and `consentry audit` all call `evaluate_access` and
-`evaluate_response`, so the same inputs give the same decision whichever transport fetched them.
+Pure. A transport answers what `consentry.policies.gather` says a decision needs — the origin's site files
+(`SiteDocuments`), the licences they point to, the asset's response and whatever it links to — and this
+module turns them into a `Decision`. The Scrapy middlewares, `consentry check` and `consentry audit` all call
+`evaluate_access` and `evaluate_asset`, so the same inputs give the same decision whichever transport
+fetched them. Combination across mechanisms: deny > allow > unknown (docs/decision-record.md).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from consentry.policies import aipref, contentsignal, rsl, tdmrep, xrobots
 from consentry.policies.aitxt import AiTxtPolicy
+from consentry.policies.assets.embedded import ManifestReader, embedded_layers, embedded_signals
 from consentry.policies.config import PolicyConfig
 from consentry.policies.decide import decide
 from consentry.policies.html import HtmlHead, parse_head
@@ -27,9 +30,11 @@ from consentry.policies.vocabulary import Mechanism, Scope, Verdict
 __all__ = [
     "HTML_TYPES",
     "SITE_FILE_PATHS",
+    "AssetSignalSource",
     "SiteDocuments",
     "SitePolicy",
     "evaluate_access",
+    "evaluate_asset",
     "evaluate_response",
     "is_html",
     "licence_urls",
@@ -39,7 +44,7 @@ __all__ = [
     "site_file_urls",
 ]
 
-#: Where each site file lives on an origin (RFC 9309 §2.3, SPECS §3, §7.2).
+#: Where each site file lives on an origin (RFC 9309 §2.3, Spawning ai.txt, W3C TDMRep §3.2).
 SITE_FILE_PATHS: dict[str, str] = {
     "robots": "/robots.txt",
     "ai_txt": "/ai.txt",
@@ -156,7 +161,7 @@ def response_warnings(response: AssetResponse) -> tuple[str, ...]:
 
 
 def page_inheritance(response: AssetResponse, agent: str) -> tuple[Signal, ...]:
-    """What an HTML page passes to the media it references (`noai`/`noimageai`, SPECS §8.3)."""
+    """What an HTML page passes to the media it references (`noai`/`noimageai`, docs/signals/x-robots-tag.md)."""
     head = _head(response)
     return xrobots.page_media_signals(head, response.url, agent) if head is not None else ()
 
@@ -213,3 +218,35 @@ def evaluate_response(
     ]
     return decide(url=response.url, config=config, access=verdict, access_signal=access_signal,
                   signals=signals, response=response, fetched_at=fetched_at)
+
+
+class AssetSignalSource(Protocol):
+    """Signals about an asset from outside it, e.g. the works registry (docs/signals/registry.md)."""
+
+    def signals(self, asset: AssetResponse) -> list[Signal]:
+        """The source's signals for `asset` (never raises on remote content)."""
+        ...
+
+
+def evaluate_asset(
+    site: SitePolicy,
+    asset: AssetResponse,
+    config: PolicyConfig,
+    *,
+    fetched_at: str | None,
+    documents: Mapping[str, SiteFile],
+    reader: ManifestReader,
+    registry: AssetSignalSource | None = None,
+) -> Decision:
+    """The decision for a fetched asset, its embedded signals read: the one path every transport takes.
+
+    `documents` answers `consentry.policies.gather.asset_needs(asset, config)` (licences and remote manifests,
+    by URL); `reader` reads C2PA manifest stores (injected: the core never imports c2pa); a `registry`'s
+    matches join the embedded signals.
+    """
+    cap = config.c2pa_max_bytes
+    found = embedded_signals(asset, reader, fetched_manifests=documents, max_bytes=cap)
+    if registry is not None:
+        found += registry.signals(asset)
+    return evaluate_response(site, asset, config, fetched_at=fetched_at, linked=documents, embedded=found,
+                             embedded_tdm=embedded_layers(asset, max_bytes=cap))

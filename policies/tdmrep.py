@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from consentry.policies.html import HtmlHead
 from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
@@ -17,6 +18,7 @@ from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, r
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
+    "TdmDeclaration",
     "TdmLayer",
     "TdmRule",
     "TdmrepFile",
@@ -37,6 +39,19 @@ _NOT_RESERVED: Mapping[Purpose, Verdict] = {Purpose.TDM: Verdict.ALLOW}
 
 def _shown(value: str) -> str:
     return value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "…"
+
+
+class TdmDeclaration(NamedTuple):
+    """TDMRep declared inside an asset (PDF XMP, EPUB OPF; W3C TDMRep §5.4, §5.5).
+
+    `reservation` 1/0 or None (absent or invalid), `policy` the `tdm:policy` URL, `evidence` what was read
+    ("" when nothing was declared), `lenient` whether it was read leniently (e.g. an undeclared `tdm:` prefix).
+    """
+
+    reservation: int | None
+    policy: str | None
+    evidence: str
+    lenient: bool = False
 
 
 @dataclass(frozen=True, slots=True)

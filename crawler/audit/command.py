@@ -1,6 +1,6 @@
 """`consentry audit WARC…`: replay crawl archives and verify every consent decision (DESIGN.md "Command line").
 
-Each WARC streams through `consentry.crawler.audit.engine` (files in parallel, one process each); output is a summary
+Each WARC streams through `consentry.crawler.audit.replay` (files in parallel, one process each); output is a summary
 table, or with `--json` only a JSON array of per-record results on stdout, and optionally `--report` HTML.
 Exit 0 all archived decisions reproduced, 1 any differs, 2 unusable input (one line naming the file).
 """
@@ -22,9 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from consentry.crawler.audit.engine import AuditOptions, RecordResult, Replayer
 from consentry.crawler.audit.readers.archive import UnusableArchive, WarcReader
 from consentry.crawler.audit.records import authority
+from consentry.crawler.audit.replay import Replayer
+from consentry.crawler.audit.result import AuditOptions, RecordResult
 from consentry.crawler.crawl.command import mechanism_table
 from consentry.crawler.errors import UsageError
 from consentry.policies.config import PolicyConfig
@@ -80,8 +81,8 @@ class _Tally:
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
         out.unverifiable += result.unverifiable
-        out.undecided += result.archived is None and any("no decision archived" in n for n in result.notes)
-        out.denied_fetched += any(n.startswith("access denied by the archived") for n in result.notes)
+        out.undecided += result.archived is None and result.undecided
+        out.denied_fetched += result.denied_fetched
         if result.match is False:
             out.mismatch_count += 1
             if len(out.mismatches) < _MAX_LISTED:

@@ -1,8 +1,9 @@
-"""The evaluation half of `consentry audit`'s replay: archived documents → the one evaluation core → compared.
+"""The evaluation half of `consentry audit`: archived documents answer the core's needs, the core decides.
 
-Transport for DESIGN.md "Rule of one path" (SPECS §14.2, §8.3): site files, licences and manifests come from
-the WARC as archived at decision time (`consentry.crawler.audit.store`), the page-inherited `noai`/`noimageai` from the
-archived referring page, and `consentry.policies.evaluate` / `consentry.middlewares.embedded` decide. Not pure (it holds state).
+The WARC transport of the one gathering path (docs/architecture.md): `consentry.policies.gather` says which
+documents a decision needs; `consentry.crawler.audit.store` answers with the capture archived at decision
+time; page-inherited `noai`/`noimageai` come from the archived referring page; `consentry.policies.evaluate`
+decides and `consentry.crawler.audit.compare` compares. Holds state (memos), so not pure.
 """
 
 from __future__ import annotations
@@ -16,26 +17,24 @@ from consentry.crawler.audit.compare import differences, policy_from_decision
 from consentry.crawler.audit.records import authority, sortable_date
 from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, seconds
 from consentry.crawler.audit.store import DocumentStore, Resolved
+from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.middlewares.adapters.registry import Registry
-from consentry.middlewares.embedded import evaluate_asset, manifest_urls
 from consentry.policies.config import PolicyConfig
 from consentry.policies.evaluate import (
-    SiteDocuments,
     SitePolicy,
     evaluate_access,
+    evaluate_asset,
     is_html,
-    licence_urls,
     origin_of,
     page_inheritance,
-    site_file_urls,
 )
+from consentry.policies.gather import Need, asset_needs, licence_needs, site_from_files, site_needs
 from consentry.policies.model import AssetResponse, Signal
 from consentry.policies.record import Decision, ResponseSummary
 
 __all__ = ["PAGES", "Judge", "trim"]
 
 PAGES = 4096
-_KINDS = ("robots", "ai_txt", "tdmrep")
 
 
 def trim(mapping: OrderedDict[Any, Any], size: int) -> None:
@@ -51,6 +50,7 @@ class Judge:
         self.options = options
         self.fetcher = fetcher
         self.registry = Registry.open(options.registry_path) if options.registry_path else None
+        self.reader = C2paReader(options.trust_anchors_pem)
         self.override = options.config
         self.crawl_config: PolicyConfig | None = None
         self.default = options.config or PolicyConfig()
@@ -62,7 +62,8 @@ class Judge:
         self.latest = OrderedDict()
         self.origins: dict[str, str] = {}
 
-    def _config(self, record: dict[str, Any] | None) -> PolicyConfig:
+    def config(self, record: dict[str, Any] | None) -> PolicyConfig:
+        """The policy to replay `record` under: `--agent`/`--purpose` override, the crawl's, or the record's."""
         if self.override is not None:
             return self.override
         if self.crawl_config is not None:
@@ -95,7 +96,7 @@ class Judge:
             return site, list(notes), unverifiable, robots
         found = self._site_at(origin, anchor, config)
         if self.fetcher is None:
-            floor = self.store.floor([*site_file_urls(origin).values(), *found[0].licence_urls])
+            floor = self.store.floor([*(n.url for n in site_needs(origin)), *found[0].licence_urls])
             if when >= floor:
                 self.latest[key] = (floor, found)
                 trim(self.latest, 256)
@@ -104,23 +105,30 @@ class Judge:
     def _site_at(
         self, origin: str, anchor: str, config: PolicyConfig
     ) -> tuple[SitePolicy, list[str], bool, bool]:
-        files = {kind: self._resolve(u, anchor) for kind, u in site_file_urls(origin).items()}
+        needs = site_needs(origin)
+        files = self._answer(needs, anchor)
         key: tuple[Any, ...] = (origin, config.agent, *(f.key for f in files.values()))
         site = self.sites.get(key)
         if site is None:
-            robots, ai_txt, tdmrep = (files[k].site_file for k in _KINDS)
-            docs = SiteDocuments(origin, robots, ai_txt, tdmrep)
-            site = self.sites[key] = SitePolicy.build(docs, config.agent)
+            site = site_from_files(origin, {u: r.site_file for u, r in files.items()}, config.agent)
+            self.sites[key] = site
             trim(self.sites, 256)
         notes = [n for f in files.values() for n in f.notes]
-        unverifiable = not files["robots"].archived or any(f.unverifiable for f in files.values())
-        if site.licence_urls:
-            licences = {u: self._resolve(u, anchor) for u in site.licence_urls}
+        robots = files[needs[0].url]
+        unverifiable = not robots.archived or any(f.unverifiable for f in files.values())
+        more = licence_needs(site)
+        if more:
+            licences = self._answer(more, anchor)
             site = site.with_licences({u: r.site_file for u, r in licences.items()}, config.agent)
             notes += [n for r in licences.values() for n in r.notes]
-        return site, notes, unverifiable, files["robots"].archived
+        return site, notes, unverifiable, robots.archived
 
-    def _skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
+    def _answer(self, needs: tuple[Need, ...], anchor: str) -> dict[str, Resolved]:
+        """The core's needs answered with the captures archived at `anchor` (or fetched with --fetch-missing)."""
+        return {need.url: self._resolve(need.url, anchor) for need in needs}
+
+    def skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
+        """Replay a `skip` (no response archived): access as robots.txt was archived at `date`."""
         site, notes, unverifiable, _ = self._site(url, date, config)
         decision = evaluate_access(site, url, config, fetched_at=seconds(date))
         return RecordResult(url, record_id, date, None, decision, notes=notes, unverifiable=unverifiable)
@@ -132,11 +140,13 @@ class Judge:
             return ()
         return page[1] if url in page[2] or self.redirected_from.get(url) in page[2] else ()
 
-    def _judge(self, pending: Pending, anchor: str, config: PolicyConfig) -> RecordResult:
+    def judge(self, pending: Pending, anchor: str, config: PolicyConfig) -> RecordResult:
+        """Replay the decision for an archived response, with the documents archived at `anchor`."""
         capture = pending.capture
         site, notes, unverifiable, robots_archived = self._site(capture.url, anchor, config)
         fetched_at = seconds(capture.date)
         decision = evaluate_access(site, capture.url, config, fetched_at=fetched_at)
+        denied_fetched = decision is not None and robots_archived
         if decision is not None:
             notes.append(
                 "access denied by the archived robots.txt, yet the response was fetched"
@@ -163,32 +173,31 @@ class Judge:
             decision,
             notes=[*problems, *notes],
             unverifiable=unverifiable or bool(problems),
+            denied_fetched=denied_fetched,
         )
 
-    def _wanted(self, asset: AssetResponse, cap: int) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
-        """The licences and remote manifests `asset` names (as the core will ask for them), for this cap."""
-        return cap, licence_urls(asset), manifest_urls(asset, max_bytes=cap)
+    def needs(self, asset: AssetResponse, config: PolicyConfig) -> tuple[int, tuple[Need, ...]]:
+        """What the core will need to judge `asset` under `config` (licences, remote manifests), with the cap
+        it depends on, so the store keeps those documents while the WARC streams."""
+        return config.c2pa_max_bytes, asset_needs(asset, config)
 
     def _evaluate(
         self, site: SitePolicy, asset: AssetResponse, pending: Pending, anchor: str, config: PolicyConfig
     ) -> tuple[Decision, list[str]]:
-        cap = config.c2pa_max_bytes
         wanted = pending.wanted
-        if wanted is None or wanted[0] != cap:
-            wanted = self._wanted(asset, cap)
-        linked = {u: self._resolve(u, anchor) for u in wanted[1]} if wanted[1] else {}
-        manifests = {u: self._resolve(u, anchor) for u in wanted[2]} if wanted[2] else {}
+        if wanted is None or wanted[0] != config.c2pa_max_bytes:
+            wanted = self.needs(asset, config)
+        documents = self._answer(wanted[1], anchor) if wanted[1] else {}
         decision = evaluate_asset(
             site,
             asset,
             config,
             fetched_at=seconds(pending.capture.date),
-            linked={u: r.site_file for u, r in linked.items()},
-            manifests={u: r.site_file for u, r in manifests.items()},
-            trust_anchors_pem=self.options.trust_anchors_pem,
+            documents={u: r.site_file for u, r in documents.items()},
+            reader=self.reader,
             registry=self.registry,
         )
-        return decision, [n for r in (*linked.values(), *manifests.values()) for n in r.notes]
+        return decision, [n for r in documents.values() for n in r.notes]
 
     def _remember_page(self, asset: AssetResponse, agent: str) -> None:
         if not is_html(asset):
@@ -198,7 +207,8 @@ class Judge:
             self.pages[asset.url] = (agent, signals, _media_urls(asset))
             trim(self.pages, PAGES)
 
-    def _compare(self, result: RecordResult, archived: dict[str, Any]) -> RecordResult:
+    def compare(self, result: RecordResult, archived: dict[str, Any]) -> RecordResult:
+        """`result` with the archived record, its differences from the replay and the comparison's notes."""
         result.archived = archived
         replayed = result.replayed_record()
         if replayed is None:

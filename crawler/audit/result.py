@@ -12,6 +12,7 @@ from typing import Any
 
 from consentry.crawler.audit.records import Capture
 from consentry.policies.config import PolicyConfig
+from consentry.policies.gather import Need
 from consentry.policies.record import Decision
 from consentry.policies.vocabulary import Tag
 
@@ -42,6 +43,8 @@ class RecordResult:
     differences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unverifiable: bool = False
+    undecided: bool = False  # a response of ours with no decision archived for it
+    denied_fetched: bool = False  # fetched although the archived robots.txt denied access
     _record: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     _rendered: Decision | None = field(default=None, repr=False, compare=False)
 
@@ -82,7 +85,7 @@ class Pending:
     seen: int
     referer: str | None = None
     damaged: list[str] = field(default_factory=list)
-    wanted: tuple[int, tuple[str, ...], tuple[str, ...]] | None = None
+    wanted: tuple[int, tuple[Need, ...]] | None = None
 
 
 def seconds(date: str) -> str:

@@ -1,29 +1,28 @@
-"""`consentry check`: how a site's directives are actually read, URL by URL (DESIGN.md "Command line").
+"""`consentry check`'s transport: answers the core's needs from a `DocumentSource` (live httpx or a web root).
 
-Gathers documents from a `DocumentSource` (live httpx, or a local web root) and hands them to the one
-evaluation core, `consentry.policies.evaluate`. Output: a readable table, or with `--json` only a JSON array of
-`consentry.decision/1` records on stdout.
+The httpx transport of the one gathering path (docs/architecture.md): `consentry.policies.gather` says which
+documents a decision needs, the source fetches them, `consentry.policies.evaluate` decides. Output rendering
+lives in `consentry.crawler.check.command`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from consentry.crawler.check.sources import DocumentSource
 from consentry.middlewares.adapters.clock import now
-from consentry.middlewares.embedded import evaluate_asset, manifest_urls
+from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.policies.config import PolicyConfig
 from consentry.policies.evaluate import (
-    SiteDocuments,
     SitePolicy,
     evaluate_access,
-    licence_urls,
+    evaluate_asset,
     origin_of,
     response_warnings,
-    site_file_urls,
 )
+from consentry.policies.gather import Need, asset_needs, gather_site
 from consentry.policies.lint import decision_warnings
 from consentry.policies.model import SiteFile
 from consentry.policies.record import Decision
@@ -53,20 +52,19 @@ class Checker:
     trust_anchors_pem: str | None = None
     registry: Registry | None = None
     _sites: dict[str, SitePolicy] = field(default_factory=dict)
+    _documents: dict[str, SiteFile] = field(default_factory=dict)
 
-    def _fetch_all(self, urls: Iterable[str]) -> dict[str, SiteFile]:
-        return {url: self.source.site_file(url, self.config.max_sitefile_bytes) for url in dict.fromkeys(urls)}
+    def answer(self, needs: Sequence[Need]) -> dict[str, SiteFile]:
+        """The core's needs answered from the source, each document fetched once per run."""
+        for need in needs:
+            if need.url not in self._documents:
+                self._documents[need.url] = self.source.site_file(need.url, self.config.max_sitefile_bytes)
+        return {need.url: self._documents[need.url] for need in needs}
 
     def site(self, origin: str) -> SitePolicy:
         """The origin's parsed site files (fetched on first use), with the RSL licences robots.txt names."""
         if origin not in self._sites:
-            urls = site_file_urls(origin)
-            fetched = {kind: self.source.site_file(url, self.config.max_sitefile_bytes) for kind, url in urls.items()}
-            docs = SiteDocuments(origin, fetched["robots"], fetched["ai_txt"], fetched["tdmrep"])
-            policy = SitePolicy.build(docs, self.config.agent)
-            if policy.licence_urls:
-                policy = policy.with_licences(self._fetch_all(policy.licence_urls), self.config.agent)
-            self._sites[origin] = policy
+            self._sites[origin] = gather_site(origin, self.config.agent, self.answer)
         return self._sites[origin]
 
     def check(self, url: str) -> CheckResult:
@@ -78,11 +76,8 @@ class Checker:
         fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1)  # one byte over: "too big" is visible
         if isinstance(fetched, str):
             return CheckResult(url, None, site.warnings, error=fetched)
-        linked = self._fetch_all(licence_urls(fetched))
-        cap = self.config.c2pa_max_bytes
-        manifests = self._fetch_all(manifest_urls(fetched, max_bytes=cap))
-        decision = evaluate_asset(site, fetched, self.config, fetched_at=now(), linked=linked,
-                                  manifests=manifests, trust_anchors_pem=self.trust_anchors_pem,
-                                  registry=self.registry)
+        documents = self.answer(asset_needs(fetched, self.config))
+        decision = evaluate_asset(site, fetched, self.config, fetched_at=now(), documents=documents,
+                                  reader=C2paReader(self.trust_anchors_pem), registry=self.registry)
         warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))
         return CheckResult(url, decision, warnings)

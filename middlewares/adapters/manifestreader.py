@@ -1,7 +1,9 @@
-"""The c2pa adapter (SPECS §9.6): the only module that imports c2pa. Reads a manifest store into plain JSON data.
+"""The c2pa adapter: the only module that imports c2pa. Reads a manifest store into plain JSON data.
 
+`C2paReader` is the `consentry.policies.assets.embedded.ManifestReader` the transports inject into the core.
 c2pa's own network fetching (remote manifests, OCSP) is off; remote manifests come in as `manifest_data`,
-fetched by our transports. Every c2pa failure becomes `StoreResult(None, "<error class>: <message>")`.
+fetched by our transports (C2PA 2.x §11.4). Every c2pa failure becomes `StoreResult(None, "<error class>:
+<message>")`. c2pa is imported on first read, so commands that never meet a manifest never load it.
 """
 
 from __future__ import annotations
@@ -11,20 +13,16 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import c2pa
+from consentry.policies.assets.embedded import StoreResult
 
-__all__ = ["StoreResult", "read_store", "reader_settings"]
+if TYPE_CHECKING:
+    import c2pa
+
+__all__ = ["C2paReader", "StoreResult", "read_store", "reader_settings"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class StoreResult:
-    """The manifest-store JSON (`store`), or why it could not be read (`error`); both None = no manifest."""
-
-    store: dict[str, object] | None
-    error: str | None = None
 
 
 def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
@@ -44,6 +42,8 @@ def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
 
 @functools.lru_cache(maxsize=8)
 def _context(trust_anchors_pem: str | None) -> c2pa.Context:
+    import c2pa
+
     return c2pa.Context.from_dict(reader_settings(trust_anchors_pem))
 
 
@@ -64,6 +64,8 @@ def read_store(
 
     `content_type` is a MIME type the library knows ("" = let it detect the container from the bytes).
     """
+    import c2pa
+
     try:
         context = _context(trust_anchors_pem or None)
         reader = c2pa.Reader.try_create(
@@ -73,7 +75,7 @@ def read_store(
             return StoreResult(None)
         with reader:
             text = reader.json()
-    except c2pa.C2paError as error:  # the one broad c2pa catch of the project (STYLE.md §2.5)
+    except c2pa.C2paError as error:  # the one broad c2pa catch of the project (docs/architecture.md)
         logger.warning("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))
         return StoreResult(None, _error(error))
     try:
@@ -84,3 +86,14 @@ def read_store(
     if not isinstance(store, dict):
         return StoreResult(None, "Json: manifest store is not an object")
     return StoreResult(store)
+
+
+@dataclass(frozen=True, slots=True)
+class C2paReader:
+    """The c2pa library as the core's `ManifestReader`, bound to the crawl's trust anchors (PEM text)."""
+
+    trust_anchors_pem: str | None = None
+
+    def __call__(self, body: bytes, content_type: str, *, manifest_data: bytes | None = None) -> StoreResult:
+        """`read_store` with this reader's trust anchors."""
+        return read_store(body, content_type, manifest_data=manifest_data, trust_anchors_pem=self.trust_anchors_pem)

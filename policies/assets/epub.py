@@ -15,6 +15,7 @@ import zlib
 from lxml import etree
 
 from consentry.policies.assets.xmp import parse_xml
+from consentry.policies.tdmrep import TdmDeclaration
 
 __all__ = ["MAX_MEMBER_BYTES", "TDMREP_EPUB_NS", "opf_tdmrep"]
 
@@ -29,7 +30,6 @@ _PREFIX = re.compile(r"([A-Za-z_][\w.-]*):\s+(\S+)")
 
 _UNDECLARED = "tdm"  # an undeclared `tdm:` prefix is read as TDMRep (lenient; noted in evidence)
 
-_Result = tuple[int | None, str | None, str]
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> bytes | None:
@@ -76,7 +76,7 @@ def _property(meta: etree._Element, prefixes: set[str]) -> tuple[str, str] | Non
     return None
 
 
-def _read_opf(root: etree._Element) -> _Result:
+def _read_opf(root: etree._Element) -> TdmDeclaration:
     prefixes = _tdm_prefixes(root)
     found: dict[str, str] = {}
     lenient = False
@@ -87,7 +87,7 @@ def _read_opf(root: etree._Element) -> _Result:
                 lenient = lenient or pair[0].endswith("*")
                 found.setdefault(pair[0].rstrip("*"), pair[1])
     if not found:
-        return None, None, ""
+        return TdmDeclaration(None, None, "")
     raw = found.get("reservation")
     reservation = {"1": 1, "0": 0}.get(raw) if raw is not None else None
     evidence = f"OPF tdm:reservation={raw!r}" if raw is not None else "OPF tdm:reservation absent"
@@ -97,20 +97,20 @@ def _read_opf(root: etree._Element) -> _Result:
         evidence += f" tdm:policy={found['policy']!r}"
     if lenient:
         evidence += " (no package@prefix declaration; `tdm:` read as TDMRep)"
-    return reservation, found.get("policy"), evidence
+    return TdmDeclaration(reservation, found.get("policy"), evidence, lenient)
 
 
-def opf_tdmrep(body: bytes) -> _Result:
+def opf_tdmrep(body: bytes) -> TdmDeclaration:
     """(reservation, policy, evidence) from the EPUB in `body`; (None, None, reason) when unreadable."""
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
             path = _opf_path(archive)
             if path is None:
-                return None, None, "EPUB: no readable META-INF/container.xml rootfile"
+                return TdmDeclaration(None, None, "EPUB: no readable META-INF/container.xml rootfile")
             data = _member(archive, path)
     except _ZIP_ERRORS as error:
-        return None, None, f"EPUB unreadable: {type(error).__name__}: {error}"
+        return TdmDeclaration(None, None, f"EPUB unreadable: {type(error).__name__}: {error}")
     root = parse_xml(data) if data is not None else None
     if root is None:
-        return None, None, f"EPUB: package document {path!r} unreadable or over {MAX_MEMBER_BYTES} bytes"
+        return TdmDeclaration(None, None, f"EPUB: package document {path!r} unreadable or over {MAX_MEMBER_BYTES} bytes")
     return _read_opf(root)

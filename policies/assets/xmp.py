@@ -14,6 +14,7 @@ from lxml import etree
 
 from consentry.policies.model import Signal
 from consentry.policies.safexml import decode_leniently, parse_untrusted
+from consentry.policies.tdmrep import TdmDeclaration
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
@@ -159,13 +160,13 @@ def provenance_url(packets: Sequence[bytes]) -> str | None:
     return None
 
 
-def pdf_tdmrep(packets: Sequence[bytes]) -> tuple[int | None, str | None, str]:
+def pdf_tdmrep(packets: Sequence[bytes]) -> TdmDeclaration:
     """(reservation, policy, evidence) from `tdm:reservation`/`tdm:policy` in namespace
     `http://www.w3.org/ns/tdmrep/` (SPECS §7.2 item 5); the last packet declaring either wins.
 
     reservation = "1" / "0"; any other value is a protocol error -> None (unset), noted in evidence.
     """
-    result: tuple[int | None, str | None, str] = (None, None, "")
+    result = TdmDeclaration(None, None, "")
     for root, _ in _roots(packets):
         reservations = list(_values(root, TDMREP_PDF_NS, "reservation"))
         policies = list(_values(root, TDMREP_PDF_NS, "policy"))
@@ -179,5 +180,5 @@ def pdf_tdmrep(packets: Sequence[bytes]) -> tuple[int | None, str | None, str]:
             evidence += " (invalid value: unset)"
         if policy is not None:
             evidence += f" tdm:policy={_quote(policy)}"
-        result = (reservation, policy, evidence)
+        result = TdmDeclaration(reservation, policy, evidence)
     return result

@@ -13,7 +13,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from consentry.crawler.crawl.command import deciding_mechanisms
-from consentry.middlewares.embedded import embedded_signals
+from consentry.middlewares.adapters.manifestreader import C2paReader
+from consentry.policies.assets.embedded import embedded_signals
 from consentry.policies.model import AssetResponse
 from consentry.policies.record import record_problems
 from consentry.policies.vocabulary import Purpose, Verdict
@@ -123,5 +124,5 @@ def test_warc_holds_site_files_responses_and_decisions(demo_run: tuple[subproces
 def test_bundled_demo_assets_read_as_named(name: str, purpose: Purpose, verdict: Verdict) -> None:
     body = (resources.files("consentry.crawler.demo") / "assets" / name).read_bytes()
     kind = "image/png" if name.endswith(".png") else "image/jpeg"
-    [signal] = embedded_signals(AssetResponse(f"http://demo/{name}", 200, (("Content-Type", kind),), body))
+    [signal] = embedded_signals(AssetResponse(f"http://demo/{name}", 200, (("Content-Type", kind),), body), C2paReader())
     assert signal.statement[purpose] is verdict

@@ -8,8 +8,10 @@ import threading
 import c2pa
 import pytest
 
-from consentry.middlewares.adapters.manifestreader import read_store
-from consentry.middlewares.embedded import embedded_layers, embedded_signals, embedded_tdmrep, manifest_urls
+from consentry.middlewares.adapters.manifestreader import C2paReader, read_store
+from consentry.policies.assets.embedded import embedded_layers, embedded_signals, manifest_urls
+
+READER = C2paReader()
 from consentry.policies.model import AssetResponse, SiteFile
 from consentry.policies.vocabulary import Mechanism, Purpose, Tag, Verdict
 from tests.provenance_fixtures import (
@@ -54,7 +56,7 @@ SIGNED = [
 
 @pytest.mark.parametrize(("name", "statement", "tags"), SIGNED, ids=[s[0] for s in SIGNED])
 def test_signed_assets(signed_assets, name, statement, tags) -> None:
-    [signal] = embedded_signals(response(signed_assets[name], "application/octet-stream"))
+    [signal] = embedded_signals(response(signed_assets[name], "application/octet-stream"), READER)
     assert dict(signal.statement) == statement
     assert signal.tags == tags
     assert '(Valid, signer "C2PA Signer"' in signal.evidence
@@ -62,31 +64,31 @@ def test_signed_assets(signed_assets, name, statement, tags) -> None:
 
 @pytest.mark.parametrize(("name", "statement", "tags"), SIGNED, ids=[s[0] for s in SIGNED])
 def test_tampered_keeps_denies_drops_allows(signed_assets, name, statement, tags) -> None:
-    [signal] = embedded_signals(response(signed_assets[f"tampered-{name}"]))
+    [signal] = embedded_signals(response(signed_assets[f"tampered-{name}"]), READER)
     assert dict(signal.statement) == {p: v for p, v in statement.items() if v is D}
     assert "(Invalid," in signal.evidence
 
 
 def test_trusted_anchor(signed_assets, test_ca) -> None:
     [signal] = embedded_signals(
-        response(signed_assets["cawg-allowed.png"]), trust_anchors_pem=test_ca.ca_pem.decode()
+        response(signed_assets["cawg-allowed.png"]), C2paReader(test_ca.ca_pem.decode())
     )
     assert dict(signal.statement) == {Purpose.GENAI_TRAIN: A}
     assert "(Trusted," in signal.evidence
 
 
 def test_manifest_without_training_assertion(signed_assets) -> None:
-    assert embedded_signals(response(signed_assets["no-training.jpg"])) == []
+    assert embedded_signals(response(signed_assets["no-training.jpg"]), READER) == []
 
 
 def test_manifestless_asset_never_reaches_the_reader() -> None:
     """This body makes c2pa fail (see test_manifestreader); without a marker the reader is not asked."""
-    assert embedded_signals(response(b"\xff\xd8\xff\xe0garbage")) == []
+    assert embedded_signals(response(b"\xff\xd8\xff\xe0garbage"), READER) == []
 
 
 def test_truncated_signed_asset_is_unverifiable(signed_assets) -> None:
     body = signed_assets["cawg-mixed.jpg"]
-    [signal] = embedded_signals(response(body[: len(body) // 2]))
+    [signal] = embedded_signals(response(body[: len(body) // 2]), READER)
     assert (signal.statement, signal.tags) == ({}, (Tag.UNVERIFIABLE,))
 
 
@@ -95,7 +97,7 @@ def test_oversized_body_is_unverifiable_but_xmp_is_read(signed_assets) -> None:
         signed_assets["cawg-mixed.jpg"],
         xmp_packet('plus:DataMining="http://ns.useplus.org/ldf/vocab/DMI-PROHIBITED"/>'),
     )
-    found = embedded_signals(response(body), max_bytes=20_000)
+    found = embedded_signals(response(body), READER, max_bytes=20_000)
     c2pa_signal, xmp_signal = found
     assert c2pa_signal.tags == (Tag.UNVERIFIABLE,)
     assert "exceeds C2PA_MAX_BYTES" in c2pa_signal.evidence
@@ -108,7 +110,7 @@ def test_several_stores_are_treated_as_none(signed_assets) -> None:
     length = int.from_bytes(body[app11 + 2 : app11 + 4], "big")
     segment = body[app11 : app11 + 2 + length]
     second = segment[:6] + b"\x00\x09" + segment[8:]  # same store, another box instance number
-    [signal] = embedded_signals(response(body[:app11] + segment + second + body[app11 + 2 + length :]))
+    [signal] = embedded_signals(response(body[:app11] + segment + second + body[app11 + 2 + length :]), READER)
     assert signal.statement == {}
     assert "2 C2PA manifest stores" in signal.evidence
 
@@ -132,7 +134,7 @@ DATA_MINING = [
 def test_every_data_mining_value_in_jpeg_and_png(fmt, value, statement) -> None:
     packet = xmp_packet(f'><plus:DataMining rdf:resource="{VOCAB}{value}"/></rdf:Description>')
     embed = jpeg_with_app1_xmp if fmt == "jpeg" else png_with_itxt_xmp
-    [signal] = embedded_signals(response(embed(plain_image(fmt), packet), MIME[fmt]))
+    [signal] = embedded_signals(response(embed(plain_image(fmt), packet), MIME[fmt]), READER)
     assert signal.mechanism is Mechanism.IPTC_XMP
     assert dict(signal.statement) == statement
 
@@ -143,7 +145,7 @@ def test_xmp_with_billion_laughs_in_a_jpeg() -> None:
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><plus:DataMining xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/">'
         b"&b;DMI-ALLOWED</plus:DataMining></x:xmpmeta>"
     )
-    assert embedded_signals(response(jpeg_with_app1_xmp(plain_image("jpeg"), packet))) == []
+    assert embedded_signals(response(jpeg_with_app1_xmp(plain_image("jpeg"), packet)), READER) == []
 
 
 def test_remote_manifest_via_link(test_ca) -> None:
@@ -153,7 +155,7 @@ def test_remote_manifest_via_link(test_ca) -> None:
     resp = response(asset, headers=link)
     assert manifest_urls(resp) == ("https://ex.com/m/a.c2pa",)
     fetched = {"https://ex.com/m/a.c2pa": SiteFile.from_http("https://ex.com/m/a.c2pa", 200, store)}
-    [signal] = embedded_signals(resp, fetched_manifests=fetched)
+    [signal] = embedded_signals(resp, READER, fetched_manifests=fetched)
     assert dict(signal.statement) == {Purpose.AI_INPUT: D}
     assert signal.source == "https://ex.com/m/a.c2pa"
 
@@ -166,7 +168,7 @@ def test_remote_manifest_via_link(test_ca) -> None:
 )  # fmt: skip
 def test_unfetchable_remote_manifest_is_unverifiable(fetched) -> None:
     resp = response(plain_image("jpeg"), headers=(("Link", '</m/a.c2pa>; rel="c2pa-manifest"'),))
-    [signal] = embedded_signals(resp, fetched_manifests=fetched)
+    [signal] = embedded_signals(resp, READER, fetched_manifests=fetched)
     assert (signal.statement, signal.tags) == ({}, (Tag.UNVERIFIABLE,))
 
 
@@ -181,7 +183,7 @@ def test_c2pa_never_fetches_the_provenance_url(test_ca) -> None:
     asset = _remote_url_asset(test_ca, url)
     resp = response(asset)
     assert manifest_urls(resp) == (url,)
-    [signal] = embedded_signals(resp)  # not fetched by the transport → unverifiable, and no connection
+    [signal] = embedded_signals(resp, READER)  # not fetched by the transport → unverifiable, and no connection
     direct = read_store(asset, "image/jpeg")  # the reader itself, told nothing: must not fetch either
     thread.join()
     listener.close()
@@ -221,9 +223,10 @@ def _remote_url_asset(ca, url: str) -> bytes:
 def test_pdf_tdmrep_layer() -> None:
     packet = xmp_packet('xmlns:tdm="http://www.w3.org/ns/tdmrep/" tdm:reservation="1"/>')
     pdf = b"%PDF-1.7\n1 0 obj<</Type/Metadata/Subtype/XML>>stream\n" + packet + b"\nendstream\n%%EOF"
-    [(mechanism, reservation, policy, _evidence)] = embedded_tdmrep(response(pdf, "application/pdf"))
+    [layer] = embedded_layers(response(pdf, "application/pdf"))
+    mechanism, reservation, policy = layer.mechanism, layer.reservation, layer.policy
     assert (mechanism, reservation, policy) == (Mechanism.TDMREP_PDF, 1, None)
-    assert embedded_signals(response(pdf, "application/pdf")) == []
+    assert embedded_signals(response(pdf, "application/pdf"), READER) == []
 
 
 def test_epub_tdmrep_layer() -> None:

@@ -170,7 +170,7 @@ def test_latin1_packet_read_leniently() -> None:
 def test_broken_packets_give_nothing(packet) -> None:
     assert iptc_signals([packet], "u") == []
     assert provenance_url([packet]) is None
-    assert pdf_tdmrep([packet]) == (None, None, "")
+    assert pdf_tdmrep([packet]) == (None, None, "", False)
 
 
 def test_deep_nesting_does_not_raise() -> None:
@@ -178,7 +178,7 @@ def test_deep_nesting_does_not_raise() -> None:
 
 
 def test_pdf_tdmrep_reserved() -> None:
-    reservation, policy, evidence = pdf_tdmrep([(FIXTURES / "pdf-tdmrep-reserved.xmp").read_bytes()])
+    reservation, policy, evidence, _ = pdf_tdmrep([(FIXTURES / "pdf-tdmrep-reserved.xmp").read_bytes()])
     assert (reservation, policy) == (1, "https://example.com/policies/tdm.json")
     assert "tdm:reservation='1'" in evidence
 
@@ -186,14 +186,14 @@ def test_pdf_tdmrep_reserved() -> None:
 @pytest.mark.parametrize(("value", "expected"), [("0", 0), ("1", 1), ("yes", None), ("true", None)])
 def test_pdf_tdmrep_values(value, expected) -> None:
     packet = (f'{HEAD} xmlns:t="http://www.w3.org/ns/tdmrep/" t:reservation="{value}"/>{TAIL}').encode()
-    reservation, policy, evidence = pdf_tdmrep([packet])
+    reservation, policy, evidence, _ = pdf_tdmrep([packet])
     assert (reservation, policy) == (expected, None)
     assert ("invalid" in evidence) is (expected is None)
 
 
 def test_pdf_tdmrep_hash_namespace_is_not_pdf() -> None:
     packet = f'{HEAD} xmlns:t="http://www.w3.org/ns/tdmrep#" t:reservation="1"/>{TAIL}'.encode()
-    assert pdf_tdmrep([packet]) == (None, None, "")
+    assert pdf_tdmrep([packet]) == (None, None, "", False)
 
 
 def test_provenance_only_http() -> None:

@@ -1,8 +1,8 @@
 """The replay behind `consentry audit`: WARC values in, one `RecordResult` per archived or replayed decision out.
 
-Transport for DESIGN.md "Rule of one path" (SPECS §14.2, §8.3): feeds `consentry.crawler.audit.readers.archive` values to the
-document store and `consentry.crawler.audit.judge`. A response waits for its decision record (or, in a foreign WARC, for a
-window of later records); a decision record is compared with the replay of the response it judged.
+Pairs what the archive holds: a response waits for its decision record (or, in a foreign WARC, for a window of
+later records), and a decision record is compared with the replay of the response it judged. Documents go to
+the store; the judging itself is `consentry.crawler.audit.judge.Judge`'s.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ __all__ = ["AuditOptions", "RecordResult", "Replayer"]
 _WINDOW = 256
 
 
-class Replayer(Judge):
+class Replayer:
     """Feeds on `consentry.crawler.audit.readers.archive` values; calls `emit` with a `RecordResult` per decision."""
 
     def __init__(
         self, options: AuditOptions, emit: Callable[[RecordResult], None], fetcher: Any = None
     ) -> None:
-        super().__init__(options, fetcher)
+        self.judge = Judge(options, fetcher)
+        self.store = self.judge.store
         self.emit = emit
         self.ours = False
         self.notes: list[str] = []
@@ -68,7 +69,7 @@ class Replayer(Judge):
         text = info.fields.get(POLICY_FIELD)
         if text:
             config, problem = policy_from_warcinfo(text)
-            self.crawl_config = config or self.crawl_config
+            self.judge.crawl_config = config or self.judge.crawl_config
             if problem:
                 self.notes.append(problem)
 
@@ -79,20 +80,22 @@ class Replayer(Judge):
             return
         if capture.location:
             self.stats["redirect hops"] += 1
-            self.redirected_from[capture.location] = self.redirected_from.get(capture.url, capture.url)
-            trim(self.redirected_from, PAGES)
+            redirected_from = self.judge.redirected_from
+            redirected_from[capture.location] = redirected_from.get(capture.url, capture.url)
+            trim(redirected_from, PAGES)
             return
         if capture.record_id in self.pending:  # a duplicate WARC-Record-ID: judge the first one now
             self._expire(self.pending.pop(capture.record_id))
         pending = self.pending[capture.record_id] = Pending(capture, self.count)
-        self._want(pending, self._config(None).c2pa_max_bytes)
+        self._want(pending)
 
-    def _want(self, pending: Pending, cap: int) -> None:
+    def _want(self, pending: Pending) -> None:
+        """Tell the store which documents the core will need for this response, so it keeps their captures."""
         capture = pending.capture
         asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body)
-        pending.wanted = wanted = self._wanted(asset, cap)
-        if wanted[1] or wanted[2]:
-            self.store.want([*wanted[1], *wanted[2]])
+        pending.wanted = wanted = self.judge.needs(asset, self.judge.config(None))
+        if wanted[1]:
+            self.store.want([need.url for need in wanted[1]])
 
     def _request(self, entry: RequestEntry) -> None:
         pending = self.pending.get(entry.concurrent_to or "")
@@ -110,7 +113,7 @@ class Replayer(Judge):
     def _decision(self, entry: DecisionEntry) -> None:
         self.ours = True
         record = entry.record
-        config = self._config(record)
+        config = self.judge.config(record)
         if entry.problem or record is None:
             result = RecordResult(
                 entry.url,
@@ -125,11 +128,11 @@ class Replayer(Judge):
             return
         target = entry.concurrent_to
         if target is None:
-            self.emit(self._compare(self._skip(entry.url, entry.record_id, entry.date, config), record))
+            self.emit(self.judge.compare(self.judge.skip(entry.url, entry.record_id, entry.date, config), record))
         elif (pending := self.pending.pop(target, None)) is not None:
-            self.emit(self._compare(self._judge(pending, entry.date, config), record))
+            self.emit(self.judge.compare(self.judge.judge(pending, entry.date, config), record))
         elif (orphan := self.orphans.pop(target, None)) is not None:
-            self.emit(self._compare(orphan, record))
+            self.emit(self.judge.compare(orphan, record))
         else:
             note = f"the response {target} this decision judged is not in the archive (or was unreadable)"
             self.emit(
@@ -137,7 +140,7 @@ class Replayer(Judge):
             )
 
     def _expire(self, pending: Pending) -> None:
-        result = self._judge(pending, pending.capture.date, self._config(None))
+        result = self.judge.judge(pending, pending.capture.date, self.judge.config(None))
         if not self.ours:
             self.emit(tagged(result))
             return
@@ -147,4 +150,5 @@ class Replayer(Judge):
 
     def _orphan(self, result: RecordResult) -> None:
         result.notes.append("no decision archived for this response")
+        result.undecided = True
         self.emit(tagged(result))

@@ -1,37 +1,49 @@
-"""Embedded provenance for every front end (SPECS §9, §10, §7.2 items 4–5): pre-scan → c2pa adapter → signals.
+"""Embedded provenance of one asset: pre-scan → an injected C2PA reader → signals (C2PA 2.x, CAWG, IPTC PLUS).
 
-Transport-agnostic glue: `check`, `crawl` and `audit` pass the asset response (and any remote manifests they
-fetched for `manifest_urls`) and get `Signal`s. Manifest-less assets never reach the c2pa reader.
+Pure. The pre-scan (`consentry.policies.assets.prescan`) finds JUMBF/XMP markers; only an asset that carries a
+manifest store is handed to the `ManifestReader` a transport injects (the c2pa adapter,
+`consentry.middlewares.adapters.manifestreader`, is the only importer of c2pa). Remote manifests
+(C2PA 2.x §11.4) arrive as documents the transport fetched for `manifest_urls`. See docs/signals/c2pa.md and
+docs/signals/iptc.md.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
-from consentry.middlewares.adapters.manifestreader import read_store
 from consentry.policies.assets import credentials, epub, prescan, xmp
-from consentry.policies.config import PolicyConfig
-from consentry.policies.evaluate import SitePolicy, evaluate_response
 from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from consentry.policies.record import Decision
-from consentry.policies.tdmrep import TdmLayer
+from consentry.policies.tdmrep import TdmDeclaration, TdmLayer
 from consentry.policies.vocabulary import Mechanism, Scope, Tag
-
-if TYPE_CHECKING:
-    from consentry.middlewares.adapters.registry import Registry
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "ManifestReader",
+    "StoreResult",
     "embedded_layers",
     "embedded_signals",
-    "embedded_tdmrep",
-    "evaluate_asset",
     "manifest_urls",
 ]
 
-logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """A manifest store as JSON data (`store`), or why it could not be read (`error`); both None = no manifest."""
+
+    store: Mapping[str, object] | None
+    error: str | None = None
+
+
+class ManifestReader(Protocol):
+    """Reads the C2PA manifest store of `body` (or the external store `manifest_data` bound to it).
+
+    `content_type` is the MIME type the reader is told. Implementations never raise on remote content.
+    """
+
+    def __call__(self, body: bytes, content_type: str, *, manifest_data: bytes | None = None) -> StoreResult: ...
+
 
 #: `CONSENT_C2PA_MAX_BYTES` default: bodies above it are not handed to the c2pa reader.
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -60,7 +72,7 @@ def manifest_urls(response: AssetResponse, *, max_bytes: int = DEFAULT_MAX_BYTES
 
 
 def _embedded_c2pa(
-    response: AssetResponse, markers: prescan.Markers, trust: str | None, max_bytes: int
+    response: AssetResponse, markers: prescan.Markers, reader: ManifestReader, max_bytes: int
 ) -> list[Signal]:
     size = len(response.body)
     if size > max_bytes:
@@ -72,12 +84,12 @@ def _embedded_c2pa(
         return [_several(response.url, markers.c2pa_stores)]
     if not markers.has_c2pa:
         return []
-    result = read_store(response.body, _reader_type(markers, response), trust_anchors_pem=trust)
+    result = reader(response.body, _reader_type(markers, response))
     return credentials.signals(result.store, response.url, error=result.error)
 
 
 def _several(source: str, count: int) -> Signal:
-    """SPECS §9.3: several manifest stores in one (non-PDF) asset are all invalid, treated as none."""
+    """C2PA 2.x §11.3: several manifest stores in one (non-PDF) asset are all invalid, treated as none."""
     evidence = f"{count} C2PA manifest stores embedded: all invalid, treated as none"
     return Signal(Mechanism.C2PA, Scope.EMBEDDED, source, evidence)
 
@@ -86,7 +98,7 @@ def _remote_c2pa(
     response: AssetResponse,
     markers: prescan.Markers,
     fetched: Mapping[str, SiteFile],
-    trust: str | None,
+    reader: ManifestReader,
     max_bytes: int,
 ) -> list[Signal]:
     out: list[Signal] = []
@@ -100,12 +112,7 @@ def _remote_c2pa(
                 None, url, error="asset exceeds C2PA_MAX_BYTES; remote manifest not read"
             )
         else:
-            result = read_store(
-                response.body,
-                _reader_type(markers, response),
-                manifest_data=site_file.body,
-                trust_anchors_pem=trust,
-            )
+            result = reader(response.body, _reader_type(markers, response), manifest_data=site_file.body)
             error = result.error or (None if result.store else "remote manifest holds no manifest store")
             out += credentials.signals(result.store, url, error=error)
     return out
@@ -113,80 +120,43 @@ def _remote_c2pa(
 
 def embedded_signals(
     response: AssetResponse,
+    reader: ManifestReader,
     *,
     fetched_manifests: Mapping[str, SiteFile] | None = None,
-    trust_anchors_pem: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[Signal]:
     """C2PA/CAWG (embedded and remote) and IPTC `plus:DataMining` signals of one asset response."""
     markers = _markers(response, max_bytes)
-    for note in markers.notes:
-        logger.debug("pre-scan %s: %s", response.url, note)
-    found = _embedded_c2pa(response, markers, trust_anchors_pem, max_bytes)
-    found += _remote_c2pa(response, markers, fetched_manifests or {}, trust_anchors_pem, max_bytes)
+    found = _embedded_c2pa(response, markers, reader, max_bytes)
+    found += _remote_c2pa(response, markers, fetched_manifests or {}, reader, max_bytes)
     found += xmp.iptc_signals(markers.xmp_packets, response.url)
     return found
 
 
-def embedded_tdmrep(
-    response: AssetResponse, *, max_bytes: int = DEFAULT_MAX_BYTES
-) -> list[tuple[Mechanism, int | None, str | None, str]]:
-    """TDMRep from PDF XMP / EPUB OPF as (mechanism, reservation, policy, evidence) for `TdmLayer`s (SPECS §7.2)."""
+def _embedded_tdmrep(response: AssetResponse, max_bytes: int) -> tuple[Mechanism, TdmDeclaration] | None:
+    """TDMRep declared inside a PDF (XMP) or an EPUB (OPF), W3C TDMRep §5.4–5.5."""
     markers = _markers(response, max_bytes)
     if markers.container == "pdf":
-        reservation, policy, evidence = xmp.pdf_tdmrep(markers.xmp_packets)
-        return [(Mechanism.TDMREP_PDF, reservation, policy, evidence)] if evidence else []
+        return Mechanism.TDMREP_PDF, xmp.pdf_tdmrep(markers.xmp_packets)
     if markers.container == "epub" and len(response.body) <= max_bytes:
-        reservation, policy, evidence = epub.opf_tdmrep(response.body)
-        return [(Mechanism.TDMREP_EPUB, reservation, policy, evidence)] if evidence else []
-    return []
+        return Mechanism.TDMREP_EPUB, epub.opf_tdmrep(response.body)
+    return None
 
 
 def embedded_layers(response: AssetResponse, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[TdmLayer]:
-    """The PDF/EPUB TDMRep layers of the asset, last in the §7.3 processing order (EMBEDDED scope)."""
+    """The PDF/EPUB TDMRep layer of the asset, last in the TDMRep processing order (EMBEDDED scope)."""
+    found = _embedded_tdmrep(response, max_bytes)
+    if found is None or not found[1].evidence:
+        return []
+    mechanism, declared = found
     return [
         TdmLayer(
             mechanism=mechanism,
             scope=Scope.EMBEDDED,
             source=response.url,
-            reservation=reservation,
-            policy=policy,
-            evidence=evidence,
-            tags=(Tag.LENIENT,) if "read as TDMRep" in evidence else (),
+            reservation=declared.reservation,
+            policy=declared.policy,
+            evidence=declared.evidence,
+            tags=(Tag.LENIENT,) if declared.lenient else (),
         )
-        for mechanism, reservation, policy, evidence in embedded_tdmrep(response, max_bytes=max_bytes)
     ]
-
-
-def evaluate_asset(
-    site: SitePolicy,
-    asset: AssetResponse,
-    config: PolicyConfig,
-    *,
-    fetched_at: str | None,
-    linked: Mapping[str, SiteFile],
-    manifests: Mapping[str, SiteFile],
-    trust_anchors_pem: str | None = None,
-    registry: Registry | None = None,
-) -> Decision:
-    """The decision for a fetched asset, its embedded signals read: the one path every transport takes.
-
-    `linked` are the fetched `consentry.policies.evaluate.licence_urls(asset)`, `manifests` the fetched
-    `manifest_urls(asset)`; `check`, the crawl and `audit` differ only in how they fetched them. With a
-    works `registry`, the asset's matches (SPECS §11) join the embedded signals.
-    """
-    cap = config.c2pa_max_bytes
-    found = embedded_signals(
-        asset, fetched_manifests=manifests, trust_anchors_pem=trust_anchors_pem, max_bytes=cap
-    )
-    if registry is not None:
-        found += registry.signals(asset)
-    return evaluate_response(
-        site,
-        asset,
-        config,
-        fetched_at=fetched_at,
-        linked=linked,
-        embedded=found,
-        embedded_tdm=embedded_layers(asset, max_bytes=cap),
-    )
