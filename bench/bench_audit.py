@@ -46,7 +46,7 @@ def _record(
 def make_archive(path: Path, pages: int) -> None:
     """`pages` HTML responses with their decisions, in the crawl's layout."""
     from consentry.middlewares.adapters.manifestreader import C2paReader
-    from consentry.middlewares.warc import POLICY_FIELD, policy_record
+    from consentry.middlewares.adapters.warcformat import POLICY_FIELD, policy_record
     from consentry.policies.config import PolicyConfig
     from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_asset
     from consentry.policies.model import AssetResponse, SiteFile

@@ -1,5 +1,5 @@
 """The crawl's WARC 1.1 archive: every request/response, site files included, plus one metadata record
-per decision (DESIGN.md "Scrapy integration"); what `consentry audit` replays.
+per decision, in the layout `consentry.middlewares.adapters.warcformat` owns; what `consentry audit` replays.
 
 Extension. It listens to Scrapy's `response_downloaded`, which the downloader sends for EVERY response
 (spider requests and `engine.download_async` fetches alike) before any downloader middleware's
@@ -13,7 +13,6 @@ record's `consentry-policy` field holds the crawl's policy (JSON), so `consentry
 from __future__ import annotations
 
 import io
-import json
 import logging
 from http import HTTPStatus
 from pathlib import Path
@@ -26,8 +25,13 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares.adapters.warcformat import (
+    METADATA_CONTENT_TYPE,
+    decision_payload,
+    fetch_failure_payload,
+    warcinfo_fields,
+)
 from consentry.middlewares.signals import consent_decision, consent_fetch_failed
-from consentry.policies.version import VERSION
 
 if TYPE_CHECKING:
     from typing import Self
@@ -39,23 +43,13 @@ if TYPE_CHECKING:
     from consentry.policies.config import PolicyConfig
     from consentry.policies.record import Decision
 
-__all__ = ["FETCH_FAILURE_SCHEMA", "POLICY_FIELD", "RECORD_ID_META", "WarcExtension", "policy_record"]
+__all__ = ["RECORD_ID_META", "WarcExtension"]
 
 logger = logging.getLogger(__name__)
 
-#: The `metadata` payload schema for a document that could not be fetched (see `archive_fetch_failure`).
-FETCH_FAILURE_SCHEMA = "consentry.fetch-failure/1"
 #: request.meta key: the WARC-Record-ID of the response record archived for this request.
 RECORD_ID_META = "consent_warc_record_id"
 _HOP_BY_HOP = frozenset({"transfer-encoding"})
-#: The warcinfo field holding the crawl's policy as one line of JSON (see `policy_record`).
-POLICY_FIELD = "consentry-policy"
-
-
-def policy_record(config: PolicyConfig) -> dict[str, object]:
-    """The crawl's policy for the warcinfo record: `fingerprint()`, the byte caps and `config_sha256`."""
-    return {**config.fingerprint(), "max_sitefile_bytes": config.max_sitefile_bytes,
-            "c2pa_max_bytes": config.c2pa_max_bytes, "config_sha256": config.config_sha256}
 
 
 def _pairs(headers: Any, *, skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
@@ -95,14 +89,7 @@ class WarcExtension:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] | None = Path(path).open("ab")  # noqa: SIM115 - open for the whole crawl
         self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
-        info = {
-            "software": f"consentry/{VERSION}",
-            "format": "WARC File Format 1.1",
-            "description": "consentry crawl: responses as received plus consentry.decision/1 metadata",
-        }
-        if policy is not None:
-            info[POLICY_FIELD] = json.dumps(policy_record(policy), sort_keys=True, separators=(",", ":"))
-        self._write(self._writer.create_warcinfo_record(Path(path).name, info))
+        self._write(self._writer.create_warcinfo_record(Path(path).name, warcinfo_fields(policy)))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -150,8 +137,8 @@ class WarcExtension:
         self, decision: Decision, request: Request, response: Response | None = None, **_: Any
     ) -> None:
         """A `metadata` record holding the decision, concurrent to the response it judged."""
-        payload = json.dumps(decision.to_record(), ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
+        payload = decision_payload(decision)
+        headers = {"Content-Type": METADATA_CONTENT_TYPE}
         record_id = request.meta.get(RECORD_ID_META) if response is not None else None
         if record_id:
             headers["WARC-Concurrent-To"] = record_id
@@ -161,21 +148,21 @@ class WarcExtension:
                 "metadata",
                 payload=io.BytesIO(payload),
                 length=len(payload),
-                warc_content_type="application/json",
+                warc_content_type=METADATA_CONTENT_TYPE,
                 warc_headers_dict=headers,
             )
         )
 
     def archive_fetch_failure(self, url: str, detail: str, **_: Any) -> None:
         """A `metadata` record for a document that could not be fetched at all (no response to archive)."""
-        payload = json.dumps({"schema": FETCH_FAILURE_SCHEMA, "url": url, "detail": detail}).encode("utf-8")
+        payload = fetch_failure_payload(url, detail)
         self._write(
             self._writer.create_warc_record(
                 url,
                 "metadata",
                 payload=io.BytesIO(payload),
                 length=len(payload),
-                warc_content_type="application/json",
+                warc_content_type=METADATA_CONTENT_TYPE,
             )
         )
 

@@ -12,12 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from consentry.middlewares.warc import POLICY_FIELD
-from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.config import PolicyConfig
 from consentry.policies.record import record_problems
 from consentry.policies.vocabulary import PURPOSES, Purpose, expand_purposes
 
-__all__ = ["differences", "policy_from_decision", "policy_from_warcinfo"]
+__all__ = ["differences", "policy_from_decision"]
 _TOP_KEYS = (
     "schema",
     "url",
@@ -31,28 +30,6 @@ _TOP_KEYS = (
     "response",
 )
 _SIGNAL_KEYS = ("statement", "tags", "counted", "hierarchical", "evidence")
-
-
-def policy_from_warcinfo(text: str) -> tuple[PolicyConfig | None, str | None]:
-    """The crawl's `PolicyConfig` from the warcinfo field, or (None, why not)."""
-    try:
-        value = json.loads(text)
-        config = PolicyConfig(
-            agent=str(value["agent"]),
-            purposes=tuple(Purpose(p) for p in value["purposes"]),
-            on_deny=OnDeny(value["on_deny"]),
-            on_unknown=OnUnknown(value["on_unknown"]),
-            on_unverifiable=OnUnverifiable(value["on_unverifiable"]),
-            inferred=InferredMode(value["inferred"]),
-            max_sitefile_bytes=int(value.get("max_sitefile_bytes", 512_000)),
-            c2pa_max_bytes=int(value.get("c2pa_max_bytes", 50 * 1024 * 1024)),
-            c2pa_trust_anchors=value.get("c2pa_trust_anchors"),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        return None, f"warcinfo {POLICY_FIELD} unusable ({type(exc).__name__}: {exc})"
-    if value.get("config_sha256") not in (None, config.config_sha256):
-        return config, "warcinfo policy does not reproduce its config_sha256 (written by another version?)"
-    return config, None
 
 
 def policy_from_decision(record: Mapping[str, Any]) -> PolicyConfig | None:

@@ -1,16 +1,17 @@
 """The values `consentry audit` reads out of a WARC, and the record helpers both readers share.
 
-Not pure only in that it is front-end code (DESIGN.md "Command line"); it reads no files. Content-Encoding is
-decoded with the code Scrapy's HttpCompressionMiddleware uses in the crawl, so a replay sees the crawl's body.
+Not pure only in that it is front-end code; it reads no files. Content-Encoding is decoded as Scrapy's
+HttpCompressionMiddleware decodes it in the crawl (`consentry.middlewares.adapters.contentcoding`), so a replay
+sees the crawl's body.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from consentry.middlewares.warc import FETCH_FAILURE_SCHEMA
+from consentry.middlewares.adapters.contentcoding import decode, split_codings
+from consentry.middlewares.adapters.warcformat import read_metadata
 
 __all__ = [
     "Capture",
@@ -141,18 +142,16 @@ def _decode(
     body: bytes, headers: tuple[tuple[str, str], ...], max_size: int
 ) -> tuple[bytes, tuple[tuple[str, str], ...]]:
     """Decode Content-Encoding exactly as the crawl's HttpCompressionMiddleware did; headers adjusted likewise."""
-    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware as Hcm
-
-    values = [v.encode("latin-1") for k, v in headers if k.lower() == "content-encoding"]
+    values = [v for k, v in headers if k.lower() == "content-encoding"]
     if not values:
         return body, headers
-    to_decode, to_keep = Hcm._split_encodings(values)
-    for encoding in to_decode:
-        body = Hcm._decode(body, encoding, max_size)
+    to_decode, to_keep = split_codings(values)
+    for coding in to_decode:
+        body = decode(body, coding, max_size)
     rest = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
     if to_keep:
         index = next(i for i, (k, _) in enumerate(headers) if k.lower() == "content-encoding")
-        rest[index:index] = [("Content-Encoding", e.decode("latin-1")) for e in to_keep]
+        rest[index:index] = [("Content-Encoding", coding) for coding in to_keep]
     return body, tuple(rest)
 
 
@@ -195,16 +194,7 @@ def decision_entry(
 ) -> DecisionEntry | FetchFailure:
     """A metadata record's JSON payload as a `DecisionEntry` (a problem when it is not a JSON object), or
     the `FetchFailure` it records."""
-    entry = DecisionEntry(record_id, concurrent_to, url, date, None)
-    try:
-        value = json.loads(payload)
-    except ValueError as exc:
-        entry.problem = f"metadata payload is not JSON: {exc}"
-        return entry
-    if isinstance(value, dict) and value.get("schema") == FETCH_FAILURE_SCHEMA:
-        return FetchFailure(url, record_id, date, str(value.get("detail") or "fetch failed"))
-    if isinstance(value, dict):
-        entry.record = value
-    else:
-        entry.problem = "metadata payload is not a JSON object"
-    return entry
+    record, failure, problem = read_metadata(payload)
+    if failure is not None:
+        return FetchFailure(url, record_id, date, failure)
+    return DecisionEntry(record_id, concurrent_to, url, date, record, problem)

@@ -11,12 +11,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from consentry.crawler.audit.compare import policy_from_warcinfo
 from consentry.crawler.audit.judge import PAGES, Judge, trim
 from consentry.crawler.audit.readers.archive import Capture, Damage, DecisionEntry, Info, RequestEntry
 from consentry.crawler.audit.records import FetchFailure, Item
 from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, tagged
-from consentry.middlewares.warc import POLICY_FIELD
+from consentry.middlewares.adapters.warcformat import POLICY_FIELD, policy_from_warcinfo, written_by_consentry
 from consentry.policies.model import AssetResponse
 
 __all__ = ["AuditOptions", "RecordResult", "Replayer"]
@@ -65,7 +64,7 @@ class Replayer:
             self._orphan(self.orphans.popitem(last=False)[1])
 
     def _info(self, info: Info) -> None:
-        self.ours = self.ours or info.fields.get("software", "").startswith("consentry")
+        self.ours = self.ours or written_by_consentry(info.fields)
         text = info.fields.get(POLICY_FIELD)
         if text:
             config, problem = policy_from_warcinfo(text)

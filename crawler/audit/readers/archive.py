@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from warcio.archiveiterator import ArchiveIterator
+
 from consentry.crawler.audit.readers.fastwarcreader import FastRecords
 from consentry.crawler.audit.readers.warcioreader import (
     GZIP_MAGIC,
     READ_ERRORS,
-    WarcioIterator,
     convert,
+    quiet_records,
     read_reason,
     resync,
     starts_like_an_archive,
@@ -122,7 +124,7 @@ class WarcReader:
             self._last_start = None
             # ARC conversion only for ARC files: on a WARC, warcio's mixed mode would read a damaged gzip
             # member's garbage as an "ARC record" (random id, date 2999) instead of failing and resyncing.
-            iterator = WarcioIterator(handle, arc2warc=self.arc, check_digests=True)
+            iterator = ArchiveIterator(handle, arc2warc=self.arc, check_digests=True)
             try:
                 yield from self._records(iterator)
                 offset = None
@@ -144,14 +146,14 @@ class WarcReader:
         found = resync(handle, self._last_start + 1, gzipped)
         return found if found is not None else self._last_start
 
-    def _records(self, iterator: WarcioIterator) -> Iterator[Item]:
+    def _records(self, iterator: ArchiveIterator) -> Iterator[Item]:
         errors = 0
         last_id: str | None = None
-        for record in iterator:
+        for record in quiet_records(iterator):
             self.position = iterator.offset
             self._last_start = iterator.offset
-            if iterator.length_errors != errors:
-                errors = iterator.length_errors
+            if iterator.err_count != errors:
+                errors = iterator.err_count
                 yield Damage(self.position, _LENGTH, last_id)
             if self._skip:  # already read by fastwarc
                 self._skip -= 1
@@ -161,5 +163,5 @@ class WarcReader:
             if item is not None:
                 last_id = getattr(item, "record_id", None)
                 yield item
-        if iterator.length_errors != errors:
+        if iterator.err_count != errors:
             yield Damage(self.position, _LENGTH, last_id)

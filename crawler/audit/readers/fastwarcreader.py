@@ -25,6 +25,7 @@ from consentry.crawler.audit.records import (
     make_capture,
     parse_fields,
 )
+from consentry.middlewares.adapters.warcformat import is_metadata_json
 
 __all__ = ["FastRecords"]
 
@@ -100,7 +101,7 @@ class FastRecords:
             referer = _http(record).get("Referer") if _has_http(record, uri) else None
             _drain(record, 0)
             return RequestEntry(headers.get("warc-concurrent-to"), uri, referer)
-        if kind == _METADATA and "json" in (headers.get("content-type") or ""):
+        if kind == _METADATA and is_metadata_json(headers.get("content-type")):
             payload = record.reader.read(1 << 22)
             _drain(record, len(payload))
             ids = (headers.get("warc-record-id") or "", headers.get("warc-concurrent-to"))

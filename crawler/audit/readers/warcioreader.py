@@ -1,4 +1,4 @@
-"""warcio side of the audit's WARC reader: ARC files, damaged records, huge payloads (DESIGN.md "Command line").
+"""warcio side of the audit's WARC reader: ARC files, damaged records, huge payloads (docs/cli.md, "audit").
 
 Not pure (it reads files). One record at a time: a response body is read up to a cap (the rest is hashed, never
 held), damage (truncated gzip members, wrong Content-Length, digest mismatch, unparsable headers) is reported per
@@ -7,8 +7,11 @@ record, and after a parse failure the caller resynchronises on the next gzip mem
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import zlib
+from collections.abc import Iterator
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
@@ -25,12 +28,13 @@ from consentry.crawler.audit.records import (
     parse_fields,
     reason,
 )
+from consentry.middlewares.adapters.warcformat import is_metadata_json
 
 __all__ = [
     "GZIP_MAGIC",
     "READ_ERRORS",
-    "WarcioIterator",
     "convert",
+    "quiet_records",
     "read_reason",
     "resync",
     "starts_like_an_archive",
@@ -42,26 +46,16 @@ _WARC_MAGIC = b"WARC/1."
 READ_ERRORS = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, KeyError, IndexError, TypeError, OSError)
 
 
-class WarcioIterator(ArchiveIterator):  # type: ignore[misc]
-    """warcio's iterator, reporting a record not followed by blank lines instead of printing to stderr."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.length_errors = 0
-
-    def _consume_blanklines(self) -> tuple[bytes | None, int]:
-        empty_size, first_line = 0, True
-        while True:
-            line = self.reader.readline()
-            if not line:
-                return None, empty_size
-            if not line.rstrip() or first_line:
-                empty_size += len(line)
-                if line.rstrip():
-                    self.length_errors += 1
-                first_line = False
-                continue
-            return line, empty_size
+def quiet_records(iterator: ArchiveIterator) -> Iterator[Any]:
+    """warcio's records, without the warning it prints to stderr for a record not followed by blank lines
+    (a wrong Content-Length); its public `err_count` counts those instead."""
+    records = iter(iterator)
+    while True:
+        with contextlib.redirect_stderr(io.StringIO()):
+            record = next(records, None)
+        if record is None:
+            return
+        yield record
 
 
 def read_reason(exc: BaseException) -> str:
@@ -82,7 +76,7 @@ def convert(record: Any, body_cap: int) -> Info | Capture | RequestEntry | Decis
     if kind == "request":
         referer = record.http_headers.get_header("Referer") if record.http_headers is not None else None
         return RequestEntry(headers.get_header("WARC-Concurrent-To"), _uri(record), referer)
-    if kind == "metadata" and "json" in (headers.get_header("Content-Type") or ""):
+    if kind == "metadata" and is_metadata_json(headers.get_header("Content-Type")):
         payload = record.content_stream().read(1 << 22)
         record.raw_stream.read()
         return decision_entry(
