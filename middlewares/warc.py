@@ -1,5 +1,5 @@
 """The crawl's WARC 1.1 archive: every request/response, site files included, plus one metadata record
-per decision (DESIGN.md "Scrapy integration"); what `consentry audit` replays.
+per decision (docs/decision-record.md); what `consentry audit` replays.
 
 Extension. It listens to Scrapy's `response_downloaded`, which the downloader sends for EVERY response
 (spider requests and `engine.download_async` fetches alike) before any downloader middleware's

@@ -1,4 +1,4 @@
-"""The c2pa adapter (SPECS §9.6): the only module that imports c2pa. Reads a manifest store into plain JSON data.
+"""The c2pa adapter (docs/signals/c2pa.md): the only module that imports c2pa. Reads a manifest store into plain JSON data.
 
 c2pa's own network fetching (remote manifests, OCSP) is off; remote manifests come in as `manifest_data`,
 fetched by our transports. Every c2pa failure becomes `StoreResult(None, "<error class>: <message>")`.
@@ -73,7 +73,7 @@ def read_store(
             return StoreResult(None)
         with reader:
             text = reader.json()
-    except c2pa.C2paError as error:  # the one broad c2pa catch of the project (STYLE.md §2.5)
+    except c2pa.C2paError as error:  # the one broad c2pa catch of the project
         logger.warning("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))
         return StoreResult(None, _error(error))
     try:
