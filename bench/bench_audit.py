@@ -1,4 +1,4 @@
-"""Audit replay throughput vs bare warcio iteration, and peak memory on a 10x archive (DESIGN.md budgets).
+"""Audit replay throughput vs bare warcio iteration, and peak memory on a 10x archive (budgets: docs/architecture.md).
 
 Generates HTML-only archives in the crawl's layout (warcinfo with policy, site files, response + request +
 decision metadata per page), then prints: replay time / bare iteration time as a ratio (budget >= 0.5) and

@@ -1,4 +1,4 @@
-"""Crawl throughput: every consent component vs Scrapy's RobotsTxtMiddleware alone (DESIGN.md budget ≥ 0.85).
+"""Crawl throughput: every consent component vs Scrapy's RobotsTxtMiddleware alone (budget ≥ 0.85, docs/architecture.md).
 
 A loopback site of N linked pages (with a few images) is crawled in separate processes, interleaved
 A B A B …; pages/s is measured inside each crawl (Scrapy's start_time → finish_time). Prints the ratio

@@ -1,4 +1,4 @@
-"""Policy evaluation with cached site files vs Protego's `can_fetch` on the same URLs (DESIGN.md budget: ≤ 2×).
+"""Policy evaluation with cached site files vs Protego's `can_fetch` on the same URLs (budget ≤ 2×, docs/architecture.md).
 
 Not a test: prints ratios measured in this one run. The site files are realistic: an AIR-style robots.txt
 (every AI crawler token in one group, a `*` group with Content-Signal and Content-Usage path rules), a

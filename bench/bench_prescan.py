@@ -1,4 +1,4 @@
-"""Pre-scan benchmark (DESIGN.md "Performance budgets"): cost per manifest-less JPEG with the byte pre-scan vs
+"""Pre-scan benchmark (docs/architecture.md "Performance budgets"): cost per manifest-less JPEG with the byte pre-scan vs
 calling the c2pa reader directly, and the cost per signed image read, measured in the same run.
 
 Run: .venv/bin/python -m bench.bench_prescan

@@ -1,4 +1,4 @@
-"""Progress of `consentry crawl` on stderr when it is a terminal (DESIGN.md "Command line": long work shows
+"""Progress of `consentry crawl` on stderr when it is a terminal (docs/cli.md: long work shows
 progress): one line, redrawn at most four times a second, with the running counts of decisions and items.
 
 Scrapy extension, added to `EXTENSIONS` (with `CONSENT_PROGRESS = True`) by `consentry crawl` only when

@@ -1,4 +1,4 @@
-"""The decision log: one `consentry.decision/1` JSON line per decision (DESIGN.md "The decision record").
+"""The decision log: one `consentry.decision/1` JSON line per decision (docs/decision-record.md).
 
 Extension. Each line is written and flushed when the decision is emitted — before the request is
 ignored or the item produced — so an interrupted crawl loses no decision it applied. Stats:

@@ -1,4 +1,4 @@
-"""The Scrapy signals consentry sends (DESIGN.md "Scrapy integration"); bare `object()`s, as Scrapy's own.
+"""The Scrapy signals consentry sends (docs/architecture.md); bare `object()`s, as Scrapy's own.
 
 `consent_decision` is sent once per `Decision`, BEFORE the crawl applies it (drops or ignores the
 request), with keyword arguments `decision` (consentry.policies.record.Decision), `request`, `response` (None for

@@ -1,4 +1,4 @@
-"""Consent on items, and page-level `noai`/`noimageai` carried to the media a page links (SPECS §8.3).
+"""Consent on items, and page-level `noai`/`noimageai` carried to the media a page links (docs/signals/x-robots-tag.md).
 
 Spider middleware. Every item produced from a response that carries a decision (`response.meta["consent"]`)
 gets a `consent` field: {action, purposes, reason, mechanisms}; items from a dropped page that is only

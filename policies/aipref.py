@@ -1,5 +1,5 @@
-"""IETF AIPREF usage preferences: the vocabulary mapping and the `Content-Usage` header (SPECS §4.2,
-§4.3, §4.6). Pure.
+"""IETF AIPREF usage preferences: the vocabulary mapping and the `Content-Usage` header (draft-ietf-aipref-vocab-07,
+draft-ietf-aipref-attach-05; docs/signals/content-usage.md). Pure.
 
 Grammar (RFC 9651 Structured Field Dictionary, draft-ietf-aipref-vocab-07 §"Processing"):
     usage-pref = sf-dictionary            ; member = key [ "=" item ] *( ";" parameter )
@@ -23,7 +23,7 @@ __all__ = ["LABELS", "header_signals", "most_restrictive", "parse_usage"]
 _P = Purpose
 _D, _A = Verdict.DENY, Verdict.ALLOW
 
-#: label -> (statement for `n`, statement for `y`, draft(s) that defined it if legacy) (SPECS §4.6 table).
+#: label -> (statement for `n`, statement for `y`, draft(s) that defined it if legacy) (docs/signals/content-usage.md).
 #: `train-ai=y` maps to genai-train only: the narrowest of the label's readings across drafts.
 LABELS: dict[str, tuple[dict[Purpose, Verdict], dict[Purpose, Verdict], str | None]] = {
     "train-ai": ({_P.AI_TRAIN: _D}, {_P.GENAI_TRAIN: _A}, None),
@@ -45,7 +45,7 @@ _VALUES = {"y": 1, "n": 0}  # index into the LABELS tuple: 0 = deny statement, 1
 def most_restrictive(
     statements: Sequence[Mapping[Purpose, Verdict]], *, hierarchical: bool
 ) -> tuple[dict[Purpose, Verdict], bool]:
-    """Combine statements per purpose after resolving each (SPECS §1.2): DENY > ALLOW (AIPREF
+    """Combine statements per purpose after resolving each (docs/purposes.md): DENY > ALLOW (AIPREF
     "Combining Preferences"); also whether they disagreed somewhere."""
     if len(statements) == 1:
         return dict(statements[0]), False
@@ -126,7 +126,7 @@ def _disagreeing_keys(values: Sequence[str]) -> list[str]:
 
 
 def header_signals(response: AssetResponse) -> list[Signal]:
-    """The `Content-Usage` response header as one signal (SPECS §4.3); [] when absent.
+    """The `Content-Usage` response header as one signal (attach-05 "HTTP Content-Usage Header Field"); [] when absent.
 
     Field lines are joined with ", " and parsed once (SF: the last key wins); lines that disagree
     on a key are tagged CONFLICT. A header that says nothing still yields a signal with an empty

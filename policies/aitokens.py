@@ -1,16 +1,23 @@
 """Well-known AI crawler product tokens and the usage statement a robots.txt block of each implies
-(SPECS §2.7 "Full AIR key list", §2.8, §12.2). Pure: the table is package data read once at import.
+(docs/signals/robots.md "Inferred AI-crawler groups"). Pure: the table is package data read once at import.
 
-`data/ai_tokens.json` was generated once from ai-robots-txt/ai.robots.txt `robots.json` at commit
-738c80d (166 keys; /work/shared/data/ai-robots.json): each key is filed under the class SPECS §2.7
-lists it in (T train/dataset, S AI search, U user/agent, X mixed; the "S/X" AI-search and data-provider
-entries count as S: they feed AI answers/RAG, i.e. ai-input), with AIR's `operator` and `function` kept
-for evidence. Statements: T -> ai-train DENY; Google-Extended -> genai-train + ai-input DENY;
-Applebot-Extended -> genai-train DENY; S -> ai-input DENY; U and X -> none (no inference).
-Keys are product tokens as RFC 9309 matching sees them (leading `[A-Za-z_-]` run, lower-cased, so
-"Brightbot 1.0" -> "brightbot", "AI2Bot" -> "ai"); where two AIR names collapse to one key, the more
-restrictive class wins (T > S > X > U) and every AIR name is kept in `aliases`.
-JSON rather than a literal: it stays diffable against AIR and is read with `importlib.resources`
+Source: the public list of the ai.robots.txt project (https://github.com/ai-robots-txt/ai.robots.txt,
+file `robots.json`, commit 738c80d of 2026-08-22, 166 names), recorded in the JSON's `source` field. Each
+name is filed under a class read from the list's `function` and `description` fields (T training/dataset,
+S AI search or AI data provider — they feed AI answers/RAG, i.e. ai-input —, U user-triggered/agent,
+X mixed or unclear; `listed_class` keeps the class as first assigned, e.g. "S/X"), with AIR's `operator`
+and `function` kept for evidence. Statements: T -> ai-train DENY; Google-Extended -> genai-train + ai-input
+DENY; Applebot-Extended -> genai-train DENY; S -> ai-input DENY; U and X -> none (no inference).
+Keys are product tokens as RFC 9309 matching sees them (`product_token`: leading `[A-Za-z_-]` run,
+lower-cased, so "Brightbot 1.0" -> "brightbot", "AI2Bot" -> "ai"); where two names collapse to one key, the
+more restrictive class wins (T > S > X > U) and every name is kept in `aliases`.
+
+Regenerating `data/ai_tokens.json` (by hand; there is no generator script): take `robots.json` from a newer
+commit of the project; keep the class of every name already in `aliases`; give each new name a class from its
+`function`/`description` by the rules above; reduce names with `product_token` and merge collisions as above;
+write the `statement` of each class; update `source` with the commit and date. The table in
+docs/signals/robots.md and the tests in tests/policies/test_robots.py show the expected effect.
+JSON rather than a literal: it stays diffable against the upstream list and is read with `importlib.resources`
 (no os/pathlib), once, at import.
 """
 

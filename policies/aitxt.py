@@ -1,7 +1,7 @@
-"""Spawning `ai.txt`: robots.txt syntax whose Disallow/Allow withhold/grant AI training (SPECS §3). Pure.
+"""Spawning `ai.txt`: robots.txt syntax whose Disallow/Allow withhold/grant AI training (docs/signals/ai-txt.md). Pure.
 
 Grammar: robots.txt records (see `consentry.policies.robots.groups`); only a file with a `User-agent` line and an
-Allow/Disallow line is Spawning format (other `ai.txt` formats share the name, SPECS §3 ex. 4).
+Allow/Disallow line is Spawning format (other `ai.txt` formats share the name, docs/signals/ai-txt.md).
 Matching is RFC 9309's longest match, but an exact Allow/Disallow tie goes to Disallow (conservative,
 tag CONFLICT); a Disallow that only matches case-insensitively (`/IMG.JPG` vs `*.jpg`) denies, tag LENIENT.
 """

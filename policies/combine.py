@@ -1,4 +1,4 @@
-"""Per-statement inheritance and cross-mechanism combination (SPECS §1.2, §14.2 steps 3-4).
+"""Per-statement inheritance and cross-mechanism combination (docs/purposes.md).
 
 Pure. Inside one statement an unstated purpose takes the value of its nearest stated ancestor, but an
 inherited ALLOW only propagates from hierarchical vocabularies; an inherited DENY always does. Across
@@ -18,7 +18,7 @@ __all__ = ["Combination", "combine", "resolve"]
 
 
 def resolve(statement: Mapping[Purpose, Verdict], *, hierarchical: bool) -> dict[Purpose, Verdict]:
-    """A full assignment over every purpose from one statement (SPECS §1.2, `resolve` of §14.2)."""
+    """A full assignment over every purpose from one statement (docs/purposes.md "One statement")."""
     out: dict[Purpose, Verdict] = {}
     for purpose in PURPOSES:
         value = statement.get(purpose)
@@ -54,7 +54,7 @@ def _explicit(items: tuple[tuple[Purpose, Verdict], ...], hierarchical: bool) ->
 
 
 def combine(signals: Iterable[Signal]) -> Combination:
-    """Combine the counted signals per purpose: DENY > ALLOW > UNKNOWN (SPECS §14.2 step 4)."""
+    """Combine the counted signals per purpose: DENY > ALLOW > UNKNOWN (docs/purposes.md)."""
     deny: dict[Purpose, list[Signal]] = {}
     allow: dict[Purpose, list[Signal]] = {}
     for signal in signals:

@@ -1,4 +1,4 @@
-"""The crawl's consent policy as one frozen value, validated once (DESIGN.md "Decision", settings `CONSENT_*`).
+"""The crawl's consent policy as one frozen value, validated once (docs/purposes.md, settings `CONSENT_*`).
 
 Pure. Front ends build it from Scrapy settings or CLI flags through `PolicyConfig.from_settings`; a bad
 value raises `ValueError` whose message starts with the setting's name. `config_sha256` fingerprints the
@@ -116,7 +116,7 @@ def _agent(name: str, value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
-    """Everything that shapes a decision. Field defaults are DESIGN.md's setting defaults."""
+    """Everything that shapes a decision. Field defaults are the settings' defaults (README "Settings")."""
 
     agent: str = "consentry"
     purposes: tuple[Purpose, ...] = (Purpose.AI_TRAIN,)

@@ -1,9 +1,10 @@
-"""Cloudflare Content Signals (`Content-Signal:` in robots.txt and as a response header) (SPECS §5). Pure.
+"""Cloudflare Content Signals (`Content-Signal:` in robots.txt and as a response header)
+(docs/signals/content-signal.md). Pure.
 
 Grammar (de facto; no normative ABNF is published):
     content-signal = pair *( "," pair )      ; optional whitespace around pairs, "=" and ","
     pair           = key "=" value           ; key: search / ai-input / ai-train; value: yes / no
-Flat vocabulary: `yes` does not extend to child purposes, `no` does (SPECS §1.2).
+Flat vocabulary: `yes` does not extend to child purposes, `no` does (docs/purposes.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdic
 
 __all__ = ["KEYS", "header_signals", "parse_content_signal"]
 
-#: Content Signals key -> purpose (SPECS §5 "Mapping").
+#: Content Signals key -> purpose (docs/signals/content-signal.md).
 KEYS: dict[str, Purpose] = {
     "search": Purpose.SEARCH,
     "ai-input": Purpose.AI_INPUT,
@@ -51,7 +52,7 @@ def _pair(text: str, statement: dict[Purpose, Verdict], tags: set[Tag], notes: l
 
 @lru_cache(maxsize=1024)
 def parse_content_signal(value: str) -> Reading:
-    """Read one Content-Signal value into a flat statement; never raises (SPECS §5)."""
+    """Read one Content-Signal value into a flat statement; never raises."""
     text = value.strip()
     if text.startswith("/"):
         return Reading(notes=(f"{text!r} starts with a path, which Content Signals do not define: ignored",))

@@ -1,4 +1,4 @@
-"""From access and signals to a `Decision`: verdicts, action, reason, tags (DESIGN.md "Decision", SPECS §14.2, §14.4).
+"""From access and signals to a `Decision`: verdicts, action, reason, tags (docs/purposes.md "The action").
 
 Pure. The order of the questions: access (RFC 9309) first — a denied URL is `skip`; then a denied
 declared purpose (`CONSENT_ON_DENY`); then an unverifiable source (`CONSENT_ON_UNVERIFIABLE`); then an

@@ -1,5 +1,5 @@
-"""What the consent signals need from an HTML document: its `<meta>` and `<link>` elements (SPECS §6.1,
-§7.2 item 3, §8.1).
+"""What the consent signals need from an HTML document: its `<meta>` and `<link>` elements (RSL `<link>`,
+TDMRep meta, meta robots: docs/signals/).
 
 Pure. Uses lxml's tolerant HTML parser (libxml2: recovering, network off, comments and processing
 instructions dropped, so a commented-out meta does not count); any bytes are accepted and nothing raises.

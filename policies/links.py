@@ -1,5 +1,5 @@
-"""HTTP `Link` header parsing (RFC 8288 §3), for `rel="license"` RSL pointers (SPECS §6.1) and
-`rel="c2pa-manifest"` remote manifests (SPECS §9.3).
+"""HTTP `Link` header parsing (RFC 8288 §3), for `rel="license"` RSL pointers and `rel="c2pa-manifest"`
+remote manifests (C2PA 2.2 §15.5.3); docs/signals/link-header.md.
 
 Pure and lenient: malformed link-values are skipped, nothing raises. Grammar (RFC 8288 §3):
 `Link = #link-value`; `link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param )`;

@@ -1,8 +1,9 @@
-"""Warnings for site owners about how their directives combine (issue: `consentry check` warnings; SPECS §14).
+"""Warnings for site owners about how their directives combine (`consentry check` warnings; docs/purposes.md).
 
 Pure. Parsers report what is wrong inside one file (`warnings` on each policy); this module reports what
 is wrong *between* mechanisms: contradictions (one mechanism allows what another denies — the deny wins,
-which the owner may not expect) and TDMRep layers that disagree (the later layer silently wins, §7.3).
+which the owner may not expect) and TDMRep layers that disagree (the later layer silently wins,
+TDMRep "Processing priority").
 """
 
 from __future__ import annotations

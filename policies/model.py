@@ -1,8 +1,8 @@
 """The values that flow through the evaluation core: fetched documents in, signals and decisions out.
 
-Pure (DESIGN.md "Rule of one path"): transports (Scrapy, httpx, WARC replay) build `SiteFile` and
+Pure (docs/architecture.md "Transports and the rule of one path"): transports (Scrapy, httpx, WARC replay) build `SiteFile` and
 `AssetResponse` values from what they fetched; parsers turn them into `Signal`s; `decide` turns signals
-into a `Decision`. Fetch outcomes follow RFC 9309 §2.3.1 (SPECS §2.1): a failed fetch is data, never an
+into a `Decision`. Fetch outcomes follow RFC 9309 §2.3.1: a failed fetch is data, never an
 empty allow-all file.
 """
 
@@ -28,12 +28,12 @@ __all__ = [
 
 #: RFC 9309 §2.5: the parsing limit MUST be at least 500 KiB.
 MIN_SITEFILE_BYTES = 512_000
-#: RFC 9309 §2.3.1.2: follow at least five consecutive redirects; more is "unreachable" here (DESIGN.md).
+#: RFC 9309 §2.3.1.2: follow at least five consecutive redirects; more is "unreachable" here (docs/readings.md).
 MAX_REDIRECTS = 5
 
 
 class Action(enum.StrEnum):
-    """What the crawl does with an asset (DESIGN.md "Decision")."""
+    """What the crawl does with an asset (docs/decision-record.md "Actions")."""
 
     SKIP = "skip"
     DROP = "drop"
@@ -113,10 +113,10 @@ class SiteFile:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """One occurrence of one mechanism's statement about an asset (SPECS §1.3).
+    """One occurrence of one mechanism's statement about an asset (docs/decision-record.md "A signal").
 
     `statement` holds only the purposes the signal speaks to (ALLOW/DENY). `hierarchical` says whether
-    an ALLOW on a parent propagates to its children (SPECS §1.2: only for hierarchical vocabularies).
+    an ALLOW on a parent propagates to its children (docs/purposes.md: only for hierarchical vocabularies).
     `counted` is False for signals that are recorded as evidence but do not enter the combination
     (a TDMRep layer superseded by a later one; inferred signals under `CONSENT_INFERRED=tag`).
     """
@@ -170,7 +170,7 @@ class AssetResponse:
     """A fetched asset as the transport saw it after decompression and redirects.
 
     `headers` are (name, value) pairs as received, values decoded as latin-1. `inherited` carries
-    signals from the page that linked this asset (SPECS §8.3: `noai`/`noimageai` propagation).
+    signals from the page that linked this asset (docs/signals/x-robots-tag.md: `noai`/`noimageai` propagation).
     """
 
     url: str

@@ -1,4 +1,4 @@
-"""The decision value and its record, schema `consentry.decision/1` (DESIGN.md "The decision record").
+"""The decision value and its record, schema `consentry.decision/1` (docs/decision-record.md).
 
 Pure. One `Decision` becomes exactly one JSON object: a line of the decision log, an element of
 `check --json`, a WARC metadata record, and what `audit` compares. Keys are stable: add, never rename.

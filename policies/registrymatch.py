@@ -1,4 +1,5 @@
-"""A works-registry match as a `registry` signal (SPECS §11: declarations bound to a content code, not a URL).
+"""A works-registry match as a `registry` signal (docs/signals/registry.md: declarations bound to a
+content code, not a URL).
 
 Pure. The registry (consentry.middlewares.adapters.registry) finds works whose fingerprints match an asset; this module
 holds the per-media-type similarity thresholds as data and turns each match into a `Signal` whose
@@ -98,7 +99,7 @@ def match_signal(match: RegistryMatch, source: str) -> Signal:
 
 
 def unverifiable_signal(source: str, detail: str) -> Signal:
-    """The registry could not be consulted for an asset: no statement, tag `unverifiable` (DESIGN.md "Decision")."""
+    """The registry could not be consulted for an asset: no statement, tag `unverifiable` (docs/purposes.md "The action")."""
     return Signal(
         Mechanism.REGISTRY,
         Scope.REGISTRY,

@@ -1,4 +1,5 @@
-"""RSL 1.0 licence documents: discovery, hardened XML reading, per-URL usage resolution (SPECS §6, §4.6, §14.1).
+"""RSL 1.0 licence documents: discovery, hardened XML reading, per-URL usage resolution (RSL 1.0;
+docs/signals/rsl.md).
 
 Pure: the caller fetches the documents `discover` names and hands them in as `SiteFile`s; nothing here
 resolves entities, loads a DTD or touches the network.
@@ -32,7 +33,7 @@ _MAX_CONTENTS = 10_000  # more <content> elements than this is abuse: unverifiab
 _TOKEN_SPLIT = re.compile(r"[\s,]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-#: SPECS §6.3: RSL usage token -> purposes. `ai-index` is read as ai-input (closest; raw kept in evidence).
+#: docs/signals/rsl.md: RSL usage token -> purposes. `ai-index` is read as ai-input (closest; raw kept in evidence).
 _USAGE: dict[str, tuple[Purpose, ...]] = {
     "all": (Purpose.TDM,),
     "ai-all": (Purpose.AI_TRAIN, Purpose.AI_INPUT),
@@ -41,15 +42,15 @@ _USAGE: dict[str, tuple[Purpose, ...]] = {
     "ai-index": (Purpose.AI_INPUT,),
     "search": (Purpose.SEARCH,),
 }
-#: Each purpose with everything below it (SPECS §1.1 tree).
+#: Each purpose with everything below it (docs/purposes.md tree).
 _SUBTREE = {p: frozenset(q for q in PURPOSES if q is p or p in ancestors(q)) for p in PURPOSES}
 
 
 def _expand(token: str, *, permit: bool) -> frozenset[Purpose]:
-    """The purposes a usage token speaks to, umbrellas and §1.2 inheritance included (RSL is hierarchical)."""
+    """The purposes a usage token speaks to, umbrellas and inheritance (docs/purposes.md) included (RSL is hierarchical)."""
     if token in _USAGE:
         roots: Iterable[Purpose] = _USAGE[token]
-    else:  # an AIPREF label (SPECS §4.6), read by the AIPREF module as `label=y` / `label=n`
+    else:  # an AIPREF label (docs/signals/content-usage.md), read by the AIPREF module as `label=y` / `label=n`
         roots = parse_usage(f"{token}={'y' if permit else 'n'}").statement
     return frozenset().union(*(_SUBTREE[p] for p in roots))
 
@@ -111,7 +112,7 @@ def _attr(element: etree._Element, name: str) -> str:
 class _LicenceReader:
     """Reads the `<license>` elements of one `<content>` into per-purpose cells, evidence and warnings.
 
-    Grammar (SPECS §6.2): `license = *( permits / prohibits / payment / legal )`;
+    Grammar (RSL 1.0): `license = *( permits / prohibits / payment / legal )`;
     `permits|prohibits type="usage|user|geo"` holding a comma-separated token list; `payment type`.
     """
 
@@ -134,7 +135,7 @@ class _LicenceReader:
         payments = [_attr(p, "type") for p in _children(licence, "payment")]  # exact: "FREE" is not free
         out = [f"payment {t or '(no type)'}" for t in payments if t != "free"]
         if not payments:
-            out.append("no <payment> element")  # SPECS §6.3 grants ALLOW only for payment `free`
+            out.append("no <payment> element")  # docs/readings.md: ALLOW only for payment `free`
         if self.server:
             out.append(f"licence server {self.server}")
         for kind in ("permits", "prohibits"):
@@ -169,7 +170,7 @@ class _LicenceReader:
             return True
         if token in LABELS:  # only known labels reach parse_usage: no SF-syntax injection
             self.legacy = True
-            self.warnings.append(f"usage {token!r} is an AIPREF label, read per SPECS §4.6 (legacy-label)")
+            self.warnings.append(f"usage {token!r} is an AIPREF label, read as in AIPREF (legacy-label)")
             return True
         self.warnings.append(f"unknown usage token {token!r} ignored")
         return False
@@ -233,7 +234,7 @@ def _compact(final: Mapping[Purpose, Verdict]) -> dict[Purpose, Verdict]:
 class RslDocument:
     """One RSL licence document, read once; `signals(url, ...)` answers for any asset URL.
 
-    `failure` is '' for a readable document, else why it is unverifiable (SPECS §6.3 failure handling).
+    `failure` is '' for a readable document, else why it is unverifiable (docs/signals/rsl.md "Failures").
     """
 
     source: str
@@ -246,7 +247,7 @@ class RslDocument:
     def parse(cls, site_file: SiteFile) -> RslDocument:
         """Read a fetched licence. Never raises.
 
-        Grammar (SPECS §6.2): `rsl = "<rsl xmlns='https://rslstandard.org/rsl'>" 1*content "</rsl>"`.
+        Grammar (RSL 1.0): `rsl = "<rsl xmlns='https://rslstandard.org/rsl'>" 1*content "</rsl>"`.
         """
         if site_file.status is not FetchStatus.OK:
             return cls(site_file.url, failure=f"declared RSL licence not retrievable: {site_file.describe()}")
@@ -269,7 +270,7 @@ class RslDocument:
         return cls(site_file.url, tuple(contents), "", tuple(dict.fromkeys(warnings)), lenient)
 
     def signals(self, url: str, *, mechanism: Mechanism, scope: Scope) -> list[Signal]:
-        """One signal for `url`: per purpose the most specific `<content>` that speaks to it (SPECS §6.3)."""
+        """One signal for `url`: per purpose the most specific `<content>` that speaks to it (docs/signals/rsl.md)."""
         if self.failure:
             return [Signal(mechanism, scope, self.source, self.failure, tags=(Tag.UNVERIFIABLE,))]
         authority, path = _authority(url), request_path(url)
@@ -307,7 +308,7 @@ def discover(response: AssetResponse, head: HtmlHead | None) -> tuple[tuple[str,
     """The RSL licences this response declares, as (absolute URL, scope), first occurrence of a URL wins.
 
     `Link: <url>; rel="license"; type="application/rsl+xml"` -> Scope.RESPONSE; in HTML,
-    `<link rel="license" type="application/rsl+xml" href>` -> Scope.DOCUMENT (SPECS §6.1). A
+    `<link rel="license" type="application/rsl+xml" href>` -> Scope.DOCUMENT (RSL 1.0 discovery). A
     `rel=license` without the RSL type (a Creative Commons link) is not RSL; non-http(s) targets are dropped.
     """
     found: list[tuple[str, Scope]] = [

@@ -1,4 +1,4 @@
-"""Parsing untrusted XML (RSL licences, XMP packets, EPUB package documents): SPECS §6.2, §10.3, §7.2.
+"""Parsing untrusted XML (RSL licences, XMP packets, EPUB package documents).
 
 Pure. One hardened lxml parser for every remote XML document: no entity resolution, no DTD loading, no
 network, no huge trees; any entity declaration (billion laughs, external entities) refuses the document.

@@ -1,8 +1,9 @@
-"""W3C TDM Reservation Protocol: tdmrep.json, `tdm-reservation` headers and HTML meta, layered (SPECS §7.1-7.6).
+"""W3C TDM Reservation Protocol: tdmrep.json, `tdm-reservation` headers and HTML meta, layered (docs/signals/tdmrep.md).
 
-Pure. Grammar (TDMRep CG-FINAL §7.2): `tdmrep.json = "[" rule *("," rule) "]"`, `rule = {"location": path-pattern,
+Pure. Grammar (TDMRep CG-FINAL, its techniques): `tdmrep.json = "[" rule *("," rule) "]"`, `rule = {"location": path-pattern,
 "tdm-reservation": 0|1 [, "tdm-policy": URL]}`; header `tdm-reservation: 0|1`, `tdm-policy: URL`; HTML
-`<meta name="tdm-reservation" content="0|1">`. Layers: file < header < HTML < EPUB/PDF; absence never resets (§7.3).
+`<meta name="tdm-reservation" content="0|1">`. Layers: file < header < HTML < EPUB/PDF; absence never resets (TDMRep
+"Processing priority").
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class TdmDeclaration(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class TdmLayer:
-    """One TDMRep processing step's values (§7.3). `reservation` None means the step was present but unset."""
+    """One TDMRep processing step's values ("Processing priority"). `reservation` None means the step was present but unset."""
 
     mechanism: Mechanism
     scope: Scope
@@ -80,7 +81,7 @@ class TdmRule:
 
 
 def _reservation(raw: object) -> tuple[int | None, tuple[Tag, ...]]:
-    """JSON 0/1 strictly; `"0"`/`"1"`/false/true leniently (tagged); anything else unset (§7.5)."""
+    """JSON 0/1 strictly; `"0"`/`"1"`/false/true leniently (tagged); anything else unset (docs/readings.md)."""
     if not isinstance(raw, bool) and isinstance(raw, int) and raw in _STRICT:
         return _STRICT[raw], ()
     key = raw.strip() if isinstance(raw, str) else raw
@@ -136,7 +137,7 @@ def _load(text: str) -> tuple[list[object] | None, str]:
 
 @dataclass(frozen=True, slots=True)
 class TdmrepFile:
-    """A parsed /.well-known/tdmrep.json (§7.2 item 1), with the fetch outcome it came from."""
+    """A parsed /.well-known/tdmrep.json (TDMRep: the well-known file), with the fetch outcome it came from."""
 
     source: str
     status: FetchStatus
@@ -170,9 +171,9 @@ class TdmrepFile:
         return cls(base.source, base.status, base.detail, tuple(rules), tuple(warnings))
 
     def layer(self, url: str) -> TdmLayer | None:
-        """The site layer for `url`: the first matching rule in array order (§7.2); None if no rule matches.
+        """The site layer for `url`: the first matching rule in array order (TDMRep); None if no rule matches.
 
-        Ordering trap (§7.6 ex. 3): a later matching rule that reserves overrides a first-match 0,
+        Ordering trap (docs/readings.md): a later matching rule that reserves overrides a first-match 0,
         tagged `conflict` (conservative reading).
         """
         path = request_path(url)
@@ -199,7 +200,7 @@ class TdmrepFile:
                         evidence, tags)
 
     def unreachable_signal(self) -> Signal | None:
-        """For a 5xx/unreachable file: an empty statement tagged `unverifiable` (§7.5); else None."""
+        """For a 5xx/unreachable file: an empty statement tagged `unverifiable`; else None."""
         if self.status is not FetchStatus.UNREACHABLE:
             return None
         evidence = f"tdmrep.json could not be read: {self.detail}; site-level TDMRep unknown until re-fetched"
@@ -242,7 +243,7 @@ def _header_reading(response: AssetResponse) -> tuple[TdmLayer | None, list[str]
 
 
 def header_layer(response: AssetResponse) -> TdmLayer | None:
-    """The response-header layer (§7.2 item 2); None when no valid `tdm-reservation` is present."""
+    """The response-header layer (TDMRep: HTTP headers); None when no valid `tdm-reservation` is present."""
     return _header_reading(response)[0]
 
 
@@ -269,7 +270,7 @@ def _html_reading(head: HtmlHead, url: str) -> tuple[TdmLayer | None, list[str]]
 
 
 def html_layer(head: HtmlHead, url: str) -> TdmLayer | None:
-    """The HTML meta layer (§7.2 item 3), for the HTML document itself only; None when unset."""
+    """The HTML meta layer (TDMRep: HTML), for the HTML document itself only; None when unset."""
     return _html_reading(head, url)[0]
 
 
@@ -279,7 +280,7 @@ def html_warnings(head: HtmlHead) -> tuple[str, ...]:
 
 
 def _layer_signal(layer: TdmLayer, *, counted: bool, superseded_by: Mechanism | None) -> Signal:
-    """Map one layer (§7.5): 1 → ai-train/ai-input DENY (search not covered); 0 → tdm ALLOW, hierarchical."""
+    """Map one layer (docs/signals/tdmrep.md): 1 → ai-train/ai-input DENY (search not covered); 0 → tdm ALLOW, hierarchical."""
     parts = [layer.evidence]
     if layer.reservation is None:
         parts.append("tdm-reservation unset at this step; earlier layers stand")
@@ -309,7 +310,8 @@ def _layer_signal(layer: TdmLayer, *, counted: bool, superseded_by: Mechanism | 
 
 
 def signals(layers: Sequence[TdmLayer | None]) -> list[Signal]:
-    """One Signal per present layer, given in priority order (file, header, HTML, PDF/EPUB; §7.3).
+    """One Signal per present layer, given in priority order (file, header, HTML, PDF/EPUB; TDMRep
+    "Processing priority").
 
     The last layer with a value is the effective one (counted); earlier valued layers are recorded
     uncounted as superseded; a layer without a value never resets the current one.

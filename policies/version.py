@@ -1,3 +1,3 @@
-"""The consentry version, recorded in every decision's `policy` block (DESIGN.md, decision record)."""
+"""The consentry version, recorded in every decision's `policy` block (docs/decision-record.md)."""
 
 VERSION = "0.1.0"

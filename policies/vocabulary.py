@@ -1,4 +1,5 @@
-"""The purpose vocabulary, verdicts, tags, mechanisms and scopes (SPECS §1.1, §1.4; DESIGN.md "Vocabulary").
+"""The purpose vocabulary, verdicts, tags, mechanisms and scopes (docs/purposes.md,
+docs/decision-record.md).
 
 Pure: no I/O. Every other module speaks in these names; the string values are the ones written in the
 decision record `consentry.decision/1`, so they never change.
@@ -25,7 +26,7 @@ __all__ = [
 
 
 class Purpose(enum.StrEnum):
-    """A use of an asset (SPECS §1.1): `tdm` ⊃ {`ai-train` ⊃ {`genai-train`, `ml-train`}, `ai-input`, `search`}."""
+    """A use of an asset (docs/purposes.md): `tdm` ⊃ {`ai-train` ⊃ {`genai-train`, `ml-train`}, `ai-input`, `search`}."""
 
     TDM = "tdm"
     AI_TRAIN = "ai-train"
@@ -44,7 +45,7 @@ class Verdict(enum.StrEnum):
 
 
 class Tag(enum.StrEnum):
-    """Qualifiers on a signal or a decision (DESIGN.md "Vocabulary")."""
+    """Qualifiers on a signal or a decision (docs/decision-record.md "Tags")."""
 
     INFERRED = "inferred"
     CONDITIONAL = "conditional"
@@ -57,7 +58,7 @@ class Tag(enum.StrEnum):
 
 
 class Mechanism(enum.StrEnum):
-    """Where a signal came from (DESIGN.md, decision record `mechanism`)."""
+    """Where a signal came from (docs/decision-record.md "Mechanisms")."""
 
     ROBOTS = "robots"
     ROBOTS_CONTENT_USAGE = "robots-content-usage"
@@ -83,7 +84,7 @@ class Mechanism(enum.StrEnum):
 
 
 class Scope(enum.StrEnum):
-    """What a signal covers (DESIGN.md, decision record `scope`)."""
+    """What a signal covers (docs/decision-record.md "Scopes")."""
 
     SITE = "site"
     RESPONSE = "response"
@@ -92,7 +93,7 @@ class Scope(enum.StrEnum):
     REGISTRY = "registry"
 
 
-#: The purpose tree, child -> parent (SPECS §14.2 `TREE`).
+#: The purpose tree, child -> parent (docs/purposes.md).
 PARENT: dict[Purpose, Purpose | None] = {
     Purpose.TDM: None,
     Purpose.AI_TRAIN: Purpose.TDM,
@@ -129,7 +130,7 @@ def parse_purpose(value: str) -> Purpose:
 
 
 def expand_purposes(declared: Iterable[Purpose]) -> tuple[Purpose, ...]:
-    """The leaves a crawl collects for: a declared non-leaf means all its leaves (DESIGN.md "Vocabulary")."""
+    """The leaves a crawl collects for: a declared non-leaf means all its leaves (docs/purposes.md)."""
     wanted = set(declared)
     return tuple(
         leaf for leaf in LEAVES if leaf in wanted or any(a in wanted for a in ancestors(leaf))

@@ -1,6 +1,7 @@
-"""`X-Robots-Tag` headers and `<meta name="robots">`: `noai`, `noimageai` and related directives (SPECS §8).
+"""`X-Robots-Tag` headers and `<meta name="robots">`: `noai`, `noimageai` and related directives
+(docs/signals/x-robots-tag.md).
 
-Pure. Grammar (SPECS §8.1): `field-value = item *("," item)`; `item = [agent ":"] directive`, where an
+Pure. Grammar (docs/signals/x-robots-tag.md): `field-value = item *("," item)`; `item = [agent ":"] directive`, where an
 `agent` prefix (`[A-Za-z0-9_.-]+`, not a colon-valued directive such as `max-snippet`) addresses the rest
 of the line; the agent resets at each field line. Directives are case-insensitive; unknown ones are ignored.
 """
@@ -34,7 +35,7 @@ _NOT_AGENTS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class _Effect:
-    """What one directive says (SPECS §8.2 table)."""
+    """What one directive says (docs/signals/x-robots-tag.md "Directives")."""
 
     statement: Mapping[Purpose, Verdict]
     tags: tuple[Tag, ...] = ()
@@ -67,9 +68,9 @@ _DIRECTIVES: dict[str, _Effect] = {
         {}, (Tag.VENDOR_SPECIFIC,), note="Bing nocache: URL/title/snippet only (no statement)"
     ),
 }
-#: Directives a page passes down to the media it references (SPECS §8.3).
+#: Directives a page passes down to the media it references (docs/signals/x-robots-tag.md).
 _PROPAGATING = frozenset({"noai", "noimageai", "noml", "noimageindex"})
-#: Directives that, addressed to another crawler, are recorded as inferred evidence (SPECS §8.4 ex. 2).
+#: Directives that, addressed to another crawler, are recorded as inferred evidence (docs/readings.md).
 _INFERRING = frozenset({"noai", "noimageai"})
 
 
@@ -82,7 +83,7 @@ def _normalise(item: str) -> str:
 
 
 def parse_directives(value: str) -> list[tuple[str | None, str]]:
-    """(agent or None for all, lower-cased directive) pairs of ONE header line or meta content (§8.1)."""
+    """(agent or None for all, lower-cased directive) pairs of ONE header line or meta content."""
     out: list[tuple[str | None, str]] = []
     agent: str | None = None
     for raw in value.split(","):
@@ -189,7 +190,7 @@ def _is_image(response: AssetResponse) -> bool:
 
 
 def header_signals(response: AssetResponse, agent: str) -> list[Signal]:
-    """Signals from every `X-Robots-Tag` line of a response (SPECS §8.1-8.4), scope `response`."""
+    """Signals from every `X-Robots-Tag` line of a response (docs/signals/x-robots-tag.md), scope `response`."""
     lines = [(f"X-Robots-Tag: {_shown(line)}", line) for line in response.header("x-robots-tag")]
     ours, others = _split(lines, agent)
     target = _Target(Mechanism.X_ROBOTS_TAG, Scope.RESPONSE, response.url, _is_image(response))
@@ -225,14 +226,14 @@ def _meta_hits(head: HtmlHead, agent: str) -> tuple[list[tuple[str, str]], dict[
 
 
 def meta_signals(head: HtmlHead, url: str, agent: str) -> list[Signal]:
-    """Signals from robots metas of an HTML page, for the page itself (SPECS §8.1, §8.4 ex. 4), scope `document`."""
+    """Signals from robots metas of an HTML page, for the page itself (docs/signals/x-robots-tag.md), scope `document`."""
     ours, others = _meta_hits(head, agent)
     target = _Target(Mechanism.META_ROBOTS, Scope.DOCUMENT, url, is_image=False)
     return _build(ours, target) + _inferred(others, target, agent)
 
 
 def page_media_signals(head: HtmlHead, url: str, agent: str) -> tuple[Signal, ...]:
-    """What a page passes down to the images/media it references (SPECS §8.3): noai, noimageai, noimageindex."""
+    """What a page passes down to the images/media it references (docs/signals/x-robots-tag.md): noai, noimageai, noimageindex."""
     ours, _ = _meta_hits(head, agent)
     hits = [(d, f"{e} on {url}") for d, e in ours if d in _PROPAGATING]
     return tuple(_build(hits, _Target(Mechanism.PAGE_INHERITED, Scope.DOCUMENT, url, is_image=True)))

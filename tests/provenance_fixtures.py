@@ -1,4 +1,4 @@
-"""Signed C2PA fixtures and XMP-carrying images, generated in the test session (DESIGN.md "Testing with real parts").
+"""Signed C2PA fixtures and XMP-carrying images, generated in the test session (real parts: nothing mocked).
 
 A throwaway ES256 CA + leaf made with `cryptography`; manifests signed with c2pa-python's Builder over
 small Pillow images (JPEG, PNG, WebP). XMP packets are written into JPEG APP1 and PNG iTXt by hand.

@@ -1,4 +1,4 @@
-"""`consentry audit WARC…`: replay crawl archives and verify every consent decision (DESIGN.md "Command line").
+"""`consentry audit WARC…`: replay crawl archives and verify every consent decision (docs/cli.md).
 
 Each WARC streams through `consentry.crawler.audit.replay` (files in parallel, one process each); output is a summary
 table, or with `--json` only a JSON array of per-record results on stdout, and optionally `--report` HTML.

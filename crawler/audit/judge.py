@@ -225,7 +225,7 @@ class Judge:
 
 
 def _media_urls(asset: AssetResponse) -> frozenset[str]:
-    """The media a page references, found the way the crawl's spider finds them (SPECS §8.3)."""
+    """The media a page references, found the way the crawl's spider finds them (docs/signals/x-robots-tag.md "Page to media")."""
     from scrapy.http import HtmlResponse
 
     from consentry.crawler.spiders.assets import _MEDIA_XPATH, _SRCSET_XPATH, _is_media, _srcset_urls

@@ -1,4 +1,4 @@
-"""What one audited decision yields (DESIGN.md "Command line", SPECS §14.2): options in, a `RecordResult` out.
+"""What one audited decision yields (docs/cli.md, docs/purposes.md): options in, a `RecordResult` out.
 
 Not pure only in that it is front-end code; it reads no files. A result renders its replayed decision as a
 `consentry.decision/1` record once, however many consumers (comparison, tally, `--json`) read it.

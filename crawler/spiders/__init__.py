@@ -1,4 +1,4 @@
-"""consentry's spiders (DESIGN.md "Layout"): the generic asset spider."""
+"""consentry's spiders (docs/architecture.md "Layout"): the generic asset spider."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The generic asset spider: pages of the start sites plus the media they reference (DESIGN.md "crawl").
+"""The generic asset spider: pages of the start sites plus the media they reference (docs/cli.md, `consentry crawl`).
 
 "Site" is the registrable domain (tldextract with its BUNDLED public-suffix snapshot — never fetched);
 for IP addresses and single-label hosts (127.0.0.1, localhost) the site is the host itself, so every

@@ -1,4 +1,4 @@
-"""Fingerprints of an asset's bytes for the works registry (SPECS §11: ISCC-bound declarations, ISO 24138).
+"""Fingerprints of an asset's bytes for the works registry (docs/signals/registry.md; ISCC, ISO 24138).
 
 SHA-256 of the bytes; a 64-bit ISCC Content-Code (iscc-core) of an image (Pillow-decoded, 32×32 grey) or
 of a text (an HTML page's visible text via lxml, or a text file); the C2PA instance id when a manifest is

@@ -1,4 +1,4 @@
-"""The c2pa adapter: the only module that imports c2pa. Reads a manifest store into plain JSON data.
+"""The c2pa adapter (docs/signals/c2pa.md): the only module that imports c2pa. Reads manifest stores as JSON data.
 
 `C2paReader` is the `consentry.policies.assets.embedded.ManifestReader` the transports inject into the core.
 c2pa's own network fetching (remote manifests, OCSP) is off; remote manifests come in as `manifest_data`,

@@ -1,6 +1,6 @@
 """The works registry: an SQLite file (WAL) of creators' works, their stated preferences and fingerprints.
 
-SPECS §11 (declarations bound to content codes). Exact lookups (SHA-256, C2PA instance id) use indexes.
+docs/signals/registry.md (declarations bound to content codes). Exact lookups (SHA-256, C2PA instance id) use indexes.
 Near duplicates use multi-index hashing over the 64-bit ISCC Content-Code: `BANDS` = 4 bands of 16 bits,
 each in a covering index (media, band, code). A code within t bits of the query differs in at most
 r = t // 4 bits in some band (pigeonhole: 4 × (r + 1) > t), so probing each band's value and its

@@ -1,4 +1,5 @@
-"""C2PA / CAWG training-and-data-mining assertions of the active manifest (SPECS §9.1–9.5, §14.2 step 5).
+"""C2PA / CAWG training-and-data-mining assertions of the active manifest (C2PA 1.4 §19.23, CAWG TDM
+assertion 1.1, C2PA 2.2 §14.3; docs/signals/c2pa.md).
 
 Pure: takes the manifest-store JSON (a plain mapping, as the c2pa reader returns it) and the validation state
 inside it; a restriction counts in every state, a permission only from a Valid/Trusted, unmodified manifest.
@@ -16,7 +17,7 @@ from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdic
 
 __all__ = ["TRUSTWORTHY_STATES", "remote_manifest_urls", "signals"]
 
-#: Validation states from which an `allowed` entry counts (SPECS §9.4).
+#: Validation states from which an `allowed` entry counts (C2PA 2.2 §14.3; docs/signals/c2pa.md "Trust").
 TRUSTWORTHY_STATES = frozenset({"valid", "trusted"})
 #: assertion label = ("c2pa" / "cawg") ".training-mining" [ "__" instance ]
 _LABEL = re.compile(r"^(c2pa|cawg)\.training-mining(?:__\d+)?$")
@@ -134,7 +135,7 @@ def signals(store: Mapping[str, object] | None, source: str, *, error: str | Non
     """The training-mining signal of the store's active manifest (none if it has no such assertion).
 
     `error`: the manifest exists (pre-scan marker, declared remote manifest) but could not be read →
-    one signal with no statement, tagged `unverifiable`. Ingredient manifests are not inherited (SPECS §9.4).
+    one signal with no statement, tagged `unverifiable`. Ingredient manifests are not inherited (docs/readings.md).
     """
     if error is not None:
         return [_signal(source, f"C2PA manifest unreadable: {error}", {}, (Tag.UNVERIFIABLE,))]
@@ -155,7 +156,7 @@ def signals(store: Mapping[str, object] | None, source: str, *, error: str | Non
 
 
 def remote_manifest_urls(response: AssetResponse, xmp_packets: Sequence[bytes]) -> tuple[str, ...]:
-    """Remote manifests to fetch (SPECS §9.3): `Link: <…>; rel="c2pa-manifest"`, then XMP `dcterms:provenance`."""
+    """Remote manifests to fetch (C2PA 2.2 §15.5.3): `Link: <…>; rel="c2pa-manifest"`, then XMP `dcterms:provenance`."""
     urls = [
         link.target
         for link in parse_links(response.header("link"), response.url)

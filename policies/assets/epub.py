@@ -1,4 +1,4 @@
-"""TDMRep in an EPUB package document (SPECS §7.2 item 4): `tdm:reservation` / `tdm:policy` in the OPF.
+"""TDMRep in an EPUB package document (W3C TDMRep, EPUB technique): `tdm:reservation` / `tdm:policy` in the OPF.
 
 Pure: reads a ZIP body from memory with every member read bounded (zip bombs cannot inflate past the cap).
 EPUB 2: `<meta name="tdm:reservation" content="1"/>`. EPUB 3: `<package prefix="tdm: http://www.w3.org/ns/tdmrep#">`

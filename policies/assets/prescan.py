@@ -1,5 +1,5 @@
-"""Byte pre-scan for embedded provenance: container by magic bytes, C2PA/JUMBF store markers (SPECS §9.3) and
-XMP packets (SPECS §10.3), so that assets without a manifest never reach the c2pa reader.
+"""Byte pre-scan for embedded provenance: container by magic bytes, C2PA/JUMBF store markers (C2PA 2.2 Appendix A)
+and XMP packets (XMP Specification Part 3), so that assets without a manifest never reach the c2pa reader.
 
 Pure and bounded: every length read from the body is checked against the buffer; lying lengths end the walk.
 """
@@ -15,7 +15,7 @@ from functools import lru_cache
 
 __all__ = ["MAX_PACKET_BYTES", "SCAN_LIMIT", "Markers", "scan"]
 
-#: The generic XMP byte scan looks at this many leading bytes (SPECS §10.3 "scan the first few MB").
+#: The generic XMP byte scan looks at this many leading bytes (XMP packets are designed to be found by a scan).
 SCAN_LIMIT = 4 * 1024 * 1024
 #: A single XMP packet larger than this is ignored (noted).
 MAX_PACKET_BYTES = 2 * 1024 * 1024
@@ -36,7 +36,7 @@ class Markers:
     """What the pre-scan saw: the container, whether a C2PA store may be present, the XMP packets.
 
     `c2pa_stores` counts the store markers found where the container allows counting (JPEG, PNG, RIFF,
-    BMFF); more than one means "several stores: all invalid" (SPECS §9.3).
+    BMFF); more than one means "several stores: all invalid" (C2PA 2.2).
     """
 
     container: str

@@ -1,5 +1,5 @@
-"""XMP packets: IPTC/PLUS `plus:DataMining` + `plus:OtherConstraints` (SPECS §10), `dcterms:provenance`
-(SPECS §9.3) and TDMRep in PDF XMP (SPECS §7.2 item 5).
+"""XMP packets: IPTC/PLUS `plus:DataMining` + `plus:OtherConstraints` (IPTC Photo Metadata 2023.1;
+docs/signals/iptc.md), `dcterms:provenance` (C2PA 2.2 §15.5.3) and TDMRep in PDF XMP (W3C TDMRep, PDF).
 
 Pure. XML is parsed by lxml with entity resolution, DTD loading and network off; packets declaring entities
 are refused. Nothing here raises on remote content.
@@ -34,7 +34,7 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _MAX_VALUE = 500  # characters of a value quoted in evidence
 
 _D, _A = Verdict.DENY, Verdict.ALLOW
-#: SPECS §10.1: vocabulary id -> (statement, tags). The human labels map to the same rows (lenient).
+#: PLUS vocabulary (docs/signals/iptc.md): vocabulary id -> (statement, tags). The human labels map to the same rows (lenient).
 _VOCABULARY: dict[str, tuple[dict[Purpose, Verdict], tuple[Tag, ...]]] = {
     "DMI-UNSPECIFIED": ({}, ()),
     "DMI-ALLOWED": ({Purpose.TDM: _A}, ()),
@@ -120,7 +120,7 @@ def _quote(value: str) -> str:
 
 
 def iptc_signals(packets: Sequence[bytes], source: str) -> list[Signal]:
-    """One IPTC_XMP signal per distinct `plus:DataMining` value found in `packets` (SPECS §10.1–10.2)."""
+    """One IPTC_XMP signal per distinct `plus:DataMining` value found in `packets` (docs/signals/iptc.md)."""
     signals: list[Signal] = []
     seen: set[str] = set()
     for root, lenient in _roots(packets):
@@ -152,7 +152,7 @@ def _signal(source: str, evidence: str, statement: dict[Purpose, Verdict], tags:
 
 
 def provenance_url(packets: Sequence[bytes]) -> str | None:
-    """The first http(s) `dcterms:provenance` URI (the external active manifest, SPECS §9.3), if any."""
+    """The first http(s) `dcterms:provenance` URI (the external active manifest, C2PA 2.2 §15.5.3), if any."""
     for root, _ in _roots(packets):
         for value in _values(root, _DCTERMS, "provenance"):
             if value.lower().startswith(("http://", "https://")):
@@ -162,7 +162,7 @@ def provenance_url(packets: Sequence[bytes]) -> str | None:
 
 def pdf_tdmrep(packets: Sequence[bytes]) -> TdmDeclaration:
     """(reservation, policy, evidence) from `tdm:reservation`/`tdm:policy` in namespace
-    `http://www.w3.org/ns/tdmrep/` (SPECS §7.2 item 5); the last packet declaring either wins.
+    `http://www.w3.org/ns/tdmrep/` (W3C TDMRep, PDF technique); the last packet declaring either wins.
 
     reservation = "1" / "0"; any other value is a protocol error -> None (unset), noted in evidence.
     """

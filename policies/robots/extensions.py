@@ -1,5 +1,5 @@
-"""The usage records robots.txt carries besides Allow/Disallow: AIPREF `Content-Usage` rules (SPECS §4.4),
-`DisallowAITraining`/`AllowAITraining` (§12.1) and groups of well-known AI tokens (§2.8). Pure.
+"""The usage records robots.txt carries besides Allow/Disallow: AIPREF `Content-Usage` rules,
+`DisallowAITraining`/`AllowAITraining` and groups of well-known AI tokens (docs/signals/robots.md). Pure.
 
 Grammar (draft-ietf-aipref-attach-05; draft-canel-robots-ai-control-00):
     content-usage = *WS "content-usage" *WS ":" *WS [ path-pattern 1*WS ] usage-pref EOL
@@ -104,7 +104,7 @@ class UsageRules:
 
 
 class AiTrainingRules:
-    """`DisallowAITraining`/`AllowAITraining` of the selected group (SPECS §12.1): path-matched, longest
+    """`DisallowAITraining`/`AllowAITraining` of the selected group (draft-canel-robots-ai-control-00): path-matched, longest
     wins, a tie goes to Disallow (conservative, tag CONFLICT); genai-train DENY/ALLOW, legacy draft."""
 
     __slots__ = ("_matcher", "_signals", "_source")
@@ -160,7 +160,7 @@ def _token_rules(groups: Sequence[Group], own_token: str) -> tuple[dict[str, lis
 
 
 class InferredRules:
-    """Groups that name well-known AI tokens (SPECS §2.8): a path they disallow yields an INFERRED
+    """Groups that name well-known AI tokens (docs/signals/robots.md): a path they disallow yields an INFERRED
     signal per distinct implied statement. Tokens with identical rules share one matcher."""
 
     __slots__ = ("_cache", "_sets", "_source")
@@ -215,7 +215,7 @@ class InferredRules:
                 Mechanism.ROBOTS_INFERRED,
                 Scope.SITE,
                 self._source,
-                "; ".join(texts) + " (groups of other AI crawlers: evidence of intent, SPECS §2.8)",
+                "; ".join(texts) + " (groups of other AI crawlers: evidence of intent, see docs/signals/robots.md)",
                 _as_statement(statement_key),
                 (Tag.INFERRED,),
             )

@@ -1,14 +1,14 @@
 """The line-oriented robots.txt record parser and RFC 9309 group selection, shared by robots.txt and
-Spawning ai.txt (SPECS §2.2, §2.3, §3; RFC 9309 §2.2.1, §2.2.4, §2.3.1.5). Pure.
+Spawning ai.txt (RFC 9309 §2.2, §2.2.1, §2.2.4, §2.3.1.5; docs/signals/robots.md). Pure.
 
-Grammar (RFC 9309 §2.2, extended by SPECS §2.3 for "other records"):
+Grammar (RFC 9309 §2.2, with the "other records" of §2.2.4):
     group          = startgroupline *(startgroupline / emptyline) *(rule / other / emptyline)
     startgroupline = *WS "user-agent" *WS ":" *WS product-token EOL
     rule           = *WS ("allow" / "disallow") *WS ":" *WS (path-pattern / empty-pattern) EOL
     EOL            = *WS [comment] NL      ; NL = CR / LF / CRLF, comment = "#" to end of line
 A user-agent line after a group-scoped rule (Allow/Disallow, and the extension rules Content-Usage —
 a `rule` in attach-05's ABNF —, Content-Signal, DisallowAITraining/AllowAITraining, Crawl-delay) starts a
-new group (SPECS §5 ex. 2); site-wide or unknown records (License, Sitemap, others) never end a group
+new group (docs/signals/robots.md); site-wide or unknown records (License, Sitemap, others) never end a group
 nor close its user-agent lines.
 """
 
@@ -46,7 +46,7 @@ _MAX_LISTED = 5
 #: Remarks kept per file (a hostile file cannot flood the site owner's report).
 _MAX_NOTES = 25
 
-# Canonical field name -> lenient spellings seen in the wild (Protego's alias sets, SPECS §2.5).
+# Canonical field name -> lenient spellings seen in the wild (Protego's alias sets).
 _USER_AGENT_FIELD = frozenset({"user-agent", "useragent", "user agent", "user_agent"})
 _DISALLOW_FIELD = frozenset({"disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw"})
 _ALLOW_FIELD = frozenset({"allow"})
@@ -120,7 +120,7 @@ class RobotsFile:
 
 def product_token(value: str) -> str:
     """The product token a user-agent value names, lower-cased, as Google's parser extracts it
-    (SPECS §2.3): `*` (also followed by more text) is the global agent, otherwise the leading
+    (docs/signals/robots.md): `*` (also followed by more text) is the global agent, otherwise the leading
     `[A-Za-z_-]` run (`iaskspider/2.0` -> `iaskspider`); '' if there is none."""
     value = value.strip()
     if value.startswith(GLOBAL_AGENT):

@@ -1,5 +1,6 @@
 """robots.txt for our product token: RFC 9309 access, plus the usage records riding in the same groups
-(SPECS §2.1-§2.8, §4.4, §5, §6.1 `License:` lines, §12.1, §12.2). Pure.
+(RFC 9309, AIPREF attach-05, Content Signals, RSL `License:` lines, DisallowAITraining; docs/signals/robots.md).
+Pure.
 
 Fetch status is data (RFC 9309 §2.3.1): OK -> parse; UNAVAILABLE (4xx) -> allow all, no usage
 records; UNREACHABLE (5xx, 429, network error) -> deny all. Grammar: see `consentry.policies.robots.groups`.
@@ -40,7 +41,7 @@ def _signal(source: str, evidence: str, tags: Sequence[Tag] = ()) -> Signal:
 
 
 def _content_signal(lines: Sequence[Line], label: str, source: str, tags: Sequence[Tag]) -> Signal | None:
-    """The combined Content-Signal lines of one scope (most restrictive per key, SPECS §5)."""
+    """The combined Content-Signal lines of one scope (most restrictive per key, docs/readings.md)."""
     readings = [parse_content_signal(line.value) for line in lines]
     statements = [r.statement for r in readings if r.statement]
     if not statements:
@@ -61,7 +62,7 @@ def _content_signal(lines: Sequence[Line], label: str, source: str, tags: Sequen
 
 
 def _license_urls(parsed: RobotsFile) -> tuple[tuple[str, ...], list[str]]:
-    """Every `License:` URL anywhere in the file (not group-bound, SPECS §6.1) and warnings."""
+    """Every `License:` URL anywhere in the file (not group-bound, RSL "Adding RSL to robots.txt") and warnings."""
     urls: list[str] = []
     warnings: list[str] = []
     for line in parsed.records("license"):

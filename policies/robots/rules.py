@@ -1,8 +1,8 @@
-"""Longest-match selection over path rules, for every robots-style matcher (RFC 9309 §2.2.2; SPECS §2.4,
-§3, §4.4, §12.1). Pure; the patterns themselves are `consentry.policies.robots.urlpattern`'s.
+"""Longest-match selection over path rules, for every robots-style matcher (RFC 9309 §2.2.2;
+docs/signals/robots.md, ai-txt.md). Pure; the patterns themselves are `consentry.policies.robots.urlpattern`'s.
 
 The most specific (longest, in octets) matching pattern decides; ties go to Allow for access rules
-(RFC 9309) and to the conservative side where SPECS says so (ai.txt, DisallowAITraining).
+(RFC 9309) and to the conservative side where docs/readings.md says so (ai.txt, DisallowAITraining).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""RFC 9309 path patterns, shared by every robots-style matcher (SPECS §2.4, §3, §4.4, §6.2, §7.2).
+"""RFC 9309 path patterns, shared by every robots-style matcher (robots.txt, ai.txt,
+Content-Usage, RSL, TDMRep).
 
 Pure. Grammar (RFC 9309 §2.2.2-§2.2.3): `path-pattern = "/" *UTF8-char-noctl`; `*` matches zero or more
 of any character, a trailing `$` anchors the end. Matching is case-sensitive, against path plus query,
@@ -93,8 +94,8 @@ class PathPattern:
 def compile_pattern(pattern: str) -> PathPattern | None:
     """Compile a path pattern; `None` for an empty pattern (which matches nothing, RFC 9309 §2.2.2).
 
-    A pattern that starts with neither `/` nor `*` gets a leading `/` (a common lenient reading, SPECS
-    §2.4); `lenient` records that.
+    A pattern that starts with neither `/` nor `*` gets a leading `/` (a common lenient reading,
+    docs/signals/robots.md); `lenient` records that.
     """
     value = pattern.strip()
     if not value:

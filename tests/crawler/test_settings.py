@@ -1,4 +1,4 @@
-"""Project settings and start-up validation of `CONSENT_*` (DESIGN.md "Scrapy integration")."""
+"""Project settings and start-up validation of `CONSENT_*` (README "Settings")."""
 
 from __future__ import annotations
 

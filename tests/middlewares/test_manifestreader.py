@@ -1,4 +1,4 @@
-"""The c2pa adapter against manifests signed in this session (DESIGN.md "Testing with real parts")."""
+"""The c2pa adapter against manifests signed in this session (real parts, no mocks)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ConsentTagMiddleware: `consent` on items, page noai/noimageai carried to media requests (SPECS §8.3)."""
+"""ConsentTagMiddleware: `consent` on items, page noai/noimageai carried to media requests (docs/signals/x-robots-tag.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""AIPREF usage preferences: SPECS §4.2 processing, §4.5 header examples, §4.6 label mapping."""
+"""AIPREF usage preferences: vocab-07 processing, header examples and the label
+mapping of docs/signals/content-usage.md."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _response(*values: str) -> AssetResponse:
     return AssetResponse("https://example.com/a.jpg", 200, tuple(("Content-Usage", v) for v in values))
 
 
-# SPECS §4.5 header table (vocab-07), mapped with the §4.6 table.
+# Header examples (vocab-07), mapped with the label table of docs/signals/content-usage.md.
 @pytest.mark.parametrize(
     ("values", "statement", "tags"),
     [
@@ -61,7 +62,7 @@ def test_duplicate_keys_last_wins_vocab_example() -> None:
     assert len(reading.notes) == 2
 
 
-# SPECS §4.6 mapping table, one row per label and value.
+# docs/signals/content-usage.md mapping table, one row per label and value.
 @pytest.mark.parametrize(
     ("value", "statement", "legacy"),
     [
@@ -138,7 +139,7 @@ def test_labels_table_is_data() -> None:
 
 
 def test_most_restrictive_resolves_before_combining() -> None:
-    # SPECS §4.5: `/a/ train-ai=y` + `/a/ train-ai=n` -> disallowed (genai-train too).
+    # attach-05: `/a/ train-ai=y` + `/a/ train-ai=n` -> disallowed (genai-train too).
     merged, conflict = most_restrictive([{P.GENAI_TRAIN: A}, {P.AI_TRAIN: D}], hierarchical=True)
     assert merged[P.GENAI_TRAIN] is D
     assert merged[P.AI_TRAIN] is D

@@ -1,4 +1,4 @@
-"""Spawning ai.txt: SPECS §3 examples 1-4, tie/case handling, hostile input."""
+"""Spawning ai.txt: the generator's formats (docs/signals/ai-txt.md), tie/case handling, hostile input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-statement inheritance (SPECS §1.2) and cross-mechanism combination (SPECS §14.2) as truth tables."""
+"""Per-statement inheritance and cross-mechanism combination (docs/purposes.md) as truth tables."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_combination_truth_table_3x3(first: Verdict, second: Verdict, expected: 
     ({P.TDM: A}, True, {P.TDM: A, P.AI_TRAIN: A, P.GENAI_TRAIN: A, P.ML_TRAIN: A, P.AI_INPUT: A, P.SEARCH: A}),
     ({P.TDM: A}, False, {P.TDM: A, P.AI_TRAIN: U, P.GENAI_TRAIN: U, P.ML_TRAIN: U, P.AI_INPUT: U, P.SEARCH: U}),
     ({P.AI_TRAIN: A}, False, {P.TDM: U, P.AI_TRAIN: A, P.GENAI_TRAIN: U, P.ML_TRAIN: U, P.AI_INPUT: U, P.SEARCH: U}),
-    # An explicit child beats the inherited parent (SPECS §9.7 example 3).
+    # An explicit child beats the inherited parent (docs/purposes.md "One statement").
     ({P.TDM: D, P.ML_TRAIN: A}, False,
      {P.TDM: D, P.AI_TRAIN: D, P.GENAI_TRAIN: D, P.ML_TRAIN: A, P.AI_INPUT: D, P.SEARCH: D}),
     # A flat ALLOW stops the walk: a grand-parent DENY does not reach past it.

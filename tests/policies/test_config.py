@@ -1,4 +1,4 @@
-"""`CONSENT_*` settings validation: a bad value names its setting (DESIGN.md "Scrapy integration")."""
+"""`CONSENT_*` settings validation: a bad value names its setting (README "Settings")."""
 
 from __future__ import annotations
 

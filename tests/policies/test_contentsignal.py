@@ -1,4 +1,5 @@
-"""Cloudflare Content Signals: SPECS §5 grammar, examples 1-4, header form."""
+"""Cloudflare Content Signals: de-facto grammar, policy examples, header form
+(docs/signals/content-signal.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""C2PA/CAWG training-mining mapping (SPECS §9.4, §9.5, §9.7) over captured and hand-built store JSON."""
+"""C2PA/CAWG training-mining mapping (docs/signals/c2pa.md) over captured and hand-built store JSON."""
 
 from __future__ import annotations
 
@@ -79,16 +79,16 @@ def test_evidence_format_of_the_brief() -> None:
 
 
 SPEC_EXAMPLES = [
-    # §9.7 example 1
+    # example 1
     ({"entries": {"cawg.ai_generative_training": {"use": "notAllowed"}}}, "Trusted", (), {Purpose.GENAI_TRAIN: D}, ()),
-    # §9.7 example 2
+    # example 2
     ({"entries": {"cawg.ai_inference": {"use": "constrained", "constraint_info": "https://l.ex/"}}}, "Valid", (),
      {Purpose.AI_INPUT: D}, (Tag.CONDITIONAL,)),
-    # §9.7 example 3 (C2PA 1.x)
+    # example 3 (C2PA 1.x)
     ({"entries": {"c2pa.ai_training": {"use": "allowed"}, "c2pa.ai_generative_training": {"use": "notAllowed"},
                   "c2pa.data_mining": {"use": "constrained"}}}, "Valid", (),
      {Purpose.ML_TRAIN: A, Purpose.GENAI_TRAIN: D, Purpose.TDM: D}, (Tag.CONDITIONAL,)),
-    # §9.7 example 4: Invalid with a data-hash mismatch
+    # example 4: Invalid with a data-hash mismatch
     ({"entries": {"c2pa.ai_training": {"use": "allowed"}, "c2pa.ai_generative_training": {"use": "notAllowed"},
                   "c2pa.data_mining": {"use": "constrained"}}}, "Invalid", ("assertion.dataHash.mismatch",),
      {Purpose.GENAI_TRAIN: D, Purpose.TDM: D}, (Tag.CONDITIONAL,)),

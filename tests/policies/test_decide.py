@@ -1,4 +1,4 @@
-"""From access and signals to action and reason (DESIGN.md "Decision", SPECS §14.4)."""
+"""From access and signals to action and reason (docs/purposes.md "The action")."""
 
 from __future__ import annotations
 

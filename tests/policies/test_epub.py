@@ -1,4 +1,4 @@
-"""TDMRep in EPUB 2 / EPUB 3 package documents (SPECS §7.2 item 4)."""
+"""TDMRep in EPUB 2 / EPUB 3 package documents (W3C TDMRep, EPUB technique)."""
 
 from __future__ import annotations
 

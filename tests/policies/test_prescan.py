@@ -1,4 +1,5 @@
-"""Byte pre-scan: containers, C2PA store markers (SPECS §9.3), XMP locations (SPECS §10.3), lying lengths."""
+"""Byte pre-scan: containers, C2PA store markers (C2PA 2.2 Appendix A), XMP locations,
+lying lengths."""
 
 from __future__ import annotations
 

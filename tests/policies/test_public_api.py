@@ -1,4 +1,4 @@
-"""Every policies module declares a sorted `__all__` that names exactly its public definitions (STYLE rule 7)."""
+"""Every policies module declares a sorted `__all__` that names exactly its public definitions (private modules, explicit public API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""policies/ is sans-IO (STYLE.md rule 1): no network, disk, clock, Scrapy or c2pa imports."""
+"""policies/ is sans-IO (docs/architecture.md "The pure core"): no network, disk, clock, Scrapy or c2pa imports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""consentry.policies.registrymatch: a registry match → a `registry` signal (SPECS §11); thresholds as data."""
+"""consentry.policies.registrymatch: a registry match → a `registry` signal (docs/signals/registry.md); thresholds as data."""
 
 from __future__ import annotations
 

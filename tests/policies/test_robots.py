@@ -1,5 +1,5 @@
-"""robots.txt extension records for our token: Content-Usage (SPECS §4.4-§4.5), DisallowAITraining
-(§12.1), inferred AI-token groups (§2.8, §12.2, §14.3 #4), License lines (§6.1), warnings, hostile input."""
+"""robots.txt extension records for our token: Content-Usage (AIPREF attach-05), DisallowAITraining,
+inferred AI-token groups, License lines (docs/signals/robots.md), warnings, hostile input."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _of(policy: RobotsPolicy, path: str, mechanism: Mechanism) -> list[dict[Purp
     ]
 
 
-# SPECS §4.5 robots table (attach-05).
+# The robots.txt example of attach-05.
 @pytest.mark.parametrize(
     ("agent", "path", "crawl", "preference"),
     [
@@ -97,7 +97,7 @@ def test_content_usage_wildcards_and_legacy_labels_warn() -> None:
     assert any("legacy label" in w for w in policy.warnings)
 
 
-# SPECS §12.1
+# draft-canel-robots-ai-control-00
 @pytest.mark.parametrize(
     ("path", "statement", "conflict"),
     [
@@ -120,7 +120,7 @@ def test_disallow_ai_training_spec_12_1(path: str, statement: dict[Purpose, Verd
     assert _of(policy, path, Mechanism.ROBOTS_CONTENT_USAGE) == [{P.AI_TRAIN: D}]
 
 
-# SPECS §14.3 #4: `*` allows all; GPTBot, ClaudeBot, CCBot, Google-Extended -> Disallow: /
+# docs/signals/robots.md: `*` allows all; GPTBot, ClaudeBot, CCBot, Google-Extended -> Disallow: /
 SPEC_14_3_4 = """User-agent: *
 Allow: /
 

@@ -1,4 +1,4 @@
-"""RFC 9309 conformance of RobotsPolicy.access, one test per section (SPECS §2.1-§2.6)."""
+"""RFC 9309 conformance of RobotsPolicy.access, one test per section of RFC 9309."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _verdict(policy: RobotsPolicy, path: str) -> Verdict:
     return policy.access("https://example.com" + path)[0]
 
 
-# SPECS §2.6 table.
+# Group merging and longest match (RFC 9309 §2.2.1, §2.2.2).
 @pytest.mark.parametrize(
     ("agent", "path", "verdict", "deciding"),
     [

@@ -1,4 +1,4 @@
-"""RSL 1.0 (SPECS §6): discovery, hardened parsing, per-URL resolution, the §6.3 examples and §14.3 #5."""
+"""RSL 1.0 (docs/signals/rsl.md): discovery, hardened parsing, per-URL resolution, the documented examples."""
 
 from __future__ import annotations
 
@@ -50,37 +50,37 @@ def _signal(doc: RslDocument, url: str, *, mechanism: Mechanism = Mechanism.ROBO
 
 
 def _known(signal: Signal) -> dict[Purpose, Verdict]:
-    """The signal's full resolved assignment (SPECS §1.2), UNKNOWN purposes left out."""
+    """The signal's full resolved assignment (docs/purposes.md), UNKNOWN purposes left out."""
     resolved = resolve(signal.statement, hierarchical=signal.hierarchical)
     return {p: v for p, v in resolved.items() if v is not Verdict.UNKNOWN}
 
 
-# SPECS §6.3 examples 1-4, §14.3 #5 (RSL's part), and the resolution rules around them.
+# docs/signals/rsl.md examples, and the resolution rules around them.
 @pytest.mark.parametrize(
     ("fixture", "url", "expected", "tags"),
     [
-        # §6.3 ex 1: prohibits ai-all at "/" -> ai-train, ai-input DENY everywhere; search UNKNOWN.
+        # ex 1: prohibits ai-all at "/" -> ai-train, ai-input DENY everywhere; search UNKNOWN.
         ("prohibits-ai-all.xml", "https://ex.com/", {**TRAIN_DENY, INPUT: D}, set()),
         ("prohibits-ai-all.xml", "https://ex.com/deep/page?q=1", {**TRAIN_DENY, INPUT: D}, set()),
-        # §6.3 ex 2: /articles/x -> ai-train DENY (narrow), search ALLOW (from "/"); /about -> search only.
+        # ex 2: /articles/x -> ai-train DENY (narrow), search ALLOW (from "/"); /about -> search only.
         ("free-search-articles-deny.xml", "https://ex.com/articles/x", {**TRAIN_DENY, SEARCH: A}, set()),
         ("free-search-articles-deny.xml", "https://ex.com/about", {SEARCH: A}, set()),
-        # §6.3 ex 3: pay-per-crawl ai-input -> conditional DENY; ai-train UNKNOWN.
+        # ex 3: pay-per-crawl ai-input -> conditional DENY; ai-train UNKNOWN.
         ("pay-per-crawl.xml", "https://ex.com/news/1", {INPUT: D}, {Tag.CONDITIONAL}),
-        # §6.3 ex 4: free but a licence server is named -> conditional for everything `all` covers.
+        # ex 4: free but a licence server is named -> conditional for everything `all` covers.
         ("server-free.xml", "https://ex.com/x", ALL_DENY, {Tag.CONDITIONAL}),
-        # §14.3 #5 (RSL's part): permits ai-train, payment free, no server -> ALLOW, down to the leaves.
+        # a free licence: permits ai-train, payment free, no server -> ALLOW, down to the leaves.
         ("free-ai-train.xml", "https://ex.com/x", {TRAIN: A, GENAI: A, ML: A}, set()),
         ("free-all.xml", "https://ex.com/x", ALL_ALLOW, set()),
         # Within one scope <prohibits> beats <permits>, umbrellas included.
         ("permits-and-prohibits-same-scope.xml", "https://ex.com/x", ALL_DENY, set()),
-        # No <payment> element: not "free" -> conditional (conservative reading, SPECS §6.3).
+        # No <payment> element: not "free" -> conditional (conservative reading, docs/readings.md).
         ("no-payment-element.xml", "https://ex.com/x", {SEARCH: D}, {Tag.CONDITIONAL}),
         # user/geo restrictions make a free permission conditional unless commercial use is permitted.
         ("user-non-commercial.xml", "https://ex.com/x", TRAIN_DENY, {Tag.CONDITIONAL}),
         ("user-commercial.xml", "https://ex.com/x", {SEARCH: A}, set()),
         ("geo-restricted.xml", "https://ex.com/x", {SEARCH: D}, {Tag.CONDITIONAL}),
-        # AIPREF label inside RSL (§4.6): train-ai prohibited -> ai-train DENY.
+        # AIPREF label inside RSL (docs/signals/content-usage.md): train-ai prohibited -> ai-train DENY.
         ("aipref-label-train-ai.xml", "https://ex.com/x", {**TRAIN_DENY, SEARCH: A}, {Tag.LEGACY_LABEL}),
         # Unknown tokens (incl. the pre-1.0 `ai-search`) are ignored: nothing said.
         ("unknown-usage-token.xml", "https://ex.com/x", {}, set()),
@@ -198,7 +198,7 @@ def _utf16_entity_doc() -> bytes:
     return text.encode("utf-16")
 
 
-# Declared-but-broken licences: one UNVERIFIABLE signal with an empty statement (SPECS §6.3, §14.2 step 7).
+# Declared-but-broken licences: one UNVERIFIABLE signal with an empty statement (docs/signals/rsl.md "Failures").
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -264,7 +264,7 @@ def test_external_dtd_subset_is_not_loaded(tmp_path: Path) -> None:
     assert Tag.CONDITIONAL in signal.tags
 
 
-# Discovery (SPECS §6.1).
+# Discovery (RSL 1.0 guides; RFC 8288).
 def _response(*headers: tuple[str, str], body: bytes = b"") -> AssetResponse:
     return AssetResponse(url="https://ex.com/dir/page.html", status=200, headers=headers, body=body)
 
@@ -371,7 +371,7 @@ def _inline(licence: str, *, url: str = "/", server: str = "") -> RslDocument:
 @pytest.mark.parametrize(
     ("licence", "expected", "tags"),
     [
-        # AIPREF labels inside RSL go through consentry.policies.aipref (SPECS §4.6), tagged legacy-label.
+        # AIPREF labels inside RSL go through consentry.policies.aipref (docs/signals/content-usage.md), tagged legacy-label.
         (
             '<permits type="usage">ai-output</permits><payment type="free"/>',
             {INPUT: A, SEARCH: A},

@@ -1,4 +1,4 @@
-"""W3C TDMRep (SPECS §7): tdmrep.json rules, header and HTML layers, layering into signals; §14.3 #2."""
+"""W3C TDMRep (docs/signals/tdmrep.md): tdmrep.json rules, header and HTML layers, layering into signals."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def counted(sigs: list[Signal]) -> list[Signal]:
     return [s for s in sigs if s.counted]
 
 
-# --- §7.6 examples 1 and 2: tdmrep.json rules ------------------------------------------------------------
+# --- examples 1 and 2 (docs/signals/tdmrep.md): tdmrep.json rules ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", ["/", "/a/b/c.jpg", "/index.html?q=1", "/%7Euser/"])
@@ -125,7 +125,7 @@ def test_first_matching_rule_wins_in_array_order() -> None:
     assert layer.evidence.startswith("rule 1:")
 
 
-# --- §7.6 example 3: the ordering trap --------------------------------------------------------------------
+# --- example 3 (docs/readings.md): the ordering trap --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -142,15 +142,15 @@ def test_example3_ordering_trap(path: str, reservation: int, tags: tuple[Tag, ..
         assert signals([layer])[0].statement == RESERVED
 
 
-# --- §7.6 examples 4 and 5, §14.3 #2: layering ------------------------------------------------------------
+# --- examples 4 and 5: layering (TDMRep "Processing priority") ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("file", "headers", "meta", "effective", "statement"),
     [
-        # §7.6 ex 4 step 2 and §14.3 #2: the header supersedes the file
+        # ex 4 step 2: the header supersedes the file
         (1, [("tdm-reservation", "0")], "", Mechanism.TDMREP_HEADER, NOT_RESERVED),
-        # §7.6 ex 4 step 3: the page's meta supersedes the header
+        # ex 4 step 3: the page's meta supersedes the header
         (
             1,
             [("tdm-reservation", "0")],
@@ -158,9 +158,9 @@ def test_example3_ordering_trap(path: str, reservation: int, tags: tuple[Tag, ..
             Mechanism.TDMREP_HTML,
             RESERVED,
         ),
-        # §7.6 ex 4: a later response without TDM headers keeps the file's 1 (absence never resets)
+        # ex 4: a later response without TDM headers keeps the file's 1 (absence never resets)
         (1, [], "", Mechanism.TDMREP_FILE, RESERVED),
-        # §7.6 ex 5: `yes` is a protocol error, unset at that step; the file's value stands
+        # ex 5: `yes` is a protocol error, unset at that step; the file's value stands
         (1, [("tdm-reservation", "yes")], "", Mechanism.TDMREP_FILE, RESERVED),
         (0, [("TDM-Reservation", "1")], "", Mechanism.TDMREP_HEADER, RESERVED),
         (0, [], '<meta name="tdm-reservation" content="maybe">', Mechanism.TDMREP_FILE, NOT_RESERVED),

@@ -1,4 +1,5 @@
-"""plus:DataMining, dcterms:provenance and PDF TDMRep from XMP packets (SPECS §10, §9.3, §7.2 item 5)."""
+"""plus:DataMining, dcterms:provenance and PDF TDMRep from XMP packets (docs/signals/iptc.md,
+C2PA 2.2 §15.5.3, W3C TDMRep PDF technique)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ HEAD = (
 )
 TAIL = "</rdf:RDF></x:xmpmeta>"
 
-#: SPECS §10.1 table: value -> (statement, tags)
+#: docs/signals/iptc.md table: value -> (statement, tags)
 TABLE = [
     ("DMI-UNSPECIFIED", {}, ()),
     ("DMI-ALLOWED", {Purpose.TDM: A}, ()),
@@ -64,7 +65,7 @@ def test_vocabulary_in_every_serialization(form, value, statement, tags) -> None
 @pytest.mark.parametrize(
     ("value", "statement"),
     [
-        ("Prohibited for AI/ML training", {Purpose.AI_TRAIN: D}),  # SPECS §10.4 example 4
+        ("Prohibited for AI/ML training", {Purpose.AI_TRAIN: D}),  # a human label (lenient)
         ("Prohibited for Generative AI/ML training", {Purpose.GENAI_TRAIN: D}),
         ("Unspecified – no prohibition defined", {}),
         ("prohibited except for search engine indexing", {Purpose.TDM: D, Purpose.SEARCH: A}),

@@ -1,4 +1,4 @@
-"""X-Robots-Tag and meta robots: noai, noimageai and related directives (SPECS §8); §14.3 #3 and #6."""
+"""X-Robots-Tag and meta robots: noai, noimageai and related directives (docs/signals/x-robots-tag.md)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def head(*metas: str) -> HtmlHead:
 
 
 def verdicts(signals: list[Signal] | tuple[Signal, ...]) -> tuple[Verdict, ...]:
-    """genai-train / ml-train / ai-input / search, as in SPECS §14.3."""
+    """genai-train / ml-train / ai-input / search, as in docs/purposes.md."""
     combined = combine(signals).verdicts
     return tuple(combined[p] for p in SHOWN)
 
@@ -43,7 +43,7 @@ def plain(signals: list[Signal]) -> list[Signal]:
     return [s for s in signals if not s.tags]
 
 
-# --- §8.1 parsing recipe ---------------------------------------------------------------------------------
+# --- parsing (docs/signals/x-robots-tag.md) ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_parse_directives(value: str, expected: list[tuple[str | None, str]]) ->
     assert parse_directives(value) == expected
 
 
-# --- §8.4 examples (agent ExampleAIBot) -----------------------------------------------------------------
+# --- examples (agent ExampleAIBot) -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -260,7 +260,7 @@ def test_meta_nosnippet_is_vendor_specific() -> None:
     assert signal.statement == {Purpose.AI_INPUT: D}
 
 
-# --- §14.3 worked examples ----------------------------------------------------------------------------------
+# --- combination examples (docs/purposes.md) ----------------------------------------------------------------------------------
 
 
 def test_worked_example_14_3_3_noai_beats_creator_allow() -> None:

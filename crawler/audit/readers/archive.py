@@ -1,4 +1,4 @@
-"""Streaming WARC reader for `consentry audit`: records in, small typed values out (DESIGN.md "Command line").
+"""Streaming WARC reader for `consentry audit`: records in, small typed values out (docs/cli.md).
 
 Not pure (it reads files). Gzip-per-record and uncompressed WARC 1.0/1.1 are read with fastwarc
 (`consentry.crawler.audit.readers.fastwarcreader`) while records are ordinary; ARC files, damaged stretches and huge payloads with warcio

@@ -1,4 +1,4 @@
-"""fastwarc side of the audit's WARC reader: the ordinary records of a WARC, fast (DESIGN.md "Command line").
+"""fastwarc side of the audit's WARC reader: the ordinary records of a WARC, fast (docs/cli.md).
 
 Not pure (it reads files). Converts only records it can vouch for — digests verified, bodies complete, one
 record per gzip member, blank lines after each record — and hands anything else (from that record on) back to
