@@ -9,7 +9,7 @@ until nothing is missing. The steps are fixed:
 2. the RSL licences that robots.txt names with `License:` lines (RSL 1.0, robots.txt discovery);
 3. for a fetched response, the licences it links (`Link: rel="license"` — RFC 8288 — and HTML
    `<link rel="license">`) and its remote C2PA manifests (`Link: rel="c2pa-manifest"`, XMP `dcterms:provenance`;
-   C2PA 2.x §11.4 "External manifests").
+   C2PA 2.2 §15.5.3 "External manifests").
 
 Transports never decide what to fetch themselves: three transports over the same inputs ask for exactly the
 same documents (a test holds them to it).

@@ -2,7 +2,7 @@
 
 Not pure (it holds state while a WARC streams). Keeps only small captures: every capture of a site file
 (robots.txt, /ai.txt, /.well-known/tdmrep.json — RFC 9309 §2.3, Spawning ai.txt, W3C TDMRep), of a document some asset
-or robots.txt named (RSL 1.0 licences, remote C2PA manifests — C2PA 2.x §11.4), of their redirect hops, and a
+or robots.txt named (RSL 1.0 licences, remote C2PA manifests — C2PA 2.2 §15.5.3), of their redirect hops, and a
 short window of recent small responses (a document may be archived before anything names it).
 """
 

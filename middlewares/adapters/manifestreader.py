@@ -2,7 +2,7 @@
 
 `C2paReader` is the `consentry.policies.assets.embedded.ManifestReader` the transports inject into the core.
 c2pa's own network fetching (remote manifests, OCSP) is off; remote manifests come in as `manifest_data`,
-fetched by our transports (C2PA 2.x §11.4). Every c2pa failure becomes `StoreResult(None, "<error class>:
+fetched by our transports (C2PA 2.2 §15.5.3). Every c2pa failure becomes `StoreResult(None, "<error class>:
 <message>")`. c2pa is imported on first read, so commands that never meet a manifest never load it.
 """
 

@@ -3,7 +3,7 @@
 Pure. The pre-scan (`consentry.policies.assets.prescan`) finds JUMBF/XMP markers; only an asset that carries a
 manifest store is handed to the `ManifestReader` a transport injects (the c2pa adapter,
 `consentry.middlewares.adapters.manifestreader`, is the only importer of c2pa). Remote manifests
-(C2PA 2.x §11.4) arrive as documents the transport fetched for `manifest_urls`. See docs/signals/c2pa.md and
+(C2PA 2.2 §15.5.3) arrive as documents the transport fetched for `manifest_urls`. See docs/signals/c2pa.md and
 docs/signals/iptc.md.
 """
 
@@ -89,7 +89,7 @@ def _embedded_c2pa(
 
 
 def _several(source: str, count: int) -> Signal:
-    """C2PA 2.x §11.3: several manifest stores in one (non-PDF) asset are all invalid, treated as none."""
+    """C2PA 2.2 §15.5: several manifest stores in one (non-PDF) asset are all invalid, treated as none."""
     evidence = f"{count} C2PA manifest stores embedded: all invalid, treated as none"
     return Signal(Mechanism.C2PA, Scope.EMBEDDED, source, evidence)
 
