@@ -126,6 +126,10 @@ class RobotsPolicy:
             status = site_file.http_status or site_file.detail or "unreachable"
             evidence = f"robots.txt {status}: complete disallow (RFC 9309 §2.3.1.4)"
             return cls(source=site_file.url, fixed=(Verdict.DENY, _signal(site_file.url, evidence)))
+        if unreadable := site_file.unreadable:
+            evidence = f"robots.txt cannot be read ({unreadable}): complete disallow, as unreachable (RFC 9309 §2.3.1.4)"
+            warning = f"robots.txt cannot be read: {unreadable}; treated as unreachable (nothing is fetched)"
+            return cls(source=site_file.url, fixed=(Verdict.DENY, _signal(site_file.url, evidence)), warnings=(warning,))
         policy = cls(source=site_file.url)
         policy._build(site_file, agent)
         return policy
