@@ -42,7 +42,9 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _KEEP = _UNRESERVED | frozenset(":/?#[]@!$&'()*+,;=%")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*(.*)", re.DOTALL)
-_NEEDS_WORK = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%")
+# A path made only of these characters needs no work ("%" is outside the set); a greedy full match of a
+# positive class is several times faster than searching for a negated one.
+_CLEAN = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*")
 _SLASHES = re.compile(r"//+")
 #: An encoded slash in a key: outside the octet range, so it equals neither `/` nor any decoded octet.
 _SLASH = "\u0100"
@@ -93,7 +95,7 @@ def normalize_path(path: str) -> str:
 
 
 def _normalize(path: str) -> str:
-    if _NEEDS_WORK.search(path) is None:
+    if _CLEAN.fullmatch(path) is not None:
         return path
     encoded = "".join(c if c in _KEEP else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in path)
     # A lone "%" not followed by two hex digits is a literal percent sign.
@@ -158,6 +160,8 @@ def match_key(path: str) -> str:
 @lru_cache(maxsize=65536)
 def slash_decoded_key(path: str) -> str | None:
     """The key a server that decodes `%2F` before resolving dot segments sees; None if no different."""
+    if "%" not in path:
+        return None
     head, mark, query = _split_normalized(path)
     if "%2F" not in head:
         return None
