@@ -84,7 +84,7 @@ class AiTxtPolicy:
         if self._fixed or not self._matcher:
             return list(self._fixed)
         path = request_path(url)
-        rule, conflict = self._matcher.decide(path)
+        rule, conflict = self._matcher.decide(path, url)
         if (rule is None or rule.allow) and path != (lowered := path.lower()):
             loose, _ = self._lower.decide(normalize_path(lowered))
             if loose is not None and not loose.allow:

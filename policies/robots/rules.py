@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from consentry.policies.robots.groups import Line
-from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key, slash_decoded_key
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key, server_key
 
 __all__ = ["Rule", "RuleMatcher", "rules_from"]
 
@@ -62,18 +62,20 @@ class RuleMatcher:
     def __bool__(self) -> bool:
         return bool(self._rules)
 
-    def decide(self, path: str) -> tuple[Rule | None, bool]:
+    def decide(self, path: str, url: str | None = None) -> tuple[Rule | None, bool]:
         """The deciding rule for the request `path` (None: no rule matches) and whether an opposite
         rule of the same length also matched (a tie, tag CONFLICT where it matters).
 
-        A path with an encoded slash is also read as a `%2F`-decoding server resolves it; a Disallow
-        under that reading wins over an Allow or no match under the RFC 9309 one (conservative).
+        A path with `//` or an encoded slash is also read as a lenient server resolves it
+        (`server_key`); a Disallow under that reading wins over an Allow or no match under the RFC 9309
+        one (conservative). `url`, when given, is the URL as written, for that second reading (the
+        request path has its dot segments resolved already).
         """
         rule, tie = self._decide_key(match_key(path))
         if rule is None or rule.allow:
-            decoded = slash_decoded_key(path)
-            if decoded is not None:
-                other, other_tie = self._decide_key(decoded)
+            lenient = server_key(url if url is not None else path)
+            if lenient is not None:
+                other, other_tie = self._decide_key(lenient)
                 if other is not None and not other.allow:
                     return other, other_tie
         return rule, tie

@@ -9,18 +9,18 @@ Two normal forms (see docs/robots-conformance.md):
 
 - `request_path(url)` is the path-plus-query a transport should request: RFC 3986 §6.2.2 percent-encoding
   normalisation (non-ASCII and characters outside the URI set encoded, encoded *unreserved* characters
-  decoded, hex digits upper-cased), then runs of `/` merged (as nginx and most servers resolve them) and
-  dot segments removed (RFC 3986 §5.2.4). Reserved escapes such as `%2F` stay encoded: it is a URL that
-  is safe to send.
+  decoded, hex digits upper-cased) and dot segments removed (RFC 3986 §5.2.4), as an RFC 3986 client
+  sends it. `//` and reserved escapes such as `%2F` stay: it is a URL that is safe to send.
 - `match_key(path)` is what rules are compared against: the request path with every remaining
   percent-escape decoded to its octet (RFC 9309 §2.2.2 Figure 4 lists `https://foo.bar` and
   `https%3A%2F%2Ffoo.bar` as the same query) except `%2F` in the path, which stays distinct from `/`
-  there (it is not a path separator to an RFC 3986 server). A rule pattern is decoded the same way *segment by segment*
-  between its `*` wildcards, so `%2A` and `%24` in a rule are a literal `*` and `$` (RFC 9309 §2.2.3
-  Figure 6). Keys hold one character per octet, and `_SLASH` for an encoded slash.
-- `slash_decoded_key(path)` is the key a server that decodes `%2F` before resolving would see
-  (`/public/..%2Fprivate/` -> `/private/`), or None when it is the same; access matchers evaluate both
-  and let a Disallow found under either reading win, so no spelling steps out of a disallowed directory.
+  there (it is not a path separator to an RFC 3986 server). A rule pattern is decoded the same way
+  *segment by segment* between its `*` wildcards, so `%2A` and `%24` in a rule are a literal `*` and `$`
+  (RFC 9309 §2.2.3 Figure 6). Keys hold one character per octet, and `_SLASH` for an encoded slash.
+- `server_key(path)` is the key a lenient server sees (nginx's default): `%2F` decoded and `//` runs
+  merged before dot segments are resolved (`/public/..%2Fprivate/` and `//private/` are `/private/`), or
+  None when it is the same; access matchers evaluate both keys and let a Disallow found under either
+  reading win, so no spelling steps out of a disallowed directory, while a rule is never widened.
 
 Matching is linear (no regular expression is built from site input): the literal segments between the
 wildcards are searched greedily leftmost-first with `str.find`, which is O(len(pattern) x len(path)) in
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-__all__ = ["PathPattern", "compile_pattern", "match_key", "normalize_path", "request_path", "slash_decoded_key"]
+__all__ = ["PathPattern", "compile_pattern", "match_key", "normalize_path", "request_path", "server_key"]
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters left as they are (RFC 3986 reserved + unreserved + "%"); everything else is encoded.
@@ -104,10 +104,10 @@ def _normalize(path: str) -> str:
 
 
 def _resolve(path: str) -> str:
-    """Merge runs of `/`, then remove dot segments (RFC 3986 §5.2.4) from an absolute path."""
-    if "//" not in path and "/." not in path:
+    """Remove dot segments (RFC 3986 §5.2.4) from an absolute path; empty segments (`//`) are kept."""
+    if "/." not in path:
         return path
-    segments = _SLASHES.sub("/", path).split("/")
+    segments = path.split("/")
     kept: list[str] = []
     for segment in segments[1:]:
         if segment == "..":
@@ -121,13 +121,8 @@ def _resolve(path: str) -> str:
     return resolved
 
 
-@lru_cache(maxsize=65536)
-def request_path(url: str) -> str:
-    """The normalised path-plus-query of an absolute URL (or of a path): the one to request and match.
-
-    Percent-encoding normalised (RFC 3986 §6.2.2), `//` runs merged, dot segments removed (RFC 3986
-    §5.2.4), fragment dropped; reserved escapes such as `%2F` kept.
-    """
+def _raw_path(url: str) -> str:
+    """The path-plus-query of an absolute URL or a path, as written (no fragment, not normalised)."""
     if url.startswith("/"):
         raw = url
     elif (absolute := _ABSOLUTE.match(url)) is not None:
@@ -136,7 +131,17 @@ def request_path(url: str) -> str:
             raw = "/" + raw
     else:
         raw = _split_path(url)
-    path, mark, query = _normalize(raw.split("#", 1)[0]).partition("?")
+    return raw.split("#", 1)[0]
+
+
+@lru_cache(maxsize=65536)
+def request_path(url: str) -> str:
+    """The normalised path-plus-query of an absolute URL (or of a path): the one to request and match.
+
+    Percent-encoding normalised (RFC 3986 §6.2.2), dot segments removed (RFC 3986 §5.2.4), fragment
+    dropped; `//` and reserved escapes such as `%2F` kept (what an RFC 3986 client sends).
+    """
+    path, mark, query = _normalize(_raw_path(url)).partition("?")
     return _resolve(path) + mark + query
 
 
@@ -148,31 +153,30 @@ def _split_path(url: str) -> str:
 
 @lru_cache(maxsize=65536)
 def match_key(path: str) -> str:
-    """The octets (one character each) that rules are compared against, for a path or request path.
+    """The octets (one character each) that rules are compared against, for a URL, path or request path.
 
-    The request path (`//` merged, dot segments removed) with every percent-escape decoded, an encoded
-    slash kept apart from `/`.
+    The request path (dot segments removed) with every percent-escape decoded, an encoded slash kept
+    apart from `/`.
     """
     head, mark, query = _split_normalized(path)
     return _decode(head) + mark + _decode_query(query)
 
 
 @lru_cache(maxsize=65536)
-def slash_decoded_key(path: str) -> str | None:
-    """The key a server that decodes `%2F` before resolving dot segments sees; None if no different."""
-    if "%" not in path:
+def server_key(url: str) -> str | None:
+    """The key a lenient server sees for the URL (or path) as written: `%2F` decoded and `//` runs
+    merged *before* dot segments are resolved (nginx's default); None when it equals `match_key(url)`."""
+    head, mark, query = _split_normalized(url, resolve=False)
+    if "%2F" not in head and "//" not in head:
         return None
-    head, mark, query = _split_normalized(path)
-    if "%2F" not in head:
-        return None
-    decoded = _resolve(head.replace("%2F", "/"))
-    key = _decode(decoded) + mark + _decode_query(query)
-    return None if key == _decode(head) + mark + _decode_query(query) else key
+    merged = _resolve(_SLASHES.sub("/", head.replace("%2F", "/")))
+    key = _decode(merged) + mark + _decode_query(query)
+    return None if key == match_key(url) else key
 
 
-def _split_normalized(path: str) -> tuple[str, str, str]:
-    head, mark, query = _normalize(path if path.startswith("/") else "/" + path).partition("?")
-    return _resolve(head), mark, query
+def _split_normalized(url: str, *, resolve: bool = True) -> tuple[str, str, str]:
+    head, mark, query = _normalize(_raw_path(url)).partition("?")
+    return (_resolve(head) if resolve else head), mark, query
 
 
 @dataclass(frozen=True, slots=True)

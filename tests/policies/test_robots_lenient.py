@@ -153,3 +153,11 @@ def test_utf8_without_bom_is_unchanged() -> None:
     site = SiteFile.from_http(ORIGIN + "/robots.txt", 200, b"User-agent: *\nDisallow: /\xff\n")
     assert site.readable() is site
     assert site.text.endswith("/\ufffd\n")
+
+
+def test_broken_bom_keeps_the_group_unlike_google() -> None:
+    # google/robotstxt ID_UTF8ByteOrderMarkIsSkipped drops this line; we keep it (docs/robots-conformance.md).
+    policy = _robots(b"\xef\x11\xbf" + ROBOTS.encode())
+    verdict, signal = policy.access(ORIGIN + "/private/x")
+    assert verdict is Verdict.DENY
+    assert Tag.LENIENT in signal.tags

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from consentry.policies.model import SiteFile
 from consentry.policies.robots.policy import RobotsPolicy
-from consentry.policies.robots.urlpattern import compile_pattern, match_key, request_path, slash_decoded_key
+from consentry.policies.robots.urlpattern import compile_pattern, match_key, request_path, server_key
 from consentry.policies.vocabulary import Verdict
 
 ROBOTS = "https://example.com/robots.txt"
@@ -142,17 +142,29 @@ def test_spellings_a_server_resolves_to_private_are_disallowed(path: str) -> Non
     assert "Disallow: /private/" in signal.evidence
 
 
-@pytest.mark.parametrize("path", ["/public/x", "/public/./x", "/public/a/../x", "//public/x"])
+@pytest.mark.parametrize("path", ["/public/x", "/public/./x", "/public/a/../x", "/public//x"])
 def test_normalisation_keeps_allowed_paths_allowed(path: str) -> None:
     policy = _policy("User-agent: *\nDisallow: /\nAllow: /public/\n")
     assert policy.access("https://example.com" + path)[0] is Verdict.ALLOW
+
+
+def test_double_slash_is_read_both_ways_and_never_widens_a_rule() -> None:
+    # `//public/x` is not under /public/ to an RFC 3986 server: the Disallow reading wins.
+    policy = _policy("User-agent: *\nDisallow: /\nAllow: /public/\n")
+    assert policy.access("https://example.com//public/x")[0] is Verdict.DENY
+    # A rule written with `//` still matches the path written with `//` (no merging on the rule side),
+    # and `Allow: //` does not become `Allow: /`.
+    literal = _policy("User-agent: *\nDisallow: /http://other.example/feed\n")
+    assert literal.access("https://example.com/http://other.example/feed")[0] is Verdict.DENY
+    assert _policy("User-agent: *\nDisallow: /\nAllow: //\n").access("https://example.com/x")[0] is Verdict.DENY
 
 
 @pytest.mark.parametrize(("url", "path"), [
     ("https://ex.com/public/../private/", "/private/"),
     ("https://ex.com/public/%2e%2e/private/", "/private/"),
     ("https://ex.com/public/..%2fprivate/", "/public/..%2Fprivate/"),  # the request keeps the encoded slash
-    ("https://ex.com//private//a", "/private/a"),
+    ("https://ex.com//private//a", "//private//a"),       # `//` is sent as written
+    ("https://ex.com/public//../private/", "/public/private/"),  # RFC 3986 §5.2.4: `..` removes the empty segment
     ("https://ex.com/%70rivate/?q=%2f", "/private/?q=%2F"),
     ("https://ex.com/a/b/..", "/a/"),
     ("https://ex.com/a/.", "/a/"),
@@ -163,10 +175,10 @@ def test_request_path_is_the_normalised_url_to_request(url: str, path: str) -> N
     assert request_path(url) == path
 
 
-def test_slash_decoded_key_only_when_it_differs() -> None:
-    assert slash_decoded_key("/public/..%2Fprivate/") == "/private/"
-    assert slash_decoded_key("/private/") is None
-    assert slash_decoded_key("/a%2Fb") == "/a/b"
+def test_server_key_only_when_it_differs() -> None:
+    assert server_key("/public/..%2Fprivate/") == "/private/"
+    assert server_key("/private/") is None
+    assert server_key("/a%2Fb") == "/a/b"
     assert match_key("/a%2Fb") != match_key("/a/b")
 
 
