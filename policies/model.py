@@ -59,7 +59,7 @@ _BOMS: tuple[tuple[bytes, str, int], ...] = (
 )
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)  # bodies up to the site-file cap stay alive while cached: keep it small
 def _decode_body(body: bytes, truncated: bool) -> tuple[str, str]:
     """(text, '') or ('', why it cannot be read). Site files are UTF-8 (RFC 9309 §2.3); a UTF-16/32 BOM
     names the encoding, and a size cap that cut a code unit in two is forgiven."""

@@ -46,7 +46,7 @@ class RuleMatcher:
     linear time.
     """
 
-    __slots__ = ("_plain", "_prefixes", "_rules", "_special", "_tie_lengths")
+    __slots__ = ("_all_tests", "_plain", "_prefixes", "_rules", "_special", "_special_tests", "_tie_lengths")
 
     def __init__(self, rules: Sequence[Rule], *, allow_wins_ties: bool = True) -> None:
         ordered = sorted(
@@ -56,6 +56,8 @@ class RuleMatcher:
         self._special = tuple(r for r in ordered if not r.pattern.plain)
         self._plain = tuple(r for r in ordered if r.pattern.plain)
         self._prefixes = tuple(r.pattern.segments[0] for r in self._plain)
+        self._all_tests = tuple((r.pattern.matcher, r) for r in ordered)
+        self._special_tests = tuple((r.pattern.matcher, r) for r in self._special)
         allow_lengths = {r.pattern.length for r in ordered if r.allow}
         self._tie_lengths = frozenset(r.pattern.length for r in ordered if not r.allow) & allow_lengths
 
@@ -81,9 +83,9 @@ class RuleMatcher:
         return rule, tie
 
     def _decide_key(self, key: str) -> tuple[Rule | None, bool]:
-        rules = self._rules if key.startswith(self._prefixes) else self._special
-        for rule in rules:
-            if rule.pattern.matches_key(key):
+        tests = self._all_tests if key.startswith(self._prefixes) else self._special_tests
+        for test, rule in tests:
+            if test(key):
                 if rule.pattern.length in self._tie_lengths:
                     return rule, self._opposite_matches(rule, key)
                 return rule, False

@@ -31,7 +31,8 @@ in octets as written (percent-normalised).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -166,6 +167,8 @@ def match_key(path: str) -> str:
 def server_key(url: str) -> str | None:
     """The key a lenient server sees for the URL (or path) as written: `%2F` decoded and `//` runs
     merged *before* dot segments are resolved (nginx's default); None when it equals `match_key(url)`."""
+    if "%" not in url and "//" not in (url if url.startswith("/") else url.partition("://")[2]):
+        return None  # nothing a lenient server would read differently
     head, mark, query = _split_normalized(url, resolve=False)
     if "%2F" not in head and "//" not in head:
         return None
@@ -185,7 +188,7 @@ class PathPattern:
 
     `raw` is the pattern as written, `normalized` its percent-normalised form, `length` that form's
     octet length (specificity), `segments` the decoded literal runs between `*` wildcards, `anchored`
-    whether a final `$` pins the end.
+    whether a final `$` pins the end, `matcher` the compiled key test (see `matches_key`).
     """
 
     raw: str
@@ -194,6 +197,7 @@ class PathPattern:
     lenient: bool
     segments: tuple[str, ...]
     anchored: bool
+    matcher: Callable[[str], bool] = field(compare=False, repr=False)
 
     @property
     def plain(self) -> bool:
@@ -206,22 +210,50 @@ class PathPattern:
 
     def matches_key(self, key: str) -> bool:
         """Whether the match key `key` (see `match_key`) matches: greedy leftmost segment search."""
-        segments = self.segments
-        first = segments[0]
+        return self.matcher(key)
+
+
+def _general(segments: tuple[str, ...], anchored: bool) -> Callable[[str], bool]:
+    """Greedy leftmost search of each literal segment after the previous one: taking the earliest
+    occurrence leaves the most room for the rest, so no backtracking is ever needed."""
+    first, middle, last = segments[0], segments[1:-1], segments[-1]
+
+    def match(key: str) -> bool:
         if not key.startswith(first):
             return False
-        if len(segments) == 1:
-            return not self.anchored or len(key) == len(first)
         position = len(first)
-        for segment in segments[1:-1]:
+        for segment in middle:
             found = key.find(segment, position)
             if found < 0:
                 return False
             position = found + len(segment)
-        last = segments[-1]
-        if self.anchored:
+        if anchored:
             return len(key) - len(last) >= position and key.endswith(last)
         return key.find(last, position) >= 0
+
+    return match
+
+
+def _two(first: str, last: str, anchored: bool) -> Callable[[str], bool]:
+    """`first*last` (the common `*.jpg`, `/dir/*.pdf$` shapes), without the loop."""
+    size = len(first)
+    if not first:
+        return (lambda key: key.endswith(last)) if anchored else (lambda key: last in key)
+    if anchored:
+        return lambda key: key.startswith(first) and len(key) - len(last) >= size and key.endswith(last)
+    return lambda key: key.startswith(first) and key.find(last, size) >= 0
+
+
+def _one(first: str, anchored: bool) -> Callable[[str], bool]:
+    return (lambda key: key == first) if anchored else (lambda key: key.startswith(first))
+
+
+def _compile_matcher(segments: tuple[str, ...], anchored: bool) -> Callable[[str], bool]:
+    if len(segments) == 1:
+        return _one(segments[0], anchored)
+    if len(segments) == 2:
+        return _two(segments[0], segments[1], anchored)
+    return _general(segments, anchored)
 
 
 @lru_cache(maxsize=16384)
@@ -242,4 +274,4 @@ def compile_pattern(pattern: str) -> PathPattern | None:
     body = normalized[:-1] if anchored else normalized
     segments = _pattern_segments(body)
     length = len(normalized.encode("utf-8"))
-    return PathPattern(pattern, normalized, length, lenient, segments, anchored)
+    return PathPattern(pattern, normalized, length, lenient, segments, anchored, _compile_matcher(segments, anchored))

@@ -177,6 +177,11 @@ def test_request_path_is_the_normalised_url_to_request(url: str, path: str) -> N
 
 def test_server_key_only_when_it_differs() -> None:
     assert server_key("/public/..%2Fprivate/") == "/private/"
+    assert server_key("//private/") == "/private/"
+    assert server_key("https://ex.com//private/") == "/private/"
+    assert server_key("/public//../private/") == "/private/"
+    assert server_key("https://ex.com/public//../private/?u=http://x") == "/private/?u=http://x"
+    assert server_key("https://ex.com/a?u=http://x") is None
     assert server_key("/private/") is None
     assert server_key("/a%2Fb") == "/a/b"
     assert match_key("/a%2Fb") != match_key("/a/b")
@@ -186,3 +191,35 @@ def test_rfc_reading_still_decides_when_the_decoded_reading_allows() -> None:
     # The Disallow that matches only the RFC 9309 reading keeps the path disallowed.
     policy = _policy("User-agent: *\nDisallow: /private/..%2Fpublic/\n")
     assert policy.access("https://example.com/private/..%2Fpublic/x")[0] is Verdict.DENY
+
+
+_UNRESERVED = "abcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+
+@st.composite
+def _private_spellings(draw: st.DrawFn) -> str:
+    """A path to /private/<name> spelled as a hostile client might: detours through `..`, doubled
+    slashes, percent-encoded unreserved characters, `..%2F`."""
+    name = draw(st.text(alphabet="abc", min_size=1, max_size=5))
+    detours = draw(st.lists(st.sampled_from(["/public/..", "/public/%2e%2e", "/public/..%2F", "/./", "//"]),
+                            max_size=3))
+    spelled = "".join(
+        f"%{ord(c):02X}" if c in _UNRESERVED and draw(st.booleans()) else c for c in "private"
+    )
+    path = "".join(detours) + "/" + spelled + "/" + name
+    return path.replace("%2F/", "%2F")  # `..%2F` already carries its slash
+
+
+@settings(max_examples=300)
+@given(_private_spellings())
+def test_no_spelling_steps_out_of_a_disallowed_directory(path: str) -> None:
+    policy = _policy("User-agent: *\nAllow: /public/\nDisallow: /private/\n")
+    assert policy.access("https://example.com" + path)[0] is Verdict.DENY, path
+
+
+@given(st.text(max_size=300), st.text(max_size=80))
+def test_any_robots_text_and_url_never_raise(text: str, path: str) -> None:
+    policy = _policy(text)
+    verdict, _ = policy.access("https://example.com/" + path)
+    assert verdict in (Verdict.ALLOW, Verdict.DENY)
+    assert isinstance(policy.signals("https://example.com/" + path), list)
