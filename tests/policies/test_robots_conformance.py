@@ -1,5 +1,6 @@
-"""Data-driven conformance: Google's robots_test.cc expectations and a sample of Protego's real robots.txt
-corpus, run through `RobotsPolicy.access` (sources and commits: tests/fixtures/conformance/SOURCES).
+"""Data-driven conformance: Google's robots_test.cc expectations, google/robotstxt-spec-test's compliance
+cases and a sample of Protego's real robots.txt corpus, run through `RobotsPolicy.access` (sources and
+commits: tests/fixtures/conformance/SOURCES).
 
 Where we deliberately differ (RFC 9309 over Google's parser, conservative readings), the case is listed
 below with its reason; docs/robots-conformance.md carries the same list.
@@ -20,6 +21,8 @@ from consentry.policies.vocabulary import Verdict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "conformance"
 GOOGLE = json.loads((FIXTURES / "google_robots_test.json").read_text(encoding="utf-8"))
+SPEC_TEST = json.loads((FIXTURES / "google_spec_test.json").read_text(encoding="utf-8"))
+SPEC_CASES = [(test, expectation) for test in SPEC_TEST for expectation in test["expectations"]]
 CORPUS = sorted((FIXTURES / "protego_corpus").iterdir())
 
 #: (test, line in robots_test.cc) -> why our answer differs from Google's expectation.
@@ -35,6 +38,31 @@ GOOGLE_DIFFERENCES = {
         "RFC 9309 §2.2.2 Figure 4 and RFC 3986 §6.2.2: %62%61%7A is the unreserved 'baz' and is decoded",
     ("GoogleOnly_IndexHTMLisDirectory", 505):
         "Google-only: an Allow for .../index.html also allowing the directory URL is not in RFC 9309",
+}
+
+_ROBOTS_TXT = "RFC 9309 §2.2.2: the /robots.txt URI is implicitly allowed; Google's matcher applies the rules to it"
+_AGENT_TOKEN = (
+    "the crawler's own agent string is reduced to its product token as the group's value is "
+    "('AB42bot' -> 'ab', 'Foo Bar' -> 'foo'), so its group applies; Google compares the caller's string whole"
+)
+_FIGURE_4 = "RFC 9309 §2.2.2 Figure 4: ツ, %E3%83%84 and an encoded unreserved 'baz' compare equal after normalisation"
+
+#: (file, test, agent, url) -> why our answer differs from robotstxt-spec-test's expectation.
+SPEC_DIFFERENCES = {
+    ("correctness/BOM-characters.textproto", 4, "foo", "http://example.com/AnyValue"):
+        "a broken byte-order mark before line 1 is skipped (lenient, with a warning), the group kept",
+    ("correctness/index-page.textproto", 1, "foobot", "http://foo.com/allowed-slash/"):
+        "Google-only: an Allow for .../index.html also allowing the directory URL is not in RFC 9309",
+    ("correctness/non-ascii-paths.textproto", 2, "FooBot", "http://foo.bar/foo/bar/ツ"): _FIGURE_4,
+    ("correctness/non-ascii-paths.textproto", 3, "FooBot", "http://foo.bar/foo/bar/ツ"): _FIGURE_4,
+    ("correctness/non-ascii-paths.textproto", 4, "FooBot", "http://foo.bar/foo/bar/baz"): _FIGURE_4,
+    ("correctness/user-agent-name.textproto", 1, "Foo Bar", "http://foo.bar/x/y"): _AGENT_TOKEN,
+    ("stress/327748.textproto", 1, "asdfbot", "http://m.example.com/robots.txt"): _ROBOTS_TXT,
+    ("stress/369883.textproto", 1, "BarBot", "http://example.com/robots.txt"): _ROBOTS_TXT,
+    ("stress/369883.textproto", 1, "AB", "http://example.com/robots.txt"): _ROBOTS_TXT,
+    ("stress/369883.textproto", 1, "AB42bot", "http://example.com/foo/bar"): _AGENT_TOKEN,
+    ("stress/369883.textproto", 1, "AB42bot", "http://example.com/"): _AGENT_TOKEN,
+    ("stress/860237.textproto", 1, "XYZ", "http://example.com/robots.txt"): _ROBOTS_TXT,
 }
 
 #: (file, path) -> why our answer differs from Protego's can_fetch.
@@ -71,6 +99,27 @@ def test_google_robots_test_cc(case: dict[str, object]) -> None:
 def test_google_cases_were_all_extracted() -> None:
     assert len(GOOGLE) == 140
     assert {(c["test"], c["line"]) for c in GOOGLE} >= set(GOOGLE_DIFFERENCES)
+
+
+@pytest.mark.parametrize(
+    ("test", "expectation"), SPEC_CASES,
+    ids=[f"{t['file']}:{t['test']}:{e['agent']}:{e['url'][:60]}" for t, e in SPEC_CASES],
+)
+def test_google_robotstxt_spec_test(test: dict[str, object], expectation: dict[str, object]) -> None:
+    body = _body(test)
+    origin = "/".join(str(expectation["url"]).split("/")[:3])
+    got = _allowed(body, str(expectation["agent"]), str(expectation["url"]), origin)
+    key = (test["file"], test["test"], expectation["agent"], expectation["url"])
+    if key in SPEC_DIFFERENCES:
+        assert got is not expectation["allowed"], "a listed difference no longer differs: drop it from the list"
+    else:
+        assert got is expectation["allowed"]
+
+
+def test_spec_test_cases_were_all_extracted() -> None:
+    assert len(SPEC_CASES) == 400
+    keys = {(t["file"], t["test"], e["agent"], e["url"]) for t, e in SPEC_CASES}
+    assert keys >= set(SPEC_DIFFERENCES)
 
 
 def _paths(text: str) -> list[str]:
