@@ -6,6 +6,9 @@ access path (parse once, then `access(url)` per URL, so the request-path normali
 
 - worst case: `Disallow: /*a*a*...*a*b` with 40 `*`, against 10 kB URLs of `a`s (no `b`: every wildcard
   has to give up) — budget ≤ 10x the plain prefix rule `Disallow: /private/` on the same URLs;
+- the matcher alone on precomputed match keys (no normalisation): the same 40-wildcard rule, and a
+  near-miss rule whose segments are 30 `a`s and a `b` (the shape that makes naive substring search
+  quadratic), against the plain prefix rule;
 - Protego's "excessive wildcards" rule from its own test suite (`Allow: *****************/****.js`,
   scrapy/protego tests/test_protego.py, after robotexclusionrulesparser issue 1) against the same 10 kB
   URLs — budget < 1 ms per URL.
@@ -21,10 +24,12 @@ from collections.abc import Callable
 
 from consentry.policies.model import SiteFile
 from consentry.policies.robots.policy import RobotsPolicy
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key
 
 ORIGIN = "https://bench.example"
 WORST = "/" + "*a" * 39 + "*b"  # 40 wildcards
 PROTEGO_REDOS = "*****************/****.js"
+NEAR_MISS = "/" + ("*" + "a" * 30 + "b") * 5
 
 
 def _policy(rules: str) -> RobotsPolicy:
@@ -73,6 +78,28 @@ def main() -> None:
           "  (budget <= 10x)")
     print(f"Protego excessive-wildcard {med['protego'] * 1e6:8.2f} µs/URL   ratio {med['protego'] / med['plain']:.2f}x"
           f"  ({med['protego'] * 1e3:.4f} ms/URL; budget < 1 ms)")
+    _matcher_only()
+
+
+def _matcher_only() -> None:
+    def compiled(pattern: str) -> PathPattern:
+        result = compile_pattern(pattern)
+        assert result is not None
+        return result
+
+    patterns = {"plain": compiled("/private/"), "worst": compiled(WORST), "near-miss": compiled(NEAR_MISS)}
+    keys = [match_key(url) for url in _urls(200, 99)]
+    costs: dict[str, list[float]] = {name: [] for name in patterns}
+    for _ in range(7):
+        for start in range(0, len(keys), 25):
+            chunk = keys[start:start + 25]
+            for name, pattern in patterns.items():
+                costs[name].append(_time(lambda ks, p=pattern: [p.matches_key(k) for k in ks], chunk))
+    med = {name: statistics.median(values) for name, values in costs.items()}
+    print(f"matcher only: plain prefix {med['plain'] * 1e6:8.2f} µs/URL   (baseline)")
+    print(f"matcher only: 40 wildcards {med['worst'] * 1e6:8.2f} µs/URL   ratio {med['worst'] / med['plain']:.1f}x")
+    print(f"matcher only: near-miss    {med['near-miss'] * 1e6:8.2f} µs/URL   ratio "
+          f"{med['near-miss'] / med['plain']:.1f}x")
 
 
 if __name__ == "__main__":
