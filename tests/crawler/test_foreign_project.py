@@ -1,6 +1,7 @@
-"""The README's settings snippet, pasted into a brand-new Scrapy project with its own spider, really works.
+"""The README's manual-wiring snippet, pasted into a brand-new Scrapy project with its own spider, really works.
 
-The snippet is read from README.md itself (so the documentation is what is tested), written into a
+(tests/test_packaging.py does the same for the add-on line, with consentry installed from its wheel.) The
+snippet is read from README.md itself (so the documentation is what is tested), written into a
 throwaway project next to a plain spider that yields dict items, and run with `scrapy crawl` against a
 loopback site.
 """
@@ -47,6 +48,7 @@ class SiteSpider(scrapy.Spider):
 def _snippet() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Using the middlewares in your own Scrapy project", 1)[1]
+    section = section.split("### Manual wiring", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert match, "README lost its settings snippet"
     return match.group(1)
