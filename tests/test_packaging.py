@@ -1,0 +1,218 @@
+"""The wheel, installed into a fresh venv beside a user Scrapy project, crawls with the add-on line alone.
+
+A wheel is built from a copy of the repository's package files (no build isolation, no index), installed
+into a new venv (`python -m venv --without-pip`) whose only link to this environment is a `.pth` line naming
+this venv's site-packages, so the dependencies resolve while this checkout's editable install (activated by
+its own `.pth` file there, which is not processed for a `.pth` path line) stays invisible. The user project
+has its own top-level `middlewares.py`, `policies.py` and `crawler.py` and README's add-on snippet as its
+settings; `python -m scrapy crawl` runs in the project directory against a loopback site. Select with
+`pytest -m packaging`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from consentry.crawler.demo.server import Route, SiteServer
+from consentry.policies.record import record_problems
+from tests.crawler._helpers import ROOT, html, jpeg
+
+pytestmark = pytest.mark.packaging
+
+FOLDERS = ("policies", "middlewares", "crawler")
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+USER_MODULES = {
+    "middlewares.py": "class UserMiddleware:\n    OWNER = 'user'\n",
+    "policies.py": "class UserPolicy:\n    OWNER = 'user'\n",
+    "crawler.py": "class UserCrawler:\n    OWNER = 'user'\n",
+}
+
+SPIDER = '''
+import logging
+
+import scrapy
+
+import consentry.policies
+import crawler
+import middlewares
+import policies
+
+
+class SiteSpider(scrapy.Spider):
+    name = "site"
+
+    def __init__(self, start_url=None, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [start_url]
+        owners = (middlewares.UserMiddleware.OWNER, policies.UserPolicy.OWNER, crawler.UserCrawler.OWNER)
+        logging.getLogger("userproject").warning(
+            "USER-MODULES %s %s %s %s", owners, middlewares.__file__, policies.__file__, crawler.__file__)
+        logging.getLogger("userproject").warning("CONSENTRY-FROM %s", consentry.policies.__file__)
+
+    def parse(self, response):
+        yield {"url": response.url}
+        for src in response.css("img::attr(src)").getall():
+            yield response.follow(src, callback=self.media, meta={"consent_media": True})
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, callback=self.parse)
+
+    def media(self, response):
+        yield {"url": response.url, "length": len(response.body)}
+'''
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The built wheel and the fresh venv it is installed in."""
+
+    wheel: Path
+    venv: Path
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def run(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(self.python), *args], cwd=cwd, env=ENV, capture_output=True, text=True,
+                              timeout=120, check=False)
+
+
+def _copy_sources(dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in FOLDERS:
+        shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
+    for name in ("pyproject.toml", "README.md", *(p.name for p in ROOT.glob("LICEN[CS]E*"))):
+        shutil.copy2(ROOT / name, dest / name)
+
+
+def _build_wheel(tmp: Path) -> Path:
+    source, dist = tmp / "src", tmp / "dist"
+    _copy_sources(source)  # a clean tree: no stale build/ output of the checkout reaches the wheel
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-w", str(dist), str(source)], check=True, capture_output=True, timeout=120)
+    (wheel,) = dist.glob("consentry-*.whl")
+    return wheel
+
+
+def _make_venv(tmp: Path, wheel: Path) -> Path:
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True, env=ENV).stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    (Path(purelib) / "_dependencies.pth").write_text("".join(f"{p}\n" for p in ours))
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--ignore-installed",
+                    str(wheel)], check=True, capture_output=True, env=ENV, timeout=120)
+    return venv
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    tmp = tmp_path_factory.mktemp("packaging")
+    wheel = _build_wheel(tmp)
+    return Installed(wheel, _make_venv(tmp, wheel))
+
+
+def _addon_snippet() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using the middlewares in your own Scrapy project", 1)[1]
+    section = section.split("### Manual wiring", 1)[0]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'ADDONS = {"consentry.middlewares.addon.ConsentAddon": 0}' in block
+    assert "DOWNLOADER_MIDDLEWARES" not in block  # the add-on line alone
+    return block
+
+
+def _user_project(root: Path) -> Path:
+    project = root / "userbot"
+    (project / "spiders").mkdir(parents=True)
+    for name, text in USER_MODULES.items():
+        (project / name).write_text(text)
+    (project / "spiders" / "__init__.py").write_text("")
+    (project / "spiders" / "site.py").write_text(textwrap.dedent(SPIDER))
+    (project / "settings.py").write_text(
+        'BOT_NAME = "userbot"\nSPIDER_MODULES = ["spiders"]\n'
+        'TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"\n' + _addon_snippet())
+    (project / "scrapy.cfg").write_text("[settings]\ndefault = settings\n")
+    return project
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    server = SiteServer({
+        "/robots.txt": Route.text("User-agent: *\nDisallow: /private/\n"),
+        "/": html('<title>home</title><a href="/private/x.html">p</a><a href="/page.html">g</a>'
+                  '<img src="/open.jpg">'),
+        "/private/x.html": html("<title>secret</title>"),
+        "/page.html": html("<title>page</title>"),
+        "/open.jpg": jpeg(),
+    }).start()
+    yield server
+    server.stop()
+
+
+def test_the_wheel_holds_only_consentry(installed: Installed) -> None:
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    (dist_info,) = tops - {"consentry"}
+    assert re.fullmatch(r"consentry-[0-9][^/]*\.dist-info", dist_info)
+    modules = {f"consentry/{p.relative_to(ROOT).as_posix()}" for folder in FOLDERS
+               for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts}
+    assert modules - set(names) == set(), "a module is missing from pyproject's packages"
+    assert "consentry/policies/data/ai_tokens.json" in names
+
+
+def test_only_consentry_lands_in_site_packages(installed: Installed, tmp_path: Path) -> None:
+    where = installed.run("-c", "import consentry.policies, consentry.middlewares.addon, consentry.crawler.cli;"
+                                " print(consentry.policies.__file__)", cwd=tmp_path)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(installed.venv)  # the wheel, not this checkout
+    for name in FOLDERS:
+        found = installed.run("-c", f"import {name}", cwd=tmp_path)
+        assert found.returncode != 0
+        assert f"No module named '{name}'" in found.stderr
+
+
+def test_a_user_project_crawls_with_the_addon_line_alone(
+        installed: Installed, site: SiteServer, tmp_path: Path) -> None:
+    project = _user_project(tmp_path)
+    done = installed.run("-m", "scrapy", "crawl", "site", "-a", f"start_url={site.url('/')}", "-O", "items.jsonl",
+                         "-s", "LOG_LEVEL=WARNING", cwd=project)
+    assert done.returncode == 0, done.stderr[-3000:]
+    owners = "('user', 'user', 'user')"
+    marker = next(line for line in done.stderr.splitlines() if "USER-MODULES" in line)
+    assert owners in marker
+    assert all(str(project / name) in marker for name in USER_MODULES)
+    consentry_from = next(line for line in done.stderr.splitlines() if "CONSENTRY-FROM" in line)
+    assert str(installed.venv) in consentry_from
+
+    assert "/private/x.html" not in site.requested
+    assert all("(compatible; mybot/" in agent for agent in site.user_agents)  # the add-on's User-Agent
+    decisions = [json.loads(line) for line in (project / "decisions.jsonl").read_text().splitlines()]
+    assert all(record_problems(d) == [] for d in decisions)
+    actions = {d["url"]: d["action"] for d in decisions}
+    assert actions[site.url("/private/x.html")] == "skip"
+    assert actions[site.url("/")] == actions[site.url("/open.jpg")] == actions[site.url("/page.html")] == "keep"
+    items = {json.loads(line)["url"] for line in (project / "items.jsonl").read_text().splitlines()}
+    assert {site.url("/"), site.url("/open.jpg")} <= items
+
+    with (project / "crawl.warc.gz").open("rb") as stream:
+        kinds = [record.rec_type for record in ArchiveIterator(stream)]
+    assert kinds[0] == "warcinfo"
+    assert kinds.count("response") >= 4  # robots.txt, two pages, the image
+    assert kinds.count("metadata") == len(decisions)  # one per decision, the skip's included
