@@ -177,11 +177,23 @@ def test_the_wheel_holds_only_consentry(installed: Installed) -> None:
     assert "consentry/policies/data/ai_tokens.json" in names
 
 
+_WHERE = """
+import sys
+import consentry.crawler.cli, consentry.crawler.crawl.command, consentry.middlewares.addon, consentry.policies
+files = {m.__file__ for n, m in list(sys.modules.items()) if n.startswith("consentry.") and getattr(m, "__file__", None)}
+print(len(files))
+print("\\n".join(sorted(files)))
+print("editable finder active:", any("editable" in repr(f).lower() for f in sys.meta_path))
+"""
+
+
 def test_only_consentry_lands_in_site_packages(installed: Installed, tmp_path: Path) -> None:
-    where = installed.run("-c", "import consentry.policies, consentry.middlewares.addon, consentry.crawler.cli;"
-                                " print(consentry.policies.__file__)", cwd=tmp_path)
+    where = installed.run("-c", _WHERE, cwd=tmp_path)
     assert where.returncode == 0, where.stderr
-    assert Path(where.stdout.strip()).is_relative_to(installed.venv)  # the wheel, not this checkout
+    count, *files, finder = where.stdout.strip().splitlines()
+    assert int(count) == len(files) > 10
+    assert all(Path(f).is_relative_to(installed.venv) for f in files), files  # the wheel, not this checkout
+    assert finder == "editable finder active: False"
     for name in FOLDERS:
         found = installed.run("-c", f"import {name}", cwd=tmp_path)
         assert found.returncode != 0
