@@ -28,7 +28,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from consentry.crawler.demo.server import Route, SiteServer
 from consentry.policies.record import record_problems
-from tests.crawler._helpers import ROOT, html, jpeg
+from tests.crawler._helpers import ROOT, USER_SPIDER, html, jpeg
 
 pytestmark = pytest.mark.packaging
 
@@ -41,38 +41,20 @@ USER_MODULES = {
     "crawler.py": "class UserCrawler:\n    OWNER = 'user'\n",
 }
 
-SPIDER = '''
-import logging
-
-import scrapy
+#: Imported by Scrapy's spider loader with the spiders: records which modules the project's names resolve to.
+WHO = """
+import json
+from pathlib import Path
 
 import consentry.policies
 import crawler
 import middlewares
 import policies
 
-
-class SiteSpider(scrapy.Spider):
-    name = "site"
-
-    def __init__(self, start_url=None, **kwargs):
-        super().__init__(**kwargs)
-        self.start_urls = [start_url]
-        owners = (middlewares.UserMiddleware.OWNER, policies.UserPolicy.OWNER, crawler.UserCrawler.OWNER)
-        logging.getLogger("userproject").warning(
-            "USER-MODULES %s %s %s %s", owners, middlewares.__file__, policies.__file__, crawler.__file__)
-        logging.getLogger("userproject").warning("CONSENTRY-FROM %s", consentry.policies.__file__)
-
-    def parse(self, response):
-        yield {"url": response.url}
-        for src in response.css("img::attr(src)").getall():
-            yield response.follow(src, callback=self.media, meta={"consent_media": True})
-        for href in response.css("a::attr(href)").getall():
-            yield response.follow(href, callback=self.parse)
-
-    def media(self, response):
-        yield {"url": response.url, "length": len(response.body)}
-'''
+owners = [middlewares.UserMiddleware.OWNER, policies.UserPolicy.OWNER, crawler.UserCrawler.OWNER]
+files = [middlewares.__file__, policies.__file__, crawler.__file__]
+Path("who.json").write_text(json.dumps({"owners": owners, "files": files, "consentry": consentry.policies.__file__}))
+"""
 
 
 @dataclass(frozen=True)
@@ -144,7 +126,8 @@ def _user_project(root: Path) -> Path:
     for name, text in USER_MODULES.items():
         (project / name).write_text(text)
     (project / "spiders" / "__init__.py").write_text("")
-    (project / "spiders" / "site.py").write_text(textwrap.dedent(SPIDER))
+    (project / "spiders" / "site.py").write_text(textwrap.dedent(USER_SPIDER))
+    (project / "spiders" / "who.py").write_text(WHO)
     (project / "settings.py").write_text(
         'BOT_NAME = "userbot"\nSPIDER_MODULES = ["spiders"]\n'
         'TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"\n' + _addon_snippet())
@@ -206,12 +189,10 @@ def test_a_user_project_crawls_with_the_addon_line_alone(
     done = installed.run("-m", "scrapy", "crawl", "site", "-a", f"start_url={site.url('/')}", "-O", "items.jsonl",
                          "-s", "LOG_LEVEL=WARNING", cwd=project)
     assert done.returncode == 0, done.stderr[-3000:]
-    owners = "('user', 'user', 'user')"
-    marker = next(line for line in done.stderr.splitlines() if "USER-MODULES" in line)
-    assert owners in marker
-    assert all(str(project / name) in marker for name in USER_MODULES)
-    consentry_from = next(line for line in done.stderr.splitlines() if "CONSENTRY-FROM" in line)
-    assert str(installed.venv) in consentry_from
+    who = json.loads((project / "who.json").read_text())
+    assert who["owners"] == ["user", "user", "user"]
+    assert who["files"] == [str(project / name) for name in USER_MODULES]
+    assert Path(who["consentry"]).is_relative_to(installed.venv)
 
     assert "/private/x.html" not in site.requested
     assert all("(compatible; mybot/" in agent for agent in site.user_agents)  # the add-on's User-Agent
