@@ -66,10 +66,10 @@ def test_from_settings_reads_every_policy_setting(name: str, value: object) -> N
     assert getattr(changed, field) != getattr(PolicyConfig(), field)
 
 
-def test_every_consent_name_in_the_code_is_in_the_table() -> None:
+def test_every_consent_name_in_the_code_and_docs_is_in_the_table() -> None:
     found: set[str] = set()
-    for folder in ("policies", "middlewares", "crawler"):
-        for path in (ROOT / folder).rglob("*.py"):
+    for folder, pattern in (("policies", "*.py"), ("middlewares", "*.py"), ("crawler", "*.py"), ("docs", "*.md")):
+        for path in (ROOT / folder).rglob(pattern):
             found |= set(re.findall(r"\bCONSENT_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8")))
     assert found - {s.name for s in SETTINGS} == set()
 
