@@ -9,7 +9,7 @@ empty allow-all file.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
@@ -188,7 +188,3 @@ class AssetResponse:
         """The media type without parameters, lower-cased ('' when absent)."""
         values = self.header("content-type")
         return values[-1].split(";", 1)[0].strip().lower() if values else ""
-
-    def iter_headers(self) -> Iterator[tuple[str, str]]:
-        """The header pairs, in order."""
-        return iter(self.headers)
