@@ -62,6 +62,11 @@ class Judge:
         self.latest = OrderedDict()
         self.origins: dict[str, str] = {}
 
+    def close(self) -> None:
+        """Close the works registry opened for this file's audit."""
+        if self.registry is not None:
+            self.registry.close()
+
     def _config(self, record: dict[str, Any] | None) -> PolicyConfig:
         if self.override is not None:
             return self.override
