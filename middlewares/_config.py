@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
-
 from consentry.policies.config import PolicyConfig
 
 if TYPE_CHECKING:
@@ -118,6 +116,8 @@ def _seconds(name: str, value: object, default: int) -> int:
 def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSettings:
     """Read and validate every `CONSENT_*` setting (`NotConfigured` when `CONSENT_ENABLED` is false)."""
     if not _boolean("CONSENT_ENABLED", settings.get("CONSENT_ENABLED")):
+        from scrapy.exceptions import NotConfigured  # lazily: `check` and `audit` read this module too
+
         raise NotConfigured("CONSENT_ENABLED is False")
     config = policy_config_from_settings(settings)
     return ConsentSettings(

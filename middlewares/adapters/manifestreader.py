@@ -11,8 +11,10 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import c2pa
+if TYPE_CHECKING:
+    import c2pa
 
 __all__ = ["StoreResult", "read_store", "reader_settings"]
 
@@ -44,6 +46,8 @@ def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
 
 @functools.lru_cache(maxsize=8)
 def _context(trust_anchors_pem: str | None) -> c2pa.Context:
+    import c2pa  # on first use: a command that meets no manifest never loads the native library
+
     return c2pa.Context.from_dict(reader_settings(trust_anchors_pem))
 
 
@@ -64,6 +68,8 @@ def read_store(
 
     `content_type` is a MIME type the library knows ("" = let it detect the container from the bytes).
     """
+    import c2pa
+
     try:
         context = _context(trust_anchors_pem or None)
         reader = c2pa.Reader.try_create(
