@@ -124,3 +124,28 @@ def test_an_audit_does_load_its_machinery(tmp_path: Path) -> None:
     assert code in (0, 1), output
     assert {"consentry.crawler.audit.runner", "consentry.crawler.audit.engine"} <= modules
     assert {"fastwarc", "warcio"} & modules
+
+
+_IMPORT_ALL = """
+import importlib, json, pkgutil, sys
+names = ["consentry.crawler.table", "consentry.crawler.check.checker", "consentry.crawler.check.sources",
+         "consentry.middlewares._config", "consentry.middlewares.embedded"]
+for package in ("consentry.policies", "consentry.middlewares.adapters"):
+    names.append(package)
+    names += [i.name for i in pkgutil.walk_packages(importlib.import_module(package).__path__, package + ".")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps({"names": names, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_what_check_and_audit_share_loads_nothing_heavy() -> None:
+    # The pure core, the transport-neutral adapters and the modules `check` reads: importing them loads no Scrapy,
+    # Twisted, c2pa (the adapter imports it on first read) nor WARC library.
+    done = subprocess.run([sys.executable, "-c", _IMPORT_ALL], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert "consentry.middlewares.adapters.manifestreader" in result["names"]
+    assert len([n for n in result["names"] if n.startswith("consentry.policies.")]) > 10
+    assert _heavy(set(result["modules"])) == set()
