@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
-
 from consentry.policies.config import PolicyConfig
 from consentry.policies.settings_table import SETTINGS, check_names, default
 
@@ -122,6 +120,8 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
     `CONSENT_*` name is a `ValueError` naming it and the closest known setting."""
     check_names(settings)
     if not consent_enabled(settings):
+        from scrapy.exceptions import NotConfigured  # lazily: `check` and `audit` read this module too
+
         raise NotConfigured("CONSENT_ENABLED is False")
     config = policy_config_from_settings(settings)
     return ConsentSettings(

@@ -42,7 +42,7 @@ def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
 
 @functools.lru_cache(maxsize=8)
 def _context(trust_anchors_pem: str | None) -> c2pa.Context:
-    import c2pa
+    import c2pa  # on first use: a command that meets no manifest never loads the native library
 
     return c2pa.Context.from_dict(reader_settings(trust_anchors_pem))
 

@@ -13,7 +13,7 @@ from scrapy import Spider, signals
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from consentry.crawler.audit.command import audit_file
+from consentry.crawler.audit.runner import audit_file
 from consentry.crawler.audit.result import AuditOptions
 from consentry.middlewares.adapters.registry import Registry
 from consentry.middlewares.assets import AssetConsentMiddleware
