@@ -1,6 +1,6 @@
 """`consentry crawl URL… -o DIR`: an in-process Scrapy crawl with every consent component (docs/cli.md).
-Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary (kept / dropped / skipped, by mechanism) on stderr. The arguments and the summary are declared here without
-Scrapy; the crawl itself is `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported
+Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary (kept / dropped / skipped,
+by mechanism) on stderr. The arguments and the summary are declared here without Scrapy; the crawl itself is `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported
 only when a crawl runs.
 """
 

@@ -13,8 +13,8 @@ from scrapy import Spider, signals
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from consentry.crawler.audit.runner import audit_file
 from consentry.crawler.audit.result import AuditOptions
+from consentry.crawler.audit.runner import audit_file
 from consentry.middlewares.adapters.registry import Registry
 from consentry.middlewares.assets import AssetConsentMiddleware
 
