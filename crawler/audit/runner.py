@@ -146,6 +146,8 @@ def audit_file(
         outcome.error = str(exc)
     finally:
         replayer.close()
+        if fetcher is not None:
+            fetcher.close()
         if sink is not None:
             sink.close()
             outcome.json_path = sink.name
