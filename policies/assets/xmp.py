@@ -18,8 +18,10 @@ from consentry.policies.tdmrep import TdmDeclaration
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
+    "IPTC_EXT_NS",
     "PLUS_NS",
     "TDMREP_PDF_NS",
+    "digital_source_types",
     "iptc_signals",
     "parse_xml",
     "pdf_tdmrep",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
+#: IPTC Extension schema (IPTC Photo Metadata Standard 2023.1): holds `Iptc4xmpExt:DigitalSourceType`.
+IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 TDMREP_PDF_NS = "http://www.w3.org/ns/tdmrep/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DCTERMS = "http://purl.org/dc/terms/"
@@ -151,13 +155,22 @@ def _signal(source: str, evidence: str, statement: dict[Purpose, Verdict], tags:
     )
 
 
-def provenance_url(packets: Sequence[bytes]) -> str | None:
-    """The first http(s) `dcterms:provenance` URI (the external active manifest, C2PA 2.2 §15.5.3), if any."""
+def provenance_url(packets: Sequence[bytes], *, include_self: bool = False) -> str | None:
+    """The first http(s) `dcterms:provenance` URI (the external active manifest, C2PA 2.2 §15.5.3), if any.
+
+    `include_self`: also a `self#jumbf=…` reference (the manifest embedded in the asset, as c2pa writes it).
+    """
     for root, _ in _roots(packets):
         for value in _values(root, _DCTERMS, "provenance"):
-            if value.lower().startswith(("http://", "https://")):
+            if value.lower().startswith(("http://", "https://")) or (include_self and value.startswith("self#")):
                 return value
     return None
+
+
+def digital_source_types(packets: Sequence[bytes]) -> tuple[str, ...]:
+    """Every distinct `Iptc4xmpExt:DigitalSourceType` value (IPTC Photo Metadata 2023.1 "Digital Source Type")."""
+    found = [v for root, _ in _roots(packets) for v in _values(root, IPTC_EXT_NS, "DigitalSourceType") if v]
+    return tuple(dict.fromkeys(value[:_MAX_VALUE] for value in found))
 
 
 def pdf_tdmrep(packets: Sequence[bytes]) -> TdmDeclaration:
