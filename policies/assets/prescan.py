@@ -54,7 +54,6 @@ _BMFF_C2PA = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _BMFF_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 _XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 _XMP_EXT_APP1 = b"http://ns.adobe.com/xmp/extension/\x00"
-_PACKET = re.compile(rb"<\?xpacket begin=.*?<\?xpacket end=[^>]*>|<x:xmpmeta[\s>].*?</x:xmpmeta>", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +365,6 @@ def _walk_svg(body: bytes, found: _Found) -> None:
 _RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _PDF_MARKERS = (b"application/c2pa", b"application#2Fc2pa", b"C2PA_Manifest", _C2PA_UUID)
 _PDF_WANTED = re.compile(rb"/Type\s*/(ObjStm|Metadata)\b")
-_PDF_STREAM_KEYWORD = re.compile(rb"(?<!end)stream\r?\n")
 _PDF_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
 
 
@@ -385,41 +383,72 @@ def _inflate(data: bytes, budget: int, found: _Found) -> bytes | None:
     return out
 
 
+def _pdf_marker(texts: list[bytes], found: _Found) -> None:
+    """The C2PA markers in the dictionaries and readable streams, searched once."""
+    joined = b"\n".join(texts)
+    if not found.c2pa and any(marker in joined for marker in _PDF_MARKERS):
+        found.c2pa = True
+
+
+def _pdf_stream(dictionary: bytes, data: bytes, budget: int, found: _Found, texts: list[bytes]) -> int:
+    """One stream's data: unfiltered streams are searched as they are; Flate-compressed object and metadata
+    streams are inflated within the caps; other compressed data (images, fonts, content) is skipped.
+    Returns the inflation budget left (-1: a cap was hit, stop)."""
+    wanted = _PDF_WANTED.search(dictionary)
+    if b"/Filter" not in dictionary:
+        decoded = data
+    elif wanted is None:
+        return budget
+    elif b"/FlateDecode" in dictionary or re.search(rb"/Fl\b", dictionary):
+        inflated = _inflate(data, budget, found)
+        if inflated is None:
+            return -1
+        decoded, budget = inflated, budget - len(inflated)
+    else:
+        found.cannot_see("pdf: an object/metadata stream with a filter other than Flate")
+        return budget
+    texts.append(decoded)
+    if wanted is None or wanted.group(1) == b"Metadata":
+        _scan_packets(decoded, found)
+    return budget
+
+
 def _walk_pdf(body: bytes, found: _Found) -> None:
-    """Markers and XMP in the bytes as they are, then inside Flate-compressed object and metadata streams."""
-    _generic(_PDF_MARKERS)(body, found)
-    if found.c2pa:
-        return
-    budget, seen = PDF_TOTAL_LIMIT, 0
-    for kind in _PDF_WANTED.finditer(body):
-        seen += 1
-        if seen > _MAX_PDF_STREAMS:
+    """Object by object (ISO 32000-2 §7.3.8): dictionaries are searched for the C2PA markers, stream data is
+    skipped by its `/Length` (or to `endstream`), except unfiltered streams and Flate object/metadata streams."""
+    texts: list[bytes] = []
+    try:
+        _pdf_objects(body, found, texts)
+    finally:
+        _pdf_marker(texts, found)
+
+
+def _pdf_objects(body: bytes, found: _Found, texts: list[bytes]) -> None:
+    at, n, budget, streams = 0, len(body), PDF_TOTAL_LIMIT, 0
+    for _ in range(_MAX_STEPS):
+        keyword = body.find(b"stream", at)
+        while keyword >= 3 and body[keyword - 3 : keyword] == b"end":
+            keyword = body.find(b"stream", keyword + 6)
+        texts.append(body[at : keyword if keyword >= 0 else n])
+        if keyword < 0:
+            return
+        start = keyword + 6 + (2 if body[keyword + 6 : keyword + 8] == b"\r\n" else 1)
+        dictionary = body[max(at, keyword - 4096) : keyword]
+        dictionary = dictionary[max(dictionary.rfind(b"<<"), 0) :]
+        length = _PDF_LENGTH.search(dictionary)
+        stop = start + int(length.group(1)) if length else -1
+        if not 0 <= stop <= n or body.find(b"endstream", stop, stop + 64) < 0:  # absent, indirect or lying
+            stop = body.find(b"endstream", start)
+            stop = stop if stop >= 0 else n
+        streams += _PDF_WANTED.search(dictionary) is not None
+        if streams > _MAX_PDF_STREAMS:
             found.cannot_see(f"pdf: more than {_MAX_PDF_STREAMS} object/metadata streams")
             return
-        keyword = _PDF_STREAM_KEYWORD.search(body, kind.end(), kind.end() + 4096)
-        if keyword is None:
-            continue
-        floor = max(0, kind.start() - 4096)
-        opening = body.rfind(b" obj", floor, kind.start())
-        dictionary = body[opening if opening >= 0 else floor : keyword.start()]
-        start = keyword.end()
-        length = _PDF_LENGTH.search(dictionary)
-        stop = start + int(length.group(1)) if length else body.find(b"endstream", start)
-        data = body[start : stop if 0 <= stop <= len(body) else len(body)]
-        if b"/Filter" not in dictionary:
-            decoded = data
-        elif b"/FlateDecode" in dictionary or re.search(rb"/Fl\b", dictionary):
-            inflated = _inflate(data, budget, found)
-            if inflated is None:
-                return
-            decoded, budget = inflated, budget - len(inflated)
-        else:
-            found.cannot_see("pdf: an object/metadata stream with a filter other than Flate")
-            continue
-        if any(marker in decoded for marker in _PDF_MARKERS):
-            found.c2pa = True
-        if kind.group(1) == b"Metadata":
-            _scan_packets(decoded, found)
+        budget = _pdf_stream(dictionary, body[start:stop], budget, found, texts)
+        if budget < 0:
+            return
+        at = stop
+    found.cannot_see(f"pdf: more than {_MAX_STEPS} objects")
 
 
 def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
@@ -432,13 +461,38 @@ def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
     return walk
 
 
+#: XMP packet delimiters (XMP Specification Part 1 §7.3): (start, end) byte strings; the wrapper first.
+_DELIMITERS = ((b"<?xpacket begin=", b"<?xpacket end="), (b"<x:xmpmeta", b"</x:xmpmeta>"))
+
+
+def _packet_end(head: bytes, start: int, closing: bytes) -> int:
+    end = head.find(closing, start)
+    if end < 0:
+        return -1
+    if closing.startswith(b"<?"):
+        close = head.find(b">", end)
+        return close + 1 if close >= 0 else -1
+    return end + len(closing)
+
+
 def _scan_packets(body: bytes, found: _Found) -> None:
+    """Every XMP packet in the first `SCAN_LIMIT` bytes, found by byte search for its delimiters."""
     head = body[:SCAN_LIMIT]
-    if b"<?xpacket" not in head and b"<x:xmpmeta" not in head:
-        return
-    for match in _PACKET.finditer(head):
-        found.packet(match.group(0))
-    if len(body) > SCAN_LIMIT:
+    at = 0
+    while len(found.packets) < _MAX_PACKETS:
+        starts = [(head.find(opening, at), closing) for opening, closing in _DELIMITERS]
+        candidates = [(start, closing) for start, closing in starts if start >= 0]
+        if not candidates:
+            break
+        start, closing = min(candidates)
+        end = _packet_end(head, start, closing)
+        if end < 0:
+            at = start + 1
+            continue
+        if head[start + 10 : start + 11] in (b" ", b">", b"\t", b"\r", b"\n") or closing.startswith(b"<?"):
+            found.packet(head[start:end])
+        at = end
+    if len(body) > SCAN_LIMIT and (b"<?xpacket" in head or b"<x:xmpmeta" in head):
         found.notes.append(f"XMP scan limited to the first {SCAN_LIMIT} bytes")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 
 from lxml import etree
 
@@ -68,10 +69,18 @@ def parse_xml(data: bytes | str) -> etree._Element | None:
     return parse_untrusted(data, lenient=True)[0]
 
 
+@lru_cache(maxsize=16)
+def _parsed(packet: bytes) -> tuple[etree._Element | None, bool]:
+    """One packet parsed once for the several readings of one asset (IPTC, provenance URL, source type).
+
+    The cached tree is only read, never modified.
+    """
+    return parse_xml(packet), decode_leniently(packet)[1]
+
+
 def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
     for packet in packets:
-        _, lenient = decode_leniently(packet)
-        root = parse_xml(packet)
+        root, lenient = _parsed(packet)
         if root is not None:
             yield root, lenient
 
@@ -79,6 +88,8 @@ def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
 def _values(root: etree._Element, namespace: str, name: str) -> Iterator[str]:
     """Property `name` in all three RDF forms: attribute, rdf:resource, element text (or rdf:li text)."""
     qname = f"{{{namespace}}}{name}"
+    if name not in _local_names(root):  # the common case, answered from one walk of the tree per packet
+        return
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
@@ -94,6 +105,17 @@ def _values(root: etree._Element, namespace: str, name: str) -> Iterator[str]:
             yield (element.text or "").strip()
         else:
             yield from _li_texts(element)
+
+
+@lru_cache(maxsize=16)
+def _local_names(root: etree._Element) -> frozenset[str]:
+    """Every element and attribute local name in the tree (a cheap "is the property there at all?")."""
+    names: set[str] = set()
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            names.add(etree.QName(element).localname)
+            names.update(etree.QName(key).localname for key in element.attrib)
+    return frozenset(names)
 
 
 def _li_texts(element: etree._Element) -> Iterator[str]:
@@ -160,6 +182,11 @@ def provenance_url(packets: Sequence[bytes], *, include_self: bool = False) -> s
 
     `include_self`: also a `self#jumbf=…` reference (the manifest embedded in the asset, as c2pa writes it).
     """
+    return _provenance_url(tuple(packets), include_self)
+
+
+@lru_cache(maxsize=16)
+def _provenance_url(packets: tuple[bytes, ...], include_self: bool) -> str | None:
     for root, _ in _roots(packets):
         for value in _values(root, _DCTERMS, "provenance"):
             if value.lower().startswith(("http://", "https://")) or (include_self and value.startswith("self#")):
