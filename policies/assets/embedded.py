@@ -62,7 +62,14 @@ _READER_TYPES = {
 }  # fmt: skip
 
 
+#: ISO BMFF major brands of HEIF still images (ISO/IEC 23008-12 Annex B, AV1 Image File Format §8.2).
+_HEIF_BRANDS = {b"heic": "image/heic", b"heix": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif",
+                b"heim": "image/heic", b"heis": "image/heic", b"avif": "image/avif", b"avis": "image/avif"}
+
+
 def _reader_type(markers: prescan.Markers, response: AssetResponse) -> str:
+    if markers.container == "bmff" and response.body[8:12] in _HEIF_BRANDS:
+        return _HEIF_BRANDS[response.body[8:12]]
     return _READER_TYPES.get(markers.container, response.content_type)
 
 
@@ -98,6 +105,7 @@ class _Embedded:
     signals: list[Signal] = field(default_factory=list)
     store: Mapping[str, object] | None = None
     exists: bool = False
+    remote: str = ""  # the remote manifest `store` came from ("" = embedded)
 
 
 def _unverifiable(source: str, reason: str) -> _Embedded:
@@ -176,7 +184,8 @@ def _remote_c2pa(
             result = reader(response.body, _reader_type(markers, response), manifest_data=site_file.body)
             error = result.error or (None if result.store else "remote manifest holds no manifest store")
             out.signals += credentials.signals(result.store, url, error=error)
-            out.store = out.store if out.store is not None else result.store
+            if out.store is None and result.store is not None:
+                out.store, out.remote = result.store, url
     return out
 
 
@@ -194,13 +203,12 @@ def read_embedded(
     """
     markers = _markers(response, max_bytes)
     embedded = _embedded_c2pa(response, markers, reader, max_bytes)
-    chosen, source = embedded, response.url
+    chosen = embedded
     if not embedded.exists:
         chosen = _remote_c2pa(response, markers, fetched_manifests or {}, reader, max_bytes)
-        source = "the remote manifest"
     found = [*chosen.signals, *xmp.iptc_signals(markers.xmp_packets, response.url)]
     label = aigenerated.label(chosen.store, xmp.digital_source_types(markers.xmp_packets),
-                              manifest_source=source if chosen.store is not None else "")
+                              manifest_source=f"the remote manifest {chosen.remote}" if chosen.remote else "")
     return EmbeddedReading(found, label)
 
 

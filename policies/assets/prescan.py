@@ -350,7 +350,7 @@ _SVG_RDF = re.compile(rb"<(?:[\w.-]+:)?RDF[\s>]")
 
 def _walk_svg(body: bytes, found: _Found) -> None:
     """SVG: the C2PA store markers, xpacket-wrapped XMP, and RDF in `<metadata>` without a wrapper (SVG 1.1 §21)."""
-    _generic((b"c2pa:manifest", b"http://c2pa.org/manifest"))(body, found)
+    _generic((b"c2pa:manifest",))(body, found)  # the element c2pa reads (by name, whatever the namespace)
     head = body[:SCAN_LIMIT]
     if found.packets or not _SVG_RDF.search(head):
         return

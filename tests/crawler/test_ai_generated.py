@@ -71,7 +71,8 @@ def test_tag_mode_keeps_and_tags(site: SiteServer, tmp_path_factory: pytest.Temp
     ai = tagged.decision(site.url("/ai.jpg"))
     assert ai["action"] == "keep"
     assert "ai-generated" in ai["tags"]
-    assert site.url("/ai.jpg") in tagged.item_urls()
+    [item] = [i for i in tagged.items if i["url"] == site.url("/ai.jpg")]
+    assert item["consent"]["provenance"]["ai_generated"] == "yes"
 
 
 def test_audit_replays_the_label_and_the_drop(dropped: CrawlResult, tmp_path_factory: pytest.TempPathFactory,

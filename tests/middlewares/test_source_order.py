@@ -108,3 +108,28 @@ def test_xmp_digital_source_type() -> None:
     provenance = read_embedded(response(jpeg_with_app1_xmp(plain_image("jpeg"), packet)), READER).provenance
     assert provenance.ai_generated == "yes"
     assert "unsigned XMP" in provenance.evidence
+
+
+def test_signed_avif_is_read_as_heif(test_ca: TestCA) -> None:
+    """A real AVIF (c2pa-rs sample1.avif) signed here: the pre-scan finds the BMFF store, the reader is told
+    image/avif by its brand, and the AI-generated claim is read."""
+    import io
+    import json
+    from pathlib import Path
+
+    import c2pa
+
+    source = (Path(__file__).parent.parent / "fixtures" / "real" / "sample1.avif").read_bytes()
+    manifest = {"claim_generator_info": [{"name": "t"}], "format": "image/avif", "assertions": [
+        {"label": "c2pa.actions", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType":
+            "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}]}}]}
+    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", test_ca.chain, test_ca.key_pem, None))
+    with c2pa.Builder(json.dumps(manifest)) as builder:
+        out = io.BytesIO()
+        builder.sign(signer, "image/avif", io.BytesIO(source), out)
+    signer.close()
+    asset = AssetResponse("https://ex.com/a.avif", 200, (("Content-Type", "application/octet-stream"),),
+                          out.getvalue())
+    provenance = read_embedded(asset, READER).provenance
+    assert provenance.ai_generated == "yes"
+    assert "(Valid)" in provenance.evidence
