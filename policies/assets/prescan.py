@@ -61,7 +61,8 @@ class Markers:
     """What the pre-scan saw: the container, whether a C2PA store may be present, the XMP packets.
 
     `c2pa_stores` counts the store markers found where the container allows counting (JPEG, PNG, RIFF,
-    BMFF); more than one means "several stores: all invalid" (C2PA 2.2).
+    BMFF, JPEG XL); more than one means "several stores: all invalid" (C2PA 2.2). `inconclusive` says why the
+    walk could not see the whole container ("" when it could): such an asset goes to the reader.
     """
 
     container: str
@@ -365,7 +366,7 @@ def _walk_svg(body: bytes, found: _Found) -> None:
 _RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _PDF_MARKERS = (b"application/c2pa", b"application#2Fc2pa", b"C2PA_Manifest", _C2PA_UUID)
 _PDF_WANTED = re.compile(rb"/Type\s*/(ObjStm|Metadata)\b")
-_PDF_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
+_PDF_LENGTH = re.compile(rb"/Length\s+(\d+)\b(?!\s+\d+\s+R)")
 
 
 def _inflate(data: bytes, budget: int, found: _Found) -> bytes | None:

@@ -7,9 +7,11 @@ labels and `digitalSourceType`s come from `c2pa.Reader` directly; XMP values fro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
+import zlib
 from pathlib import Path
 
 import c2pa
@@ -75,16 +77,29 @@ def independent_xmp(body: bytes, namespace: str, name: str) -> list[str]:
     return values
 
 
+def independent_pdf_store_marker(body: bytes) -> bool:
+    """Whether any PDF stream, inflated with zlib where it inflates, names a C2PA manifest (no consentry code)."""
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", body, re.DOTALL):
+        data = match.group(1)
+        with contextlib.suppress(zlib.error):
+            data = zlib.decompress(data)
+        if b"C2PA_Manifest" in data:
+            return True
+    return b"C2PA_Manifest" in body
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_embedded_store_presence_agrees_with_c2pa(name: str) -> None:
-    """Every file c2pa reads a store from is sent to the reader by the pre-scan, and vice versa."""
+    """Every file c2pa reads a store from, or that names a manifest inside a compressed PDF object stream, is
+    sent to the reader by the pre-scan; no other file is."""
     store = independent_store(_body(name), _mime(name))
     markers = scan(_body(name), _mime(name))
-    assert markers.has_c2pa == (store is not None)
+    hidden = name.endswith(".pdf") and independent_pdf_store_marker(_body(name))
+    assert markers.has_c2pa == (store is not None or hidden)
     asset = _asset(name)
     reading = read_embedded(asset, READER)
     c2pa_signals = [s for s in reading.signals if s.mechanism.value == "c2pa" and s.source == asset.url]
-    if store is None:
+    if store is None and not hidden:
         assert c2pa_signals == []
 
 
@@ -193,3 +208,24 @@ def test_svg_and_pdf_xmp_read_as_lxml_reads_them() -> None:
             expected = independent_xmp(_body(name), namespace, prop)
             seen = [v for packet in packets for v in independent_xmp(packet, namespace, prop)]
             assert seen == expected
+
+
+def test_qpdf_rewritten_signed_pdf_is_not_read_as_manifest_less() -> None:
+    """A signed PDF rewritten with compressed object streams: its markers are only inside an object stream.
+    c2pa itself cannot read the rewritten store; consentry must say unverifiable, not "no manifest"."""
+    body = _body("signed-qpdf-objstm.pdf")
+    assert b"C2PA_Manifest" not in body
+    assert independent_pdf_store_marker(body)
+    assert independent_store(body, "application/pdf") is None
+    [signal] = [s for s in read_embedded(_asset("signed-qpdf-objstm.pdf"), READER).signals
+                if s.mechanism.value == "c2pa"]
+    assert signal.tags == (Tag.UNVERIFIABLE,)
+
+
+def test_encrypted_pdf_goes_to_the_reader() -> None:
+    """basic-signed.pdf is encrypted: its object streams do not inflate, so the pre-scan cannot conclude; c2pa
+    reads no manifest, and no signal is made."""
+    markers = scan(_body("basic-signed.pdf"), "application/pdf")
+    assert "does not inflate" in markers.inconclusive
+    assert independent_store(_body("basic-signed.pdf"), "application/pdf") is None
+    assert [s for s in read_embedded(_asset("basic-signed.pdf"), READER).signals if s.mechanism.value == "c2pa"] == []
