@@ -1,5 +1,5 @@
 """Whether an asset says it is AI-generated: the IPTC Digital Source Type of its C2PA actions
-(C2PA 2.2 §18.14 "Actions", `digitalSourceType`) and of its XMP (`Iptc4xmpExt:DigitalSourceType`, IPTC Photo
+(C2PA 2.2 "Actions" assertion, `digitalSourceType`) and of its XMP (`Iptc4xmpExt:DigitalSourceType`, IPTC Photo
 Metadata Standard 2023.1), read against the IPTC NewsCodes vocabulary
 `http://cv.iptc.org/newscodes/digitalsourcetype/` (docs/signals/c2pa.md "AI-generated").
 
@@ -50,7 +50,7 @@ SOURCE_TYPES: dict[str, str] = {
     f"{_C2PA_TYPES}empty": "unknown",
     f"{_NEWSCODES}softwareImage": "unknown",
 }
-#: The C2PA actions assertions whose `actions[].digitalSourceType` is read (C2PA 2.2 §18.14).
+#: The C2PA actions assertions whose `actions[].digitalSourceType` is read (C2PA 2.2 "Actions").
 ACTION_LABELS = ("c2pa.actions", "c2pa.actions.v2")
 _RANK = {"yes": 2, "no": 1, "unknown": 0}
 _MAX_VALUES = 20

@@ -36,8 +36,8 @@ __all__ = [
 #: Validation states from which an `allowed` entry counts (C2PA 2.2 §14.3; docs/signals/c2pa.md "Trust").
 TRUSTWORTHY_STATES = frozenset({"valid", "trusted"})
 #: Failure codes that only say a check needed the network, which the crawl's reader never uses: a CAWG
-#: identity claims aggregation issuer DID that could not be resolved (CAWG Identity 1.1 §8.1.2.5) and an
-#: OCSP responder that could not be reached (C2PA 2.2 §14.5.2). An Invalid manifest whose only failures are
+#: identity claims aggregation issuer DID that could not be resolved (CAWG Identity Assertion 1.1, identity claims aggregation) and an
+#: OCSP responder that could not be reached (C2PA 2.2, certificate revocation). An Invalid manifest whose only failures are
 #: these (and `TOLERATED_FAILURE_CODES`) lets `allowed` count. Nothing else is tolerated: every other
 #: `cawg.identity.*` / `cawg.ica.*` failure (mismatch, bad signature, bad credential) says the data is wrong.
 OFFLINE_FAILURE_CODES = frozenset({"cawg.ica.did_unavailable", "signingCredential.ocsp.inaccessible"})
@@ -46,12 +46,12 @@ OFFLINE_FAILURE_CODES = frozenset({"cawg.ica.did_unavailable", "signingCredentia
 TOLERATED_FAILURE_CODES = frozenset({"signingCredential.untrusted", "cawg.x509.credential.untrusted"})
 #: Success codes an offline-tolerated manifest must carry: the claim signature validated inside its validity.
 _SIGNATURE_CODES = frozenset({"claimSignature.validated", "claimSignature.insideValidity"})
-#: One hard binding must have matched the asset's bytes (C2PA 2.2 §15.10 "hard bindings").
+#: One hard binding must have matched the asset's bytes (C2PA 2.2 "Hard bindings").
 HARD_BINDING_CODES = frozenset({
     "assertion.dataHash.match", "assertion.bmffHash.match", "assertion.boxesHash.match",
     "assertion.collectionHash.match",
 })  # fmt: skip
-#: A URI fragment naming a JUMBF box of the resource itself (C2PA 2.2 §8.3 "URI references").
+#: A URI fragment naming a JUMBF box of the resource itself (C2PA 2.2 "URI references", `#jumbf=`).
 _JUMBF_FRAGMENT = re.compile(r"^jumbf=", re.IGNORECASE)
 #: assertion label = ("c2pa" / "cawg") ".training-mining" [ "__" instance ]
 _LABEL = re.compile(r"^(c2pa|cawg)\.training-mining(?:__\d+)?$")

@@ -62,7 +62,7 @@ _READER_TYPES = {
 }  # fmt: skip
 
 
-#: ISO BMFF major brands of HEIF still images (ISO/IEC 23008-12 Annex B, AV1 Image File Format §8.2).
+#: ISO BMFF major brands of HEIF still images (ISO/IEC 23008-12 brands, AV1 Image File Format brands).
 _HEIF_BRANDS = {b"heic": "image/heic", b"heix": "image/heic", b"mif1": "image/heif", b"msf1": "image/heif",
                 b"heim": "image/heic", b"heis": "image/heic", b"avif": "image/avif", b"avis": "image/avif"}
 

@@ -7,7 +7,7 @@ container (a lying length, a cap reached, a PDF object stream that does not infl
 not walked), `Markers.inconclusive` says why and the asset goes to the reader instead of reading "no manifest".
 
 XMP carriers: JPEG APP1 (and Extended XMP), PNG `iTXt`, RIFF `XMP `, BMFF `uuid` / `moov/udta/XMP_` and HEIF
-`mime` items (ISO/IEC 23008-12 §6.5 `meta`/`iinf`/`iloc`), JPEG XL `xml ` boxes (ISO/IEC 18181-2), SVG
+`mime` items (ISO/IEC 23008-12 items: `meta`/`iinf`/`iloc`), JPEG XL `xml ` boxes (ISO/IEC 18181-2), SVG
 `<metadata>` RDF (SVG 1.1 §21), PDF metadata streams, Flate-compressed or not (ISO 32000-2 §14.3.2), and the
 generic `<?xpacket` scan.
 """
@@ -462,7 +462,7 @@ def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
     return walk
 
 
-#: XMP packet delimiters (XMP Specification Part 1 §7.3): (start, end) byte strings; the wrapper first.
+#: XMP packet delimiters (XMP Specification Part 1, "XMP packet wrapper"): (start, end) byte strings; the wrapper first.
 _DELIMITERS = ((b"<?xpacket begin=", b"<?xpacket end="), (b"<x:xmpmeta", b"</x:xmpmeta>"))
 
 
