@@ -29,7 +29,8 @@ from consentry.policies.vocabulary import Tag
 
 REAL = Path(__file__).parent.parent / "fixtures" / "real"
 READER = C2paReader()
-MIME = {"jpg": "image/jpeg", "svg": "image/svg+xml", "pdf": "application/pdf", "avif": "image/avif"}
+MIME = {"jpg": "image/jpeg", "svg": "image/svg+xml", "pdf": "application/pdf", "avif": "image/avif",
+        "jxl": "image/jxl"}
 FILES = sorted(p.name for p in REAL.iterdir() if p.suffix[1:] in MIME)
 NEWSCODES = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 _CONTEXT = c2pa.Context.from_dict({"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}})
@@ -229,3 +230,12 @@ def test_encrypted_pdf_goes_to_the_reader() -> None:
     assert "does not inflate" in markers.inconclusive
     assert independent_store(_body("basic-signed.pdf"), "application/pdf") is None
     assert [s for s in read_embedded(_asset("basic-signed.pdf"), READER).signals if s.mechanism.value == "c2pa"] == []
+
+
+def test_jpeg_xl_container_is_walked() -> None:
+    """sample1.jxl is a JPEG XL container whose XMP sits in a Brotli-compressed `brob` box: noted, not read."""
+    body = _body("sample1.jxl")
+    assert body.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n")
+    markers = scan(body, "image/jxl")
+    assert markers.container == "jxl"
+    assert any("Brotli" in note for note in markers.notes)
