@@ -125,7 +125,8 @@ def _agent(name: str, value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
-    """Everything that shapes a decision. Field defaults are the settings' defaults (README "Settings")."""
+    """Everything that shapes a decision. Its field defaults are the defaults of the decision-shaping settings
+    (`consentry.policies.settings_table` lists them with every other `CONSENT_*` setting)."""
 
     agent: str = "consentry"
     purposes: tuple[Purpose, ...] = (Purpose.AI_TRAIN,)

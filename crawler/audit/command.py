@@ -145,6 +145,7 @@ def audit_file(
     except UnusableArchive as exc:
         outcome.error = str(exc)
     finally:
+        replayer.close()
         if sink is not None:
             sink.close()
             outcome.json_path = sink.name

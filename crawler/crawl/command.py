@@ -17,6 +17,7 @@ from typing import Any
 from consentry.crawler.errors import UsageError
 from consentry.policies.combine import resolve
 from consentry.policies.config import user_agent
+from consentry.policies.settings_table import default
 from consentry.policies.vocabulary import Purpose, Verdict
 
 __all__ = [
@@ -217,7 +218,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="output directory (default: ./consentry-crawl)",
     )
-    crawl.add_argument("--agent", default="consentry", help="our product token (default: consentry)")
+    crawl.add_argument("--agent", default=default("CONSENT_AGENT"), help="our product token (default: %(default)s)")
     crawl.add_argument(
         "--purpose",
         action="append",
@@ -227,9 +228,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     crawl.add_argument("--registry", type=Path, metavar="FILE",
                        help="a works registry: assets matching a registered work carry its creator's terms")
-    crawl.add_argument("--on-deny", choices=("drop", "tag"), default="drop")
-    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default="keep")
-    crawl.add_argument("--on-ai-generated", choices=("keep", "tag", "drop"), default="keep",
+    crawl.add_argument("--on-deny", choices=("drop", "tag"), default=default("CONSENT_ON_DENY"))
+    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default=default("CONSENT_ON_UNKNOWN"))
+    crawl.add_argument("--on-ai-generated", choices=("keep", "tag", "drop"), default=default("CONSENT_ON_AI_GENERATED"),
                        help="assets whose C2PA/IPTC metadata says AI-generated: keep (label recorded), "
                             "tag (tag ai-generated) or drop (default keep)")
     crawl.add_argument("--depth", type=int, default=3, metavar="N", help="link depth limit (default 3)")
