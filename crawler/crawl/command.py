@@ -165,6 +165,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="a works registry: assets matching a registered work carry its creator's terms")
     crawl.add_argument("--on-deny", choices=("drop", "tag"), default=default("CONSENT_ON_DENY"))
     crawl.add_argument("--on-unknown", choices=("keep", "drop"), default=default("CONSENT_ON_UNKNOWN"))
+    crawl.add_argument("--on-ai-generated", choices=("keep", "tag", "drop"), default=default("CONSENT_ON_AI_GENERATED"),
+                       help="assets whose C2PA/IPTC metadata says AI-generated: keep (label recorded), "
+                            "tag (tag ai-generated) or drop (default keep)")
     crawl.add_argument("--depth", type=int, default=3, metavar="N", help="link depth limit (default 3)")
     crawl.add_argument(
         "--max-requests",
@@ -195,6 +198,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "CONSENT_AGENT": args.agent,
         "CONSENT_ON_DENY": args.on_deny,
         "CONSENT_ON_UNKNOWN": args.on_unknown,
+        "CONSENT_ON_AI_GENERATED": args.on_ai_generated,
         "DEPTH_LIMIT": args.depth,
     }
     if args.purposes:

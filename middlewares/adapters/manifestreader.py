@@ -76,7 +76,7 @@ def read_store(
         with reader:
             text = reader.json()
     except c2pa.C2paError as error:  # the one broad c2pa catch of the project (docs/architecture.md)
-        logger.warning("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))
+        logger.info("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))  # in the record
         return StoreResult(None, _error(error))
     try:
         store = json.loads(text)
