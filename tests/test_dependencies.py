@@ -32,7 +32,7 @@ def _ranges() -> dict[str, dict[str, str]]:
                     *(r for r in project["optional-dependencies"]["test"] if r.startswith("protego"))]
     ranges: dict[str, dict[str, str]] = {}
     for requirement in requirements:
-        match = _REQUIREMENT.match(requirement)
+        match = _REQUIREMENT.match(requirement.partition(";")[0].strip())
         assert match, requirement
         clauses = (c.strip() for c in match[2].split(",") if c.strip())
         ranges[_name(match[1])] = dict(re.match(r"(==|>=|<=|<|>|~=|!=)\s*(.+)", c).groups() for c in clauses)  # type: ignore[union-attr]
