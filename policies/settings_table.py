@@ -113,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
         "a PEM file of trust anchors; manifests signed under them read `Trusted`", "c2pa_trust_anchors",
     ),
     Setting(
+        "CONSENT_EXCLUDED_DOMAINS", (), "list of list files and/or domains",
+        "URLs on these registrable domains or hosts, subdomains included, are never requested (`skip`, mechanism "
+        "`excluded-domain`); an entry with a `/` or naming an existing file is a list file (one name per line, "
+        "`#` comments), any other entry a domain",
+    ),
+    Setting(
         "CONSENT_FOLLOW_DROPPED_PAGES", True, "boolean",
         "follow the links of HTML pages dropped for use (their own items are withheld)",
     ),

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.exclusion import ExcludedDomains
 from consentry.policies.record import Decision
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Purpose
@@ -83,6 +84,7 @@ def policy_from_warcinfo(text: str) -> tuple[PolicyConfig | None, str | None]:
             max_sitefile_bytes=int(value.get("max_sitefile_bytes", _DEFAULT.max_sitefile_bytes)),
             c2pa_max_bytes=int(value.get("c2pa_max_bytes", _DEFAULT.c2pa_max_bytes)),
             c2pa_trust_anchors=value.get("c2pa_trust_anchors"),
+            excluded=ExcludedDomains.from_json(value.get("excluded_domains", [])),
         )
     except (ValueError, KeyError, TypeError) as exc:
         return None, f"warcinfo {POLICY_FIELD} unusable ({type(exc).__name__}: {exc})"

@@ -1,0 +1,149 @@
+"""Excluded domains in a real crawl: a listed domain and its subdomains are never requested — linked, as media,
+behind a redirect from an allowed site, or as a licence an allowed asset names — and the audit replays the skips.
+
+One loopback server answers for `allowed.test`, `excluded.test` and its subdomains (the crawl resolves `*.test`
+to 127.0.0.1 through `tests.crawler.hostsresolver`); it logs the Host header of every request it receives.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.crawler._helpers import ROOT, CrawlResult, run_crawl
+
+_RESOLVER = {"DNS_RESOLVER": "tests.crawler.hostsresolver.LoopbackTestResolver"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        server: _Server = self.server  # type: ignore[assignment]
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        with server.lock:
+            server.log.append((host, self.path))
+        port = server.server_address[1]
+        status, headers, body = server.answer(host, self.path, port)
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.log: list[tuple[str, str]] = []
+
+    @staticmethod
+    def answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
+        html = [("Content-Type", "text/html; charset=utf-8")]
+        jpeg = [("Content-Type", "image/jpeg")]
+        if path == "/robots.txt":
+            return 200, [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"
+        if path in ("/ai.txt", "/.well-known/tdmrep.json"):
+            return 404, [], b""
+        if host == "allowed.test" and path == "/":
+            page = (
+                f'<html><body><a href="/go">go</a><a href="/about">about</a>'
+                f'<img src="http://cdn.excluded.test:{port}/pic.jpg">'
+                f'<img src="http://excluded.test:{port}/photo.jpg">'
+                f'<img src="/licensed.jpg"></body></html>'
+            )
+            return 200, html, page.encode()
+        if host == "allowed.test" and path == "/go":
+            return 302, [("Location", f"http://www.excluded.test:{port}/landing")], b""
+        if host == "allowed.test" and path == "/licensed.jpg":
+            link = f'<http://excluded.test:{port}/licence.xml>; rel="license"; type="application/rsl+xml"'
+            return 200, [*jpeg, ("Link", link)], b"\xff\xd8\xff\xe0 jpeg"
+        if host == "allowed.test" and path == "/about":
+            return 200, html, b"<html><body>about</body></html>"
+        return 200, jpeg, b"\xff\xd8\xff\xe0 excluded content"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[_Server]:
+    srv = _Server()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def crawled(server: _Server, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+    directory = tmp_path_factory.mktemp("exclusion")
+    listing = directory / "blocked.txt"
+    listing.write_text("# domains recognised as infringing\nexcluded.test\nnot a domain  # malformed\n",
+                       encoding="utf-8")
+    port = server.server_address[1]
+    result = run_crawl([f"http://allowed.test:{port}/"], directory / "out", "--exclude-list", str(listing),
+                       settings=_RESOLVER)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_listed_domain_and_subdomains_are_never_requested(crawled: CrawlResult, server: _Server) -> None:
+    hosts = {host for host, _ in server.log}
+    assert "allowed.test" in hosts
+    assert {(h, p) for h, p in server.log if h == "allowed.test"} >= {("allowed.test", "/go"),
+                                                                       ("allowed.test", "/licensed.jpg")}
+    assert not [h for h in hosts if h == "excluded.test" or h.endswith(".excluded.test")], server.log
+
+
+def test_each_excluded_url_is_a_skip_with_the_list_and_line(crawled: CrawlResult, server: _Server) -> None:
+    port = server.server_address[1]
+    for url in (f"http://cdn.excluded.test:{port}/pic.jpg", f"http://excluded.test:{port}/photo.jpg",
+                f"http://www.excluded.test:{port}/landing"):  # the last one only behind allowed.test's redirect
+        record = crawled.decision(url)
+        assert record["action"] == "skip"
+        assert record["response"] is None
+        first = record["signals"][0]
+        assert first["mechanism"] == "excluded-domain"
+        assert "blocked.txt line 2" in first["evidence"]
+        assert "excluded domain excluded.test" in record["reason"]
+
+
+def test_a_licence_on_an_excluded_domain_is_not_fetched_and_reads_unverifiable(crawled: CrawlResult,
+                                                                                server: _Server) -> None:
+    record = crawled.decision(f"http://allowed.test:{server.server_address[1]}/licensed.jpg")
+    rsl = [s for s in record["signals"] if s["mechanism"] == "rsl"]
+    assert rsl
+    assert "unverifiable" in rsl[0]["tags"]
+    assert "excluded domain excluded.test" in rsl[0]["evidence"]
+    assert record["action"] == "drop"
+
+
+def test_malformed_lines_are_reported_with_their_number(crawled: CrawlResult) -> None:
+    assert "blocked.txt line 3: 'not a domain' is not a domain or host; skipped" in crawled.stderr
+
+
+def test_the_audit_replays_the_excluded_skips(crawled: CrawlResult) -> None:
+    proc = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "audit", "--jobs", "1",
+                           str(crawled.out / "crawl.warc.gz")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "mismatches: 0" in proc.stdout
+
+
+def test_an_unreadable_list_is_exit_2_in_one_line(tmp_path: Path) -> None:
+    result = run_crawl(["http://127.0.0.1:9/"], tmp_path / "out", "--exclude-list", str(tmp_path / "missing.txt"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "CONSENT_EXCLUDED_DOMAINS: cannot read list file" in lines[0]
+    assert "missing.txt" in lines[0]
