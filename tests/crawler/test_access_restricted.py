@@ -4,13 +4,16 @@ loopback server logs every request's headers)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.crawler._helpers import CrawlResult, run_crawl
+from tests.crawler._helpers import ROOT, CrawlResult, run_crawl
 
 _PAYWALL_LD = (b'<html><head><script type="application/ld+json">{"@context": "https://schema.org", '
                b'"@type": "NewsArticle", "isAccessibleForFree": false, "hasPart": {"@type": "WebPageElement", '
@@ -113,3 +116,14 @@ def test_nothing_is_retried_with_credentials_cookies_or_another_agent(crawled: C
     agents = {h.get("user-agent") for _, h in server.log}
     assert len(agents) == 1
     assert "consentry" in next(iter(agents))
+
+
+def test_the_report_lists_the_restricted_responses(crawled: CrawlResult, server: _Server) -> None:
+    proc = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "report", "--json", "--no-audit",
+                           str(crawled.out)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    restricted = json.loads(proc.stdout)["access_restricted"]
+    assert restricted["total"] == 5
+    assert {r["url"]: r["status"] for r in restricted["responses"]} == {
+        _url(server, "/members"): 401, _url(server, "/pay"): 402, _url(server, "/private"): 403,
+        _url(server, "/article"): 200, _url(server, "/story"): 200}

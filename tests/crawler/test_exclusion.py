@@ -7,6 +7,7 @@ to 127.0.0.1 through `tests.crawler.hostsresolver`); it logs the Host header of 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -138,6 +139,22 @@ def test_the_audit_replays_the_excluded_skips(crawled: CrawlResult) -> None:
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mismatches: 0" in proc.stdout
+
+
+def test_the_report_lists_the_excluded_domain_hit(crawled: CrawlResult) -> None:
+    proc = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "report", "--json", str(crawled.out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    listing = str(crawled.out.parent / "blocked.txt")
+    assert report["excluded_domains"] == {"listed": 1, "skipped": 3, "hits": [{
+        "domain": "excluded.test", "list": listing, "line": 2, "urls": 3,
+        "hosts": ["cdn.excluded.test", "excluded.test", "www.excluded.test"]}]}
+    assert report["policy"]["settings"]["exclusion_lists"] == [listing]
+    assert report["audit"]["mismatches"] == 0
+    assert "It never requests 1 listed domains" in report["crawler_information"]
+    rows = {row["protocol"]: row for row in report["protocols"]}
+    assert rows["Excluded domains"]["decided_actions"]["skip"] == 3
 
 
 def test_an_unreadable_list_is_exit_2_in_one_line(tmp_path: Path) -> None:
