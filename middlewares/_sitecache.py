@@ -122,7 +122,9 @@ class SiteCache:
         for _ in range(MAX_REDIRECTS + 1):
             excluded = self._config.excluded.match(target)
             if excluded is not None:  # an excluded host's documents are never fetched, redirected to or not
-                return excluded_file(url, excluded)
+                detail = excluded_file(target, excluded).detail  # archived as a fetch failure: audits replay it
+                self._crawler.signals.send_catch_log(consent_fetch_failed, url=target, detail=detail)
+                return SiteFile.from_error(url, detail)
             request = Request(
                 target,
                 callback=NO_CALLBACK,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawler._helpers import ROOT, CrawlResult, run_crawl
+from tests.crawler._helpers import ROOT, SITE_FILES, CrawlResult, run_crawl
 
 _RESOLVER = {"DNS_RESOLVER": "tests.crawler.hostsresolver.LoopbackTestResolver"}
 
@@ -53,6 +53,8 @@ class _Server(ThreadingHTTPServer):
     def answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
         html = [("Content-Type", "text/html; charset=utf-8")]
         jpeg = [("Content-Type", "image/jpeg")]
+        if host == "redirecting.test" and path == "/robots.txt":
+            return 301, [("Location", f"http://excluded.test:{port}/robots.txt")], b""
         if path == "/robots.txt":
             return 200, [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"
         if path in ("/ai.txt", "/.well-known/tdmrep.json"):
@@ -92,7 +94,7 @@ def crawled(server: _Server, tmp_path_factory: pytest.TempPathFactory) -> CrawlR
     listing.write_text("# domains recognised as infringing\nexcluded.test\nnot a domain  # malformed\n",
                        encoding="utf-8")
     port = server.server_address[1]
-    result = run_crawl([f"http://allowed.test:{port}/"], directory / "out", "--exclude-list", str(listing),
+    result = run_crawl([f"http://allowed.test:{port}/", f"http://redirecting.test:{port}/"], directory / "out", "--exclude-list", str(listing),
                        settings=_RESOLVER)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -127,6 +129,15 @@ def test_a_licence_on_an_excluded_domain_is_not_fetched_and_reads_unverifiable(c
     assert "unverifiable" in rsl[0]["tags"]
     assert "excluded domain excluded.test" in rsl[0]["evidence"]
     assert record["action"] == "drop"
+
+
+def test_a_site_file_redirected_to_an_excluded_domain_is_not_followed(crawled: CrawlResult,
+                                                                       server: _Server) -> None:
+    assert ("redirecting.test", "/robots.txt") in server.log
+    record = crawled.decision(f"http://redirecting.test:{server.server_address[1]}/")
+    assert record["action"] == "skip"  # robots.txt unreachable: complete disallow (RFC 9309 §2.3.1.4)
+    assert "not fetched: excluded domain excluded.test" in record["reason"]
+    assert {p for h, p in server.log if h == "redirecting.test"} == SITE_FILES  # the page itself never
 
 
 def test_malformed_lines_are_reported_with_their_number(crawled: CrawlResult) -> None:
