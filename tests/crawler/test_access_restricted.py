@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.crawler._helpers import ROOT, CrawlResult, run_crawl
+from tests.crawler._loopback import LoggingServer, serving
 
 _PAYWALL_LD = (b'<html><head><script type="application/ld+json">{"@context": "https://schema.org", '
                b'"@type": "NewsArticle", "isAccessibleForFree": false, "hasPart": {"@type": "WebPageElement", '
@@ -37,51 +36,26 @@ _ROUTES: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        server: _Server = self.server  # type: ignore[assignment]
-        with server.lock:
-            server.log.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-        status, headers, body = _ROUTES.get(self.path, (404, [], b""))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.lock = threading.Lock()
-        self.log: list[tuple[str, dict[str, str]]] = []
+def _answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
+    return _ROUTES.get(path, (404, [], b""))
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+def server() -> Iterator[LoggingServer]:
+    with serving(_answer) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
-def crawled(server: _Server, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+def crawled(server: LoggingServer, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
     out = tmp_path_factory.mktemp("restricted") / "out"
-    result = run_crawl([f"http://127.0.0.1:{server.server_address[1]}/"], out)
+    result = run_crawl([f"http://127.0.0.1:{server.port}/"], out)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
-def _url(server: _Server, path: str) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}{path}"
+def _url(server: LoggingServer, path: str) -> str:
+    return f"http://127.0.0.1:{server.port}{path}"
 
 
 @pytest.mark.parametrize(("path", "evidence"), [
@@ -91,7 +65,7 @@ def _url(server: _Server, path: str) -> str:
     ("/article", "JSON-LD isAccessibleForFree: false"),
     ("/story", 'microdata <meta itemprop="isAccessibleForFree" content="False">'),
 ])
-def test_restricted_responses_are_recorded(crawled: CrawlResult, server: _Server, path: str, evidence: str) -> None:
+def test_restricted_responses_are_recorded(crawled: CrawlResult, server: LoggingServer, path: str, evidence: str) -> None:
     record = crawled.decision(_url(server, path))
     assert "access-restricted" in record["tags"]
     found = [s for s in record["signals"] if s["mechanism"] == "access-restriction"]
@@ -101,24 +75,24 @@ def test_restricted_responses_are_recorded(crawled: CrawlResult, server: _Server
 
 
 @pytest.mark.parametrize("path", ["/forbidden", "/free", "/"])
-def test_other_responses_are_not_restricted(crawled: CrawlResult, server: _Server, path: str) -> None:
+def test_other_responses_are_not_restricted(crawled: CrawlResult, server: LoggingServer, path: str) -> None:
     record = crawled.decision(_url(server, path))
     assert "access-restricted" not in record["tags"]
     assert not [s for s in record["signals"] if s["mechanism"] == "access-restriction"]
 
 
 def test_nothing_is_retried_with_credentials_cookies_or_another_agent(crawled: CrawlResult,
-                                                                      server: _Server) -> None:
-    paths = [path for path, _ in server.log]
+                                                                      server: LoggingServer) -> None:
+    paths = [r.path for r in server.log]
     for path in ("/members", "/pay", "/private", "/article", "/story"):
         assert paths.count(path) == 1, paths
-    assert not [h for _, h in server.log if "cookie" in h or "authorization" in h or "proxy-authorization" in h]
-    agents = {h.get("user-agent") for _, h in server.log}
+    assert not [r for r in server.log if {"cookie", "authorization", "proxy-authorization"} & set(r.headers)]
+    agents = {r.headers.get("user-agent") for r in server.log}
     assert len(agents) == 1
     assert "consentry" in next(iter(agents))
 
 
-def test_the_report_lists_the_restricted_responses(crawled: CrawlResult, server: _Server) -> None:
+def test_the_report_lists_the_restricted_responses(crawled: CrawlResult, server: LoggingServer) -> None:
     proc = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "report", "--json", "--no-audit",
                            str(crawled.out)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -10,107 +10,77 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.crawler._helpers import ROOT, SITE_FILES, CrawlResult, run_crawl
+from tests.crawler._loopback import LoggingServer, serving
 
 _RESOLVER = {"DNS_RESOLVER": "tests.crawler.hostsresolver.LoopbackTestResolver"}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        server: _Server = self.server  # type: ignore[assignment]
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
-        with server.lock:
-            server.log.append((host, self.path))
-        port = server.server_address[1]
-        status, headers, body = server.answer(host, self.path, port)
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.lock = threading.Lock()
-        self.log: list[tuple[str, str]] = []
-
-    @staticmethod
-    def answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
-        html = [("Content-Type", "text/html; charset=utf-8")]
-        jpeg = [("Content-Type", "image/jpeg")]
-        if host == "redirecting.test" and path == "/robots.txt":
-            return 301, [("Location", f"http://excluded.test:{port}/robots.txt")], b""
-        if path == "/robots.txt":
-            return 200, [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"
-        if path in ("/ai.txt", "/.well-known/tdmrep.json"):
-            return 404, [], b""
-        if host == "allowed.test" and path == "/":
-            page = (
-                f'<html><body><a href="/go">go</a><a href="/about">about</a>'
-                f'<img src="http://cdn.excluded.test:{port}/pic.jpg">'
-                f'<img src="http://excluded.test:{port}/photo.jpg">'
-                f'<img src="/licensed.jpg"></body></html>'
-            )
-            return 200, html, page.encode()
-        if host == "allowed.test" and path == "/go":
-            return 302, [("Location", f"http://www.excluded.test:{port}/landing")], b""
-        if host == "allowed.test" and path == "/licensed.jpg":
-            link = f'<http://excluded.test:{port}/licence.xml>; rel="license"; type="application/rsl+xml"'
-            return 200, [*jpeg, ("Link", link)], b"\xff\xd8\xff\xe0 jpeg"
-        if host == "allowed.test" and path == "/about":
-            return 200, html, b"<html><body>about</body></html>"
-        return 200, jpeg, b"\xff\xd8\xff\xe0 excluded content"
+def _answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
+    html = [("Content-Type", "text/html; charset=utf-8")]
+    jpeg = [("Content-Type", "image/jpeg")]
+    if host == "redirecting.test" and path == "/robots.txt":
+        return 301, [("Location", f"http://excluded.test:{port}/robots.txt")], b""
+    if path == "/robots.txt":
+        return 200, [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"
+    if path in ("/ai.txt", "/.well-known/tdmrep.json"):
+        return 404, [], b""
+    if host == "allowed.test" and path == "/":
+        page = (
+            f'<html><body><a href="/go">go</a><a href="/about">about</a>'
+            f'<img src="http://cdn.excluded.test:{port}/pic.jpg">'
+            f'<img src="http://excluded.test:{port}/photo.jpg">'
+            f'<img src="/licensed.jpg"></body></html>'
+        )
+        return 200, html, page.encode()
+    if host == "allowed.test" and path == "/go":
+        return 302, [("Location", f"http://www.excluded.test:{port}/landing")], b""
+    if host == "allowed.test" and path == "/licensed.jpg":
+        link = f'<http://excluded.test:{port}/licence.xml>; rel="license"; type="application/rsl+xml"'
+        return 200, [*jpeg, ("Link", link)], b"\xff\xd8\xff\xe0 jpeg"
+    if host == "allowed.test" and path == "/about":
+        return 200, html, b"<html><body>about</body></html>"
+    return 200, jpeg, b"\xff\xd8\xff\xe0 excluded content"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+def server() -> Iterator[LoggingServer]:
+    with serving(_answer) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
-def crawled(server: _Server, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+def crawled(server: LoggingServer, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
     directory = tmp_path_factory.mktemp("exclusion")
     listing = directory / "blocked.txt"
     listing.write_text("# domains recognised as infringing\nexcluded.test\nnot a domain  # malformed\n",
                        encoding="utf-8")
-    port = server.server_address[1]
-    result = run_crawl([f"http://allowed.test:{port}/", f"http://redirecting.test:{port}/"], directory / "out", "--exclude-list", str(listing),
+    port = server.port
+    starts = [f"http://allowed.test:{port}/", f"http://redirecting.test:{port}/",
+              f"http://list.excluded.test:{port}/start"]  # a listed subdomain given as a start URL
+    result = run_crawl(starts, directory / "out", "--exclude-list", str(listing),
                        settings=_RESOLVER)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
-def test_listed_domain_and_subdomains_are_never_requested(crawled: CrawlResult, server: _Server) -> None:
-    hosts = {host for host, _ in server.log}
+def test_listed_domain_and_subdomains_are_never_requested(crawled: CrawlResult, server: LoggingServer) -> None:
+    hosts = {r.host for r in server.log}
     assert "allowed.test" in hosts
-    assert {(h, p) for h, p in server.log if h == "allowed.test"} >= {("allowed.test", "/go"),
+    assert {(r.host, r.path) for r in server.log if r.host == "allowed.test"} >= {("allowed.test", "/go"),
                                                                        ("allowed.test", "/licensed.jpg")}
     assert not [h for h in hosts if h == "excluded.test" or h.endswith(".excluded.test")], server.log
 
 
-def test_each_excluded_url_is_a_skip_with_the_list_and_line(crawled: CrawlResult, server: _Server) -> None:
-    port = server.server_address[1]
+def test_each_excluded_url_is_a_skip_with_the_list_and_line(crawled: CrawlResult, server: LoggingServer) -> None:
+    port = server.port
     for url in (f"http://cdn.excluded.test:{port}/pic.jpg", f"http://excluded.test:{port}/photo.jpg",
+                f"http://list.excluded.test:{port}/start",
                 f"http://www.excluded.test:{port}/landing"):  # the last one only behind allowed.test's redirect
         record = crawled.decision(url)
         assert record["action"] == "skip"
@@ -122,8 +92,8 @@ def test_each_excluded_url_is_a_skip_with_the_list_and_line(crawled: CrawlResult
 
 
 def test_a_licence_on_an_excluded_domain_is_not_fetched_and_reads_unverifiable(crawled: CrawlResult,
-                                                                                server: _Server) -> None:
-    record = crawled.decision(f"http://allowed.test:{server.server_address[1]}/licensed.jpg")
+                                                                                server: LoggingServer) -> None:
+    record = crawled.decision(f"http://allowed.test:{server.port}/licensed.jpg")
     rsl = [s for s in record["signals"] if s["mechanism"] == "rsl"]
     assert rsl
     assert "unverifiable" in rsl[0]["tags"]
@@ -132,12 +102,12 @@ def test_a_licence_on_an_excluded_domain_is_not_fetched_and_reads_unverifiable(c
 
 
 def test_a_site_file_redirected_to_an_excluded_domain_is_not_followed(crawled: CrawlResult,
-                                                                       server: _Server) -> None:
-    assert ("redirecting.test", "/robots.txt") in server.log
-    record = crawled.decision(f"http://redirecting.test:{server.server_address[1]}/")
+                                                                       server: LoggingServer) -> None:
+    assert ("redirecting.test", "/robots.txt") in {(r.host, r.path) for r in server.log}
+    record = crawled.decision(f"http://redirecting.test:{server.port}/")
     assert record["action"] == "skip"  # robots.txt unreachable: complete disallow (RFC 9309 §2.3.1.4)
     assert "not fetched: excluded domain excluded.test" in record["reason"]
-    assert {p for h, p in server.log if h == "redirecting.test"} == SITE_FILES  # the page itself never
+    assert {r.path for r in server.log if r.host == "redirecting.test"} == SITE_FILES  # the page itself never
 
 
 def test_malformed_lines_are_reported_with_their_number(crawled: CrawlResult) -> None:
@@ -158,14 +128,14 @@ def test_the_report_lists_the_excluded_domain_hit(crawled: CrawlResult) -> None:
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     listing = str(crawled.out.parent / "blocked.txt")
-    assert report["excluded_domains"] == {"listed": 1, "skipped": 3, "hits": [{
-        "domain": "excluded.test", "list": listing, "line": 2, "urls": 3,
-        "hosts": ["cdn.excluded.test", "excluded.test", "www.excluded.test"]}]}
+    assert report["excluded_domains"] == {"listed": 1, "skipped": 4, "hits": [{
+        "domain": "excluded.test", "list": listing, "line": 2, "urls": 4,
+        "hosts": ["cdn.excluded.test", "excluded.test", "list.excluded.test", "www.excluded.test"]}]}
     assert report["policy"]["settings"]["exclusion_lists"] == [listing]
     assert report["audit"]["mismatches"] == 0
     assert "It never requests 1 listed domains" in report["crawler_information"]
     rows = {row["protocol"]: row for row in report["protocols"]}
-    assert rows["Excluded domains"]["decided_actions"]["skip"] == 3
+    assert rows["Excluded domains"]["decided_actions"]["skip"] == 4
 
 
 def test_an_unreadable_list_is_exit_2_in_one_line(tmp_path: Path) -> None:
