@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ def render_summary(report: dict[str, Any]) -> str:
                  f"{audit['decisions_replayed']} replayed)" if "mismatches" in audit else "")
                  + (f"; run: {audit['command']}" if audit["status"] == "not audited" and audit["command"] else ""))
     lines += [f"  problem: {p}" for p in report["problems"][:20]]
+    lines += ["", "Crawler information (to publish):", *textwrap.wrap(report["crawler_information"], 100)]
     return "\n".join(lines)
 
 

@@ -17,6 +17,13 @@ text-align:left;vertical-align:top}td.n{text-align:right}blockquote{border-left:
 padding:.5em 1em;background:#f4f7fb}.bad{color:#c62828}code{font-size:12px}"""
 
 
+_LIMITS = ("This report is built from the crawl's own decision log and WARC. The audit shows that the recorded "
+           "decisions follow from the documents archived at the time; the report cannot show that nothing was "
+           "fetched outside this crawl, that the directory is the complete record of it, that the exclusion lists "
+           "were the current official ones, or that a use of the data is lawful: it is evidence, not a "
+           "certificate of compliance.")
+
+
 def _cell(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="n">{value}</td>'
@@ -93,6 +100,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<h2>Audit</h2>", _audit(report["audit"]),
         "<h2>Problems with the crawl output</h2>",
         _table("problems", ("problem",), [(p,) for p in report["problems"]]),
+        "<h2>What this report does not prove</h2>", f"<p>{escape(_LIMITS)}</p>",
     ]
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>consentry compliance report"
             f"</title><style>{_CSS}</style></head><body>" + "\n".join(sections) + "</body></html>\n")

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,22 @@ def test_the_report_lists_the_restricted_responses(crawled: CrawlResult, server:
     assert {r["url"]: r["status"] for r in restricted["responses"]} == {
         _url(server, "/members"): 401, _url(server, "/pay"): 402, _url(server, "/private"): 403,
         _url(server, "/article"): 200, _url(server, "/story"): 200}
+
+
+def test_the_report_names_the_contact_and_withholds_claims_the_archive_contradicts(tmp_path: Path) -> None:
+    agent = "Mozilla/5.0 (compatible; consentry/0.1; +https://example.org/our-crawler)"
+    with serving(_answer) as other:
+        done = run_crawl([f"http://127.0.0.1:{other.port}/"], tmp_path / "out",
+                         settings={"COOKIES_ENABLED": "True", "USER_AGENT": agent})
+        assert done.returncode == 0, done.stderr[-2000:]
+        cookies = [r for r in other.log if "cookie" in r.headers]
+    assert cookies  # the site's Set-Cookie came back: this crawl kept a cookie jar
+    proc = subprocess.run([sys.executable, "-m", "consentry.crawler.cli", "report", "--json", "--no-audit",
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
+    report = json.loads(proc.stdout)
+    assert report["crawler"]["contact_urls"] == ["https://example.org/our-crawler"]
+    assert report["crawler"]["user_agents"] == [agent]
+    assert report["crawler"]["requests_with_credentials_or_cookies"] == len(cookies)
+    assert "never retried with credentials" not in report["crawler_information"]
+    assert "Contact: https://example.org/our-crawler." in report["crawler_information"]

@@ -131,6 +131,7 @@ def test_no_audit_says_how_to_audit(demo: Path) -> None:
     done = consentry("report", str(demo), "--no-audit")
     assert done.returncode == 0
     assert f"audit: not audited; run: consentry audit {demo / 'crawl.warc.gz'}" in done.stdout
+    assert "Crawler information (to publish):\nOur crawler identifies itself" in done.stdout
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -148,6 +149,7 @@ def test_html_opens_in_headless_chromium(demo: Path, report: dict[str, Any]) -> 
         assert f"<td>{name}</td>" in dom, name
     assert '<blockquote id="crawler-information">' in dom
     assert report["crawler_information"].split(";")[0] in dom
+    assert "not a certificate of compliance" in dom
 
 
 def test_not_a_directory_and_not_a_crawl_are_exit_2(tmp_path: Path) -> None:
