@@ -133,8 +133,8 @@ def fastwarc_iteration(path: Path) -> float:
 
 def replay(path: Path) -> tuple[float, int]:
     """Seconds for the audit of `path` (in process), and the mismatch count."""
-    from consentry.crawler.audit.command import audit_file
     from consentry.crawler.audit.result import AuditOptions
+    from consentry.crawler.audit.runner import audit_file
 
     started = time.perf_counter()
     outcome = audit_file(str(path), AuditOptions())
@@ -144,7 +144,7 @@ def replay(path: Path) -> tuple[float, int]:
 def peak_rss(path: Path) -> int:
     """Peak RSS (KiB) of a fresh process auditing `path`."""
     code = (
-        "import resource,sys; from consentry.crawler.audit.command import audit_file; from consentry.crawler.audit.result import AuditOptions;"
+        "import resource,sys; from consentry.crawler.audit.runner import audit_file; from consentry.crawler.audit.result import AuditOptions;"
         f"o = audit_file({str(path)!r}, AuditOptions()); assert o.error is None, o.error;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

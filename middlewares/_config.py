@@ -9,14 +9,12 @@ keyword arguments to each component. Unset settings take their defaults from the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import tldextract
-from scrapy.exceptions import NotConfigured
+from typing import TYPE_CHECKING, Any
 
 from consentry.policies.config import PolicyConfig
 from consentry.policies.exclusion import ExcludedDomains, Exclusion, normalise_name, parse_list
@@ -37,8 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-#: The public suffix list bundled with tldextract (never fetched), as the asset spider's `site_of` reads it.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 _REPORTED: set[str] = set()
 
 #: The settings that shape decisions (read by `PolicyConfig.from_settings`).
@@ -58,8 +54,17 @@ class ConsentSettings:
     registry_path: str | None = None
 
 
+@functools.cache
+def _extractor() -> Any:
+    """The public suffix list bundled with tldextract (never fetched), as the asset spider's `site_of` reads it;
+    built on first use (`check` and `audit` import this module and never need it)."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
 def _is_public_suffix(name: str) -> bool:
-    extracted = _EXTRACT(name)
+    extracted = _extractor()(name)
     return bool(extracted.suffix) and not extracted.domain
 
 
@@ -179,6 +184,8 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
     `CONSENT_*` name is a `ValueError` naming it and the closest known setting."""
     check_names(settings)
     if not consent_enabled(settings):
+        from scrapy.exceptions import NotConfigured  # lazily: `check` and `audit` read this module too
+
         raise NotConfigured("CONSENT_ENABLED is False")
     config = policy_config_from_settings(settings)
     return ConsentSettings(

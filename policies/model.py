@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import codecs
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -232,7 +232,3 @@ class AssetResponse:
         """The media type without parameters, lower-cased ('' when absent)."""
         values = self.header("content-type")
         return values[-1].split(";", 1)[0].strip().lower() if values else ""
-
-    def iter_headers(self) -> Iterator[tuple[str, str]]:
-        """The header pairs, in order."""
-        return iter(self.headers)

@@ -15,7 +15,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.config import (
+    InferredMode,
+    OnAiGenerated,
+    OnDeny,
+    OnUnknown,
+    OnUnverifiable,
+    PolicyConfig,
+)
 
 __all__ = [
     "PREFIX",
@@ -111,6 +118,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CONSENT_C2PA_TRUST_ANCHORS", _POLICY.c2pa_trust_anchors, "file path (PEM)",
         "a PEM file of trust anchors; manifests signed under them read `Trusted`", "c2pa_trust_anchors",
+    ),
+    Setting(
+        "CONSENT_ON_AI_GENERATED", _POLICY.on_ai_generated.value, _choices(OnAiGenerated),
+        "an asset whose C2PA/IPTC metadata says it is AI-generated: `keep` records the label, `tag` also tags the "
+        "decision `ai-generated`, `drop` withholds it with its own reason (see "
+        "[AI-generated labelling](#ai-generated-labelling))", "on_ai_generated",
     ),
     Setting(
         "CONSENT_EXCLUDED_DOMAINS", (), "list of list files and/or domains",

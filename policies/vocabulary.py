@@ -56,6 +56,7 @@ class Tag(enum.StrEnum):
     VENDOR_SPECIFIC = "vendor-specific"
     UNGROUPED = "ungrouped"
     ACCESS_RESTRICTED = "access-restricted"
+    AI_GENERATED = "ai-generated"
 
 
 class Mechanism(enum.StrEnum):

@@ -62,6 +62,11 @@ class Judge:
         self.latest = OrderedDict()
         self.origins: dict[str, str] = {}
 
+    def close(self) -> None:
+        """Close the works registry opened for this file's audit."""
+        if self.registry is not None:
+            self.registry.close()
+
     def config(self, record: dict[str, Any] | None) -> PolicyConfig:
         """The policy to replay `record` under: `--agent`/`--purpose` override, the crawl's, or the record's."""
         if self.override is not None:

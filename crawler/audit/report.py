@@ -12,7 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from consentry.crawler.audit.command import FileOutcome
+    from consentry.crawler.audit.runner import FileOutcome
 
 __all__ = ["render_report"]
 

@@ -1,7 +1,7 @@
 """`consentry report DIR`: the compliance report of one crawl (README "Compliance", docs/cli.md).
 
 Built from DIR/decisions.jsonl and DIR/crawl.warc.gz by `consentry.crawler.report.compliance`; the audit is
-`consentry audit`'s own replay (`consentry.crawler.audit.command.audit_files`), so its numbers are the ones
+`consentry audit`'s own replay (`consentry.crawler.audit.runner.audit_files`), so its numbers are the ones
 `consentry audit` prints (`--no-audit` reports "not audited" with the command to run). Output: a summary on
 stdout, or with `--json` only the JSON report; `--html FILE` writes one self-contained page. Exit 0 when a report
 was made (whatever it shows), 2 when DIR holds nothing usable (one line naming what is missing).
@@ -56,8 +56,8 @@ def render_summary(report: dict[str, Any]) -> str:
 def _audit(warc: Path | None, enabled: bool) -> Any:
     if warc is None or not enabled:
         return None
-    from consentry.crawler.audit.command import audit_files
     from consentry.crawler.audit.result import AuditOptions
+    from consentry.crawler.audit.runner import audit_files
 
     return audit_files([str(warc)], AuditOptions(), jobs=1)[0]
 

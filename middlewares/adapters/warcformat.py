@@ -14,7 +14,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.config import (
+    InferredMode,
+    OnAiGenerated,
+    OnDeny,
+    OnUnknown,
+    OnUnverifiable,
+    PolicyConfig,
+)
 from consentry.policies.exclusion import ExcludedDomains
 from consentry.policies.record import Decision
 from consentry.policies.version import VERSION
@@ -81,6 +88,7 @@ def policy_from_warcinfo(text: str) -> tuple[PolicyConfig | None, str | None]:
             on_unknown=OnUnknown(value["on_unknown"]),
             on_unverifiable=OnUnverifiable(value["on_unverifiable"]),
             inferred=InferredMode(value["inferred"]),
+            on_ai_generated=OnAiGenerated(value.get("on_ai_generated", OnAiGenerated.KEEP.value)),
             max_sitefile_bytes=int(value.get("max_sitefile_bytes", _DEFAULT.max_sitefile_bytes)),
             c2pa_max_bytes=int(value.get("c2pa_max_bytes", _DEFAULT.c2pa_max_bytes)),
             c2pa_trust_anchors=value.get("c2pa_trust_anchors"),

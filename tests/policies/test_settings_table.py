@@ -24,6 +24,7 @@ _OTHER_VALUES: dict[str, object] = {
     "CONSENT_MAX_SITEFILE_BYTES": 600_000,
     "CONSENT_C2PA_MAX_BYTES": 10,
     "CONSENT_C2PA_TRUST_ANCHORS": "anchors.pem",
+    "CONSENT_ON_AI_GENERATED": "drop",
 }
 
 
