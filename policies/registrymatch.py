@@ -16,8 +16,11 @@ from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, T
 __all__ = [
     "EXACT_KINDS",
     "MAX_THRESHOLD",
+    "MIN_CORRELATION",
     "THRESHOLDS",
     "RegistryMatch",
+    "confirmed",
+    "correlation",
     "match_signal",
     "statement_of",
     "unverifiable_signal",
@@ -34,6 +37,8 @@ __all__ = [
 #:   overlapping docstring (sibling classes); unrelated 64-bit codes fall within 10 with p ≈ 1e-8. Copies:
 #:   other HTML 100 %, inside site boilerplate 97 %, 2 % of words edited 100 %, 5 % edited 81 %, cut to 90 % 100 %.
 THRESHOLDS: Mapping[str, int] = {"image": 8, "text": 10}
+#: Image matches are confirmed by the Pearson correlation of the matched codes' 16×16 grey thumbnails.
+MIN_CORRELATION = 0.8
 #: The largest threshold: the near-duplicate index must find every code within it.
 MAX_THRESHOLD = max(THRESHOLDS.values())
 #: Match kinds that identify the very same bytes/manifest rather than a similar content.
@@ -55,6 +60,27 @@ class RegistryMatch:
     allow: tuple[Purpose, ...]
     kind: str
     distance: int = 0
+
+
+def correlation(first: bytes, second: bytes) -> float:
+    """Pearson correlation of two grey thumbnails of equal size (−1…1; 0 when either is flat)."""
+    if len(first) != len(second) or not first:
+        return 0.0
+    count = len(first)
+    mean_a, mean_b = sum(first) / count, sum(second) / count
+    da = [a - mean_a for a in first]
+    db = [b - mean_b for b in second]
+    norm = (sum(a * a for a in da) * sum(b * b for b in db)) ** 0.5
+    return sum(a * b for a, b in zip(da, db, strict=True)) / norm if norm else 0.0
+
+
+def confirmed(first: bytes, second: bytes) -> bool:
+    """The finer check of an image match: the thumbnails of the two matched codes correlate enough.
+
+    Either thumbnail missing (a work registered before thumbnails were kept) confirms nothing away:
+    the code distance alone then decides, as it did.
+    """
+    return not first or not second or correlation(first, second) >= MIN_CORRELATION
 
 
 def within_threshold(media: str, distance: int) -> bool:
