@@ -150,8 +150,9 @@ def _job(path: str) -> tuple[Fingerprint, dict[str, Fingerprint]]:
 
 def _distance(query: tuple[tuple[int, bytes], ...], work: tuple[tuple[int, bytes], ...], check: bool) -> int:
     """The nearest distance between a copy's and a work's codes (with `check`: among confirmed pairs only)."""
-    pairs = sorted(((a ^ b).bit_count(), ta, tb) for a, ta in query for b, tb in work)
-    return next((d for d, ta, tb in pairs if not check or confirmed(ta, tb)), 65)
+    near = sorted(((a ^ b).bit_count(), ta, tb) for a, ta in query for b, tb in work)
+    # pairs beyond the table's largest d read as "no match" without the (slow, pure-Python) thumbnail check
+    return next((d for d, ta, tb in near if d <= _THRESHOLDS[-1] and (not check or confirmed(ta, tb))), 65)
 
 
 def _table(works: list[Fingerprint], copies: list[dict[str, Fingerprint]]) -> None:
