@@ -70,7 +70,8 @@ def run_crawl(
         process.crawl(crawler, urls=list(urls), max_requests=max_requests)
         process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
-    actions, by_mechanism = summarise_log(out / "decisions.jsonl")
+    log_path = settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl"  # `--set CONSENT_LOG_PATH=…` moves it
+    actions, by_mechanism = summarise_log(Path(log_path))
     start, finish = stats.get("start_time"), stats.get("finish_time")
     elapsed = (finish - start).total_seconds() if start and finish else 0.0
     return CrawlSummary(
