@@ -52,6 +52,7 @@ class ConsentSettings:
     unreachable_ttl: int
     follow_dropped_pages: bool = True
     registry_path: str | None = None
+    max_retry_after: int = 300
 
 
 @functools.cache
@@ -195,5 +196,6 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
         warc_path=_path("CONSENT_WARC_PATH", settings.get("CONSENT_WARC_PATH")),
         unreachable_ttl=_seconds("CONSENT_UNREACHABLE_TTL", settings.get("CONSENT_UNREACHABLE_TTL")),
         follow_dropped_pages=_boolean("CONSENT_FOLLOW_DROPPED_PAGES", settings.get("CONSENT_FOLLOW_DROPPED_PAGES")),
+        max_retry_after=_seconds("CONSENT_MAX_RETRY_AFTER", settings.get("CONSENT_MAX_RETRY_AFTER")),
         registry_path=check_registry(_path("CONSENT_REGISTRY", settings.get("CONSENT_REGISTRY"))),
     )

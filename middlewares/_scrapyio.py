@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scrapy.exceptions import IgnoreRequest
+from twisted.python.failure import Failure
+
+from consentry.middlewares._appendfile import OutputWriteError
 from consentry.middlewares.signals import consent_decision
 from consentry.policies.model import AssetResponse, Signal
 
@@ -17,12 +21,24 @@ if TYPE_CHECKING:
 
     from consentry.policies.record import Decision
 
-__all__ = ["INHERITED_META", "SITE_FILE_META", "asset_response", "emit_decision", "wants_check"]
+__all__ = [
+    "INHERITED_META",
+    "SITE_FILE_META",
+    "DecisionNotLogged",
+    "asset_response",
+    "emit_decision",
+    "wants_check",
+]
 
 #: request.meta key: signals inherited from the page that linked the request (tuple of `Signal`).
 INHERITED_META = "consent_inherited"
 #: request.meta key set on our own site-file / linked-document fetches (value: the document kind).
 SITE_FILE_META = "consent_site_file"
+
+
+class DecisionNotLogged(IgnoreRequest):
+    """A `consent_decision` listener failed (the decision log or the WARC could not take the decision): the
+    decision is not applied and the request's response is withheld (no item)."""
 
 
 def wants_check(request: Request) -> bool:
@@ -54,11 +70,16 @@ def asset_response(response: Response, inherited: tuple[Signal, ...] = ()) -> As
 
 
 def emit_decision(crawler: Crawler, decision: Decision, request: Request, response: Response | None) -> None:
-    """Send `consent_decision` synchronously: every listener has logged it when this returns."""
-    crawler.signals.send_catch_log(
+    """Send `consent_decision` synchronously: every listener has logged it when this returns, or
+    `DecisionNotLogged` is raised (a listener failed: the caller must not apply the decision)."""
+    results = crawler.signals.send_catch_log(
         consent_decision,
         decision=decision,
         request=request,
         response=response,
         spider=crawler.spider,
+        dont_log=OutputWriteError,
     )
+    failures = [result for _, result in results if isinstance(result, Failure)]
+    if failures:
+        raise DecisionNotLogged(f"decision for {decision.url} not logged: {failures[0].getErrorMessage()}")

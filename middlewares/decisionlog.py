@@ -1,20 +1,23 @@
 """The decision log: one `consentry.decision/1` JSON line per decision (docs/decision-record.md).
 
-Extension. Each line is written and flushed when the decision is emitted — before the request is
-ignored or the item produced — so an interrupted crawl loses no decision it applied. Stats:
-`consent/action/<action>`, `consent/signal/<mechanism>/<verdict>`. Enabled by `CONSENT_LOG_PATH`.
+Extension. Each line is handed to the kernel whole (`consentry.middlewares._appendfile`) when the decision is
+emitted — before the request is ignored or the item produced — so an interrupted crawl loses no decision it
+applied and leaves no torn line. A line that cannot be written (a full disk) is not on disk, the listener
+raises `OutputWriteError` — `emit_decision` then withholds the response the decision was about — and the
+crawl is stopped (`consentry crawl` exits 1). Stats: `consent/action/<action>`,
+`consent/signal/<mechanism>/<verdict>`, `consent/output_error`. Enabled by `CONSENT_LOG_PATH`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares.signals import consent_decision
 
@@ -43,11 +46,11 @@ def signal_stat_keys(decision: Decision) -> list[str]:
 class DecisionLogExtension:
     """Appends every decision to `CONSENT_LOG_PATH` as a JSON line."""
 
-    def __init__(self, path: str, stats: StatsCollector | None = None) -> None:
+    def __init__(self, path: str, stats: StatsCollector | None = None, crawler: Crawler | None = None) -> None:
         self.path = path
         self.stats = stats
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = Path(path).open("a", encoding="utf-8")  # noqa: SIM115 - open for the crawl
+        self.crawler = crawler
+        self._file: AppendOnlyFile | None = AppendOnlyFile(path, "decision log")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -55,16 +58,21 @@ class DecisionLogExtension:
         path = consent_settings(crawler.settings).log_path
         if path is None:
             raise NotConfigured("CONSENT_LOG_PATH is not set")
-        extension = cls(path, crawler.stats)
+        extension = cls(path, crawler.stats, crawler)
         crawler.signals.connect(extension.log_decision, signal=consent_decision)
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
     def log_decision(self, decision: Decision, **_: Any) -> None:
-        """Write and flush one line, then count it."""
+        """Write one whole line, then count it; `OutputWriteError` (crawl stopped) when it cannot be written."""
         if self._file is not None:
-            self._file.write(json.dumps(decision.to_record(), ensure_ascii=False, sort_keys=False) + "\n")
-            self._file.flush()
+            line = json.dumps(decision.to_record(), ensure_ascii=False, sort_keys=False) + "\n"
+            try:
+                self._file.append(line.encode("utf-8"))
+            except OutputWriteError as exc:
+                if self.crawler is not None:
+                    stop_crawl(self.crawler, exc)
+                raise
         if self.stats is not None:
             self.stats.inc_value(f"consent/action/{decision.action.value}")
             for key in signal_stat_keys(decision):

@@ -5,18 +5,23 @@ Extension. It listens to Scrapy's `response_downloaded`, which the downloader se
 (spider requests and `engine.download_async` fetches alike) before any downloader middleware's
 `process_response` runs: the archived body is the one received on the wire (still content-encoded; the
 `Content-Encoding` header is kept so readers decode it; `Transfer-Encoding` is dropped because Scrapy has
-already de-chunked the body). Each record is its own gzip member, flushed at once, so a killed crawl
-leaves a WARC that reads back up to the last complete record. Enabled by `CONSENT_WARC_PATH`. The warcinfo
-record's `consentry-policy` field holds the crawl's policy (JSON), so `consentry audit` replays with it.
+already de-chunked the body). Each record is its own gzip member, built in memory and handed to the kernel
+whole (a response and its request record together; `consentry.middlewares._appendfile`), so a killed crawl
+leaves a WARC that reads back up to the last complete record. A record that cannot be written (a full disk)
+is not left half on disk: the crawl is stopped (`consentry crawl` exits 1), and a decision that cannot be
+archived raises `OutputWriteError`, so `emit_decision` withholds the response it was about. Enabled by
+`CONSENT_WARC_PATH`. The warcinfo record's `consentry-policy` field holds the crawl's policy (JSON), so
+`consentry audit` replays with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
@@ -24,6 +29,7 @@ from scrapy.exceptions import NotConfigured
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares.adapters.warcformat import (
     METADATA_CONTENT_TYPE,
@@ -84,11 +90,11 @@ def _response_head(response: Response) -> StatusAndHeaders:
 class WarcExtension:
     """Writes a gzip WARC 1.1 of everything fetched and every decision."""
 
-    def __init__(self, path: str, policy: PolicyConfig | None = None) -> None:
+    def __init__(self, path: str, policy: PolicyConfig | None = None, crawler: Crawler | None = None) -> None:
         self.path = path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[bytes] | None = Path(path).open("ab")  # noqa: SIM115 - open for the whole crawl
-        self._writer = WARCWriter(self._file, gzip=True, warc_version="WARC/1.1")
+        self.crawler = crawler
+        self._file: AppendOnlyFile | None = AppendOnlyFile(path, "WARC")
+        self._writer = WARCWriter(io.BytesIO(), gzip=True, warc_version="WARC/1.1")
         self._write(self._writer.create_warcinfo_record(Path(path).name, warcinfo_fields(policy)))
 
     @classmethod
@@ -97,21 +103,31 @@ class WarcExtension:
         settings = consent_settings(crawler.settings)
         if settings.warc_path is None:
             raise NotConfigured("CONSENT_WARC_PATH is not set")
-        extension = cls(settings.warc_path, settings.config)
+        extension = cls(settings.warc_path, settings.config, crawler)
         crawler.signals.connect(extension.archive_response, signal=signals.response_downloaded)
         crawler.signals.connect(extension.archive_decision, signal=consent_decision)
         crawler.signals.connect(extension.archive_fetch_failure, signal=consent_fetch_failed)
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
-    def _write(self, record: Any) -> None:
+    def _write(self, *records: Any) -> None:
+        """Append `records` as one write; on failure stop the crawl and raise `OutputWriteError`."""
         if self._file is None:
             return
-        self._writer.write_record(record)
-        self._file.flush()
+        buffer = io.BytesIO()
+        self._writer.out = buffer
+        for record in records:
+            self._writer.write_record(record)
+        try:
+            self._file.append(buffer.getvalue())
+        except OutputWriteError as exc:
+            if self.crawler is not None:
+                stop_crawl(self.crawler, exc)
+            raise
 
     def archive_response(self, response: Response, request: Request, **_: Any) -> None:
-        """A `response` record (body as received) and its `request` record."""
+        """A `response` record (body as received) and its `request` record; a write failure stops the crawl
+        (raising here would only be logged by the downloader)."""
         body = response.body
         record = self._writer.create_warc_record(
             response.url,
@@ -122,15 +138,16 @@ class WarcExtension:
             warc_headers_dict={"WARC-IP-Address": str(response.ip_address)} if response.ip_address else None,
         )
         record_id = record.rec_headers.get_header("WARC-Record-ID")
-        self._write(record)
-        self._write(
-            self._writer.create_warc_record(
-                request.url,
-                "request",
-                http_headers=_request_head(request),
-                warc_headers_dict={"WARC-Concurrent-To": record_id},
-            )
+        request_record = self._writer.create_warc_record(
+            request.url,
+            "request",
+            http_headers=_request_head(request),
+            warc_headers_dict={"WARC-Concurrent-To": record_id},
         )
+        try:
+            self._write(record, request_record)
+        except OutputWriteError:
+            return  # the crawl is stopped; the decision about this response cannot be archived either
         request.meta[RECORD_ID_META] = record_id
 
     def archive_decision(
@@ -156,15 +173,11 @@ class WarcExtension:
     def archive_fetch_failure(self, url: str, detail: str, **_: Any) -> None:
         """A `metadata` record for a document that could not be fetched at all (no response to archive)."""
         payload = fetch_failure_payload(url, detail)
-        self._write(
-            self._writer.create_warc_record(
-                url,
-                "metadata",
-                payload=io.BytesIO(payload),
-                length=len(payload),
-                warc_content_type=METADATA_CONTENT_TYPE,
-            )
+        record = self._writer.create_warc_record(
+            url, "metadata", payload=io.BytesIO(payload), length=len(payload), warc_content_type=METADATA_CONTENT_TYPE
         )
+        with contextlib.suppress(OutputWriteError):  # the crawl is stopped
+            self._write(record)
 
     def close(self) -> None:
         """Close the archive at the end of the crawl."""

@@ -140,6 +140,10 @@ SETTINGS: tuple[Setting, ...] = (
         "a works registry (`consentry registry add`): assets matching a registered work carry its creator's "
         "terms",
     ),
+    Setting(
+        "CONSENT_MAX_RETRY_AFTER", 300, "seconds, at least 0",
+        "the longest `Retry-After` (on a 429 or 503) for which an origin is left alone; longer values are capped",
+    ),
     Setting("CONSENT_LOG_PATH", None, "file path", "the decision log (JSON lines); unset disables it"),
     Setting("CONSENT_WARC_PATH", None, "file path", "the crawl's WARC; unset disables it"),
     Setting(

@@ -1,6 +1,7 @@
 """`consentry crawl URL… -o DIR`: an in-process Scrapy crawl with every consent component (docs/cli.md).
 Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary (kept / dropped / skipped,
-by mechanism) on stderr. The arguments and the summary are declared here without Scrapy; the crawl itself is `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported
+by mechanism) on stderr. Exit 2 when another crawl holds DIR (its lock, `consentry.crawler.crawl.outlock`),
+1 when an output file could not be written (the crawl is stopped; nothing unlogged is applied). The arguments and the summary are declared here without Scrapy; the crawl itself is `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported
 only when a crawl runs.
 """
 
@@ -43,6 +44,7 @@ class CrawlSummary:
     by_mechanism: Mapping[str, Mapping[str, int]]
     elapsed: float
     stats: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""  # the output write error that stopped the crawl ("" when none)
 
     @property
     def kept(self) -> int:
@@ -227,4 +229,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests)
     print(render_summary(summary), file=sys.stderr)
+    if summary.error:
+        print(f"consentry: error: {summary.error}; the crawl was stopped", file=sys.stderr)
+        return 1
     return 0

@@ -1,8 +1,9 @@
 """The Scrapy side of `consentry crawl` and `consentry demo`: the crawl's settings and one in-process crawl.
 
 Imported only when a crawl runs (`consentry.crawler.crawl.command` declares the arguments without Scrapy).
-`run_crawl` is the reusable entry: it writes DIR/items.jsonl, DIR/decisions.jsonl and DIR/crawl.warc.gz and
-returns a `CrawlSummary`.
+`run_crawl` is the reusable entry: it locks DIR (`consentry.crawler.crawl.outlock`), writes DIR/items.jsonl
+(`consentry.crawler.crawl.items`), DIR/decisions.jsonl and DIR/crawl.warc.gz and returns a `CrawlSummary`,
+whose `error` names the output file that could not be written when the crawl was stopped for it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
 from consentry.crawler.crawl.command import CrawlSummary, summarise_log
+from consentry.crawler.crawl.items import ITEMS_PATH_SETTING, ItemsWriter
+from consentry.crawler.crawl.outlock import OutputLock
 from consentry.crawler.spiders.assets import AssetSpider
+from consentry.middlewares._appendfile import OUTPUT_ERROR_STAT
 from consentry.middlewares._config import consent_settings
 from consentry.policies.config import user_agent
 
@@ -30,16 +34,13 @@ def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
     settings.set("LOG_LEVEL", "WARNING", priority="project")
     settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
     settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
+    settings.set(ITEMS_PATH_SETTING, str(out_dir / "items.jsonl"), priority="project")
+    extensions = dict(settings.getdict("EXTENSIONS"))
+    extensions[ItemsWriter] = 500
     if sys.stderr.isatty():  # a running count for a person watching (docs/cli.md: long work shows progress)
         settings.set("CONSENT_PROGRESS", True, priority="project")
-        extensions = dict(settings.getdict("EXTENSIONS"))
         extensions["consentry.crawler.progress.CrawlProgress"] = 600
-        settings.set("EXTENSIONS", extensions, priority="project")
-    settings.set(
-        "FEEDS",
-        {str(out_dir / "items.jsonl"): {"format": "jsonlines", "overwrite": True}},
-        priority="project",
-    )
+    settings.set("EXTENSIONS", extensions, priority="project")
     settings.setdict(dict(overrides), priority="cmdline")
     agent = settings.get("CONSENT_AGENT")
     if "USER_AGENT" not in overrides and isinstance(agent, str):
@@ -56,18 +57,21 @@ def run_crawl(
     settings_overrides: Mapping[str, Any] | None = None,
     max_requests: int = 0,
 ) -> CrawlSummary:
-    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart)."""
+    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart); `UsageError` when
+    another crawl holds `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = crawl_settings(out, settings_overrides or {})
-    for name in ("decisions.jsonl", "crawl.warc.gz", "items.jsonl"):
-        (out / name).unlink(missing_ok=True)
-    process = AsyncCrawlerProcess(settings)
-    crawler = process.create_crawler(AssetSpider)
-    process.crawl(crawler, urls=list(urls), max_requests=max_requests)
-    process.start()
+    with OutputLock(out):
+        for name in ("decisions.jsonl", "crawl.warc.gz", "items.jsonl"):
+            (out / name).unlink(missing_ok=True)
+        process = AsyncCrawlerProcess(settings)
+        crawler = process.create_crawler(AssetSpider)
+        process.crawl(crawler, urls=list(urls), max_requests=max_requests)
+        process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
-    actions, by_mechanism = summarise_log(out / "decisions.jsonl")
+    log_path = settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl"  # `--set CONSENT_LOG_PATH=…` moves it
+    actions, by_mechanism = summarise_log(Path(log_path))
     start, finish = stats.get("start_time"), stats.get("finish_time")
     elapsed = (finish - start).total_seconds() if start and finish else 0.0
     return CrawlSummary(
@@ -77,4 +81,5 @@ def run_crawl(
         {k: dict(v) for k, v in by_mechanism.items()},
         elapsed,
         stats,
+        error=str(stats.get(OUTPUT_ERROR_STAT) or ""),
     )

@@ -1,0 +1,146 @@
+"""Politeness per origin: one Scrapy download slot per origin, and `Retry-After` on 429/503 honoured.
+
+Downloader middleware, order 950: the innermost one, so its `process_request` runs just before the download
+and its `process_response` sees a 429/503 before Scrapy's `RetryMiddleware` (550) turns it into a retry.
+Scrapy keys download slots by host name, so two origins on one host share a slot; this middleware sets the
+`download_slot` meta key of every request — the spider's and consentry's own site-file, licence and
+manifest fetches — to the request's origin (`scheme://host[:port]`, RFC 6454 §4), unless the request
+already names a slot (`DOWNLOAD_SLOTS` keys are therefore origins). Scrapy's slot does not bound what is in
+flight when many requests reach it in one event-loop turn (it hands them to the download handler before
+counting them as transferring), so the per-origin limit — `DOWNLOAD_SLOTS[origin]["concurrency"]`, else
+`CONCURRENT_REQUESTS_PER_IP`, else `CONCURRENT_REQUESTS_PER_DOMAIN` — is also held here, by one semaphore
+per origin taken in `process_request` and released when the response or the error comes back.
+
+A 429 or 503 carrying `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) holds every later
+request to that origin until the delay has passed, capped at `CONSENT_MAX_RETRY_AFTER` seconds; the
+retry Scrapy schedules waits too. A 429 robots.txt is `unreachable` (`consentry.policies.model`), so the
+origin is denied until it is fetched again after `CONSENT_UNREACHABLE_TTL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from consentry.middlewares._config import consent_settings
+from consentry.policies.evaluate import origin_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+__all__ = ["RETRY_AFTER_STATUSES", "OriginPolitenessMiddleware", "retry_after_seconds"]
+
+logger = logging.getLogger(__name__)
+
+#: Statuses whose `Retry-After` holds the origin (RFC 6585 §4, RFC 9110 §15.6.4).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+_SLOT_META = "download_slot"
+
+
+def retry_after_seconds(value: str, *, now: float) -> float | None:
+    """Seconds to wait for a `Retry-After` value (delay-seconds or HTTP-date, RFC 9110 §10.2.3), measured
+    from `now` (a POSIX time); None when the value is neither."""
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class OriginPolitenessMiddleware:
+    """Download slots per origin; an origin that answered `Retry-After` is left alone until then."""
+
+    def __init__(
+        self, *, max_retry_after: int, concurrency: int, slot_concurrency: Mapping[str, int] | None = None
+    ) -> None:
+        self.max_retry_after = max_retry_after
+        self.concurrency = concurrency
+        self.slot_concurrency = dict(slot_concurrency or {})
+        self._held_until: dict[str, float] = {}  # origin -> time.monotonic() deadline
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._holding: dict[Request, asyncio.Semaphore] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """`NotConfigured` when `CONSENT_ENABLED` is false."""
+        settings = crawler.settings
+        slots = {
+            key: int(value["concurrency"])
+            for key, value in settings.getdict("DOWNLOAD_SLOTS").items()
+            if isinstance(value, dict) and "concurrency" in value
+        }
+        concurrency = settings.getint("CONCURRENT_REQUESTS_PER_IP") or settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        return cls(
+            max_retry_after=consent_settings(settings).max_retry_after,
+            concurrency=max(1, concurrency),
+            slot_concurrency=slots,
+        )
+
+    def _semaphore(self, slot: str) -> asyncio.Semaphore:
+        semaphore = self._semaphores.get(slot)
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(max(1, self.slot_concurrency.get(slot, self.concurrency)))
+            self._semaphores[slot] = semaphore
+        return semaphore
+
+    async def _wait_while_held(self, origin: str) -> None:
+        while (wait := self._held_until.get(origin, 0.0) - time.monotonic()) > 0:
+            logger.debug("holding a request to %s for %.1f s (Retry-After)", origin, wait)
+            await asyncio.sleep(wait)
+
+    async def process_request(self, request: Request) -> None:
+        """Key the request's download slot by its origin; wait while the origin is held by a `Retry-After`,
+        then for a free place among the origin's requests in flight."""
+        if not request.url.startswith(("http://", "https://")) or request in self._holding:
+            return
+        origin = origin_of(request.url)
+        slot = str(request.meta.setdefault(_SLOT_META, origin))
+        semaphore = self._semaphore(slot)
+        while True:
+            await self._wait_while_held(origin)
+            await semaphore.acquire()
+            if self._held_until.get(origin, 0.0) <= time.monotonic():
+                break
+            semaphore.release()  # a Retry-After arrived while this request waited
+        self._holding[request] = semaphore
+
+    def _release(self, request: Request) -> None:
+        semaphore = self._holding.pop(request, None)
+        if semaphore is not None:
+            semaphore.release()
+
+    def process_exception(self, request: Request, exception: BaseException) -> None:
+        """Free the request's place in its origin's slot."""
+        self._release(request)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """Free the request's place; remember a 429/503 `Retry-After` for the origin (capped)."""
+        self._release(request)
+        if response.status not in RETRY_AFTER_STATUSES:
+            return response
+        header = response.headers.get(b"Retry-After")
+        if not header:
+            return response
+        seconds = retry_after_seconds(header.decode("latin-1"), now=time.time())
+        if seconds is None:
+            logger.info("ignoring malformed Retry-After %r from %s", header, response.url)
+            return response
+        seconds = min(seconds, float(self.max_retry_after))
+        origin = origin_of(request.url)
+        until = time.monotonic() + seconds
+        self._held_until[origin] = max(self._held_until.get(origin, 0.0), until)
+        logger.info("%s answered %d with Retry-After: holding the origin %.1f s", origin, response.status, seconds)
+        return response
