@@ -21,9 +21,11 @@ from consentry.crawler.audit.records import (
     FetchFailure,
     Info,
     RequestEntry,
+    Revisit,
     decision_entry,
     make_capture,
     parse_fields,
+    revisit_http,
 )
 from consentry.middlewares.adapters.warcformat import is_metadata_json
 
@@ -32,7 +34,8 @@ __all__ = ["FastRecords"]
 _HTTP = ("http:", "https:")
 _RESPONSE, _REQUEST, _METADATA = WarcRecordType.response, WarcRecordType.request, WarcRecordType.metadata
 _WARCINFO, _UNKNOWN = WarcRecordType.warcinfo, (WarcRecordType.unknown, WarcRecordType.no_type)
-_Converted = Info | Capture | RequestEntry | DecisionEntry | FetchFailure | None
+_REVISIT = WarcRecordType.revisit
+_Converted = Info | Capture | Revisit | RequestEntry | DecisionEntry | FetchFailure | None
 
 
 class _Handoff(Exception):
@@ -106,6 +109,12 @@ class FastRecords:
             _drain(record, len(payload))
             ids = (headers.get("warc-record-id") or "", headers.get("warc-concurrent-to"))
             return decision_entry(*ids, uri, headers.get("warc-date") or "", payload)
+        if kind == _REVISIT:
+            block = record.reader.read(1 << 16)
+            _drain(record, len(block))
+            status, http = revisit_http(block if uri.startswith(_HTTP) else b"")
+            return Revisit(uri, headers.get("warc-record-id") or "", headers.get("warc-date") or "",
+                           headers.get("warc-refers-to"), headers.get("warc-payload-digest"), status, http)
         if kind == _WARCINFO:
             payload = record.reader.read(1 << 20)
             _drain(record, len(payload))
@@ -135,7 +144,8 @@ class FastRecords:
         headers = tuple(_text(pair) for pair in http.items_bytes())
         ids = (uri, fields.get("warc-record-id") or "", fields.get("warc-date") or "")
         return make_capture(
-            ids, status, headers, (body, len(body), None), problems=[], body_cap=self.body_cap
+            ids, status, headers, (body, len(body), None), problems=[], body_cap=self.body_cap,
+            payload_digest=fields.get("warc-payload-digest"),
         )
 
 
