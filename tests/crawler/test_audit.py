@@ -443,3 +443,25 @@ def test_spark_audit_matches_the_local_audit(
     assert results(spark[1]) == results(local[1])
     assert len(results(local[1])) > 20
     assert spark[2].count("consentry: error:") == 1
+
+
+@pytest.mark.parametrize("name", ["example-trunc.warc", "example.warc.gz", "example-bad-non-chunked.warc.gz",
+                                  "example-iana.org-chunked.warc"])
+def test_no_input_reaches_the_catch_all(name: str, tmp_path: Path) -> None:
+    """Real WARCs cut at many offsets and overwritten with junk: every file is audited, or refused with a
+    designed message — never through the last-resort handler that keeps one file's crash from the others."""
+    import random
+
+    data = (REAL / name).read_bytes()
+    chosen = random.Random(12)
+    variants = [data[:cut] for cut in sorted({chosen.randrange(len(data)) for _ in range(15)})]
+    for _ in range(15):
+        damaged = bytearray(data)
+        at, size = chosen.randrange(len(data)), chosen.randint(1, 30)
+        damaged[at : at + size] = bytes(chosen.randrange(256) for _ in range(size))
+        variants.append(bytes(damaged))
+    for number, variant in enumerate(variants):
+        path = tmp_path / f"{number}-{name}"
+        path.write_bytes(variant)
+        outcome = audit_file(str(path), AuditOptions())
+        assert outcome.error is None or "unreadable (" not in outcome.error, outcome.error

@@ -44,7 +44,9 @@ __all__ = [
 _CHUNK = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
-READ_ERRORS = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, KeyError, IndexError, TypeError, OSError)
+READ_ERRORS = (
+    ArchiveLoadFailed, zlib.error, EOFError, ValueError, KeyError, IndexError, TypeError, OSError, AttributeError
+)  # AttributeError: warcio on a record header without WARC-Target-URI
 
 
 def quiet_records(iterator: ArchiveIterator) -> Iterator[Any]:
