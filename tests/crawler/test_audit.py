@@ -465,3 +465,22 @@ def test_no_input_reaches_the_catch_all(name: str, tmp_path: Path) -> None:
         path.write_bytes(variant)
         outcome = audit_file(str(path), AuditOptions())
         assert outcome.error is None or "unreadable (" not in outcome.error, outcome.error
+
+
+def test_revisit_resolved_across_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """warcio's example.warc.gz split: the revisit in one file, the capture it refers to in another."""
+    original, revisit = tmp_path / "original.warc.gz", tmp_path / "revisit.warc.gz"
+    parts = members(REAL / "example.warc.gz")
+    original.write_bytes(b"".join(raw for h, raw in parts if h.get_header("WARC-Type") != "revisit"))
+    revisit.write_bytes(b"".join(raw for h, raw in parts if h.get_header("WARC-Type") in ("warcinfo", "revisit")))
+    code, out, _ = run_audit(capsys, str(revisit), "--json")
+    (alone,) = results(out)
+    assert code == 1
+    assert alone["replayed"] is None
+    assert alone["unverifiable"] is True
+    code, out, err = run_audit(capsys, str(revisit), "--site-files", str(original), "--json")
+    (resolved,) = results(out)
+    assert code == 0, err
+    assert resolved["replayed"]["response"]["status"] == 200
+    assert any(n.startswith("revisit: payload of") for n in resolved["notes"])
+    assert "revisit records: 1 (0 whose original is not in the inputs)" in err
