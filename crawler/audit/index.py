@@ -27,6 +27,7 @@ from consentry.crawler.audit.records import (
     FetchFailure,
     Info,
     Revisit,
+    Seen,
     UnusableArchive,
     reason,
     sortable_date,
@@ -59,7 +60,6 @@ CREATE INDEX IF NOT EXISTS responses_digest ON responses(digest);
 CREATE INDEX IF NOT EXISTS responses_url ON responses(url);
 """
 _WIDTH = {"files": 4, "docs": 10, "responses": 4, "revisits": 7, "wanted": 1, "originals": 9}
-_RECENT = 128
 _CACHE = 4096
 
 
@@ -92,17 +92,23 @@ def _doc_row(url: str, doc: DocCapture, file_id: int) -> Row:
 
 
 class _FileIndexer:
-    """Rows for one file: documents (with the URLs they make wanted), responses, revisits."""
+    """Rows for one file: documents (with the URLs they make wanted), responses, revisits. Only site files and
+    documents already named are parsed; other responses are identities (`Seen`)."""
 
     def __init__(self, file_id: int, max_bytes: int, agent: str) -> None:
         self.file_id, self.max_bytes, self.agent = file_id, max_bytes, agent
         self.ours = False
         self.wanted: set[str] = set()
-        self.recent: OrderedDict[str, Capture] = OrderedDict()
+
+    def keep(self, url: str) -> bool:
+        """Whether the reader must parse this response: a site file or a document already named."""
+        return is_site_file(url) or url in self.wanted
 
     def item(self, item: Any) -> Iterator[Row]:
         kind = type(item)
-        if kind is Capture:
+        if kind is Seen:
+            yield ("responses", (item.record_id, item.payload_digest, item.url, self.file_id))
+        elif kind is Capture:
             yield from self._capture(item)
         elif kind is FetchFailure:
             doc = DocCapture(sortable_date(item.date), item.record_id, 0, None, b"", "", (), item.detail)
@@ -120,10 +126,6 @@ class _FileIndexer:
         yield ("responses", (capture.record_id, capture.payload_digest, url, self.file_id))
         if is_site_file(url) or url in self.wanted:
             yield from self._keep(url, capture)
-        elif len(capture.body) <= self.max_bytes:
-            self.recent[url] = capture
-            while len(self.recent) > _RECENT:
-                self.recent.popitem(last=False)
 
     def _keep(self, url: str, capture: Capture) -> Iterator[Row]:
         doc = DocCapture(sortable_date(capture.date), capture.record_id, capture.status, capture.location,
@@ -135,14 +137,10 @@ class _FileIndexer:
         if urlsplit(url).path == SITE_FILE_PATHS["robots"] and doc.status == 200:
             site_file = SiteFile.from_http(url, 200, doc.body, max_bytes=self.max_bytes)
             more.extend(RobotsPolicy.parse(site_file, self.agent).license_urls)
-        for target in more:
-            if target in self.wanted:
-                continue
-            self.wanted.add(target)
-            yield ("wanted", (target,))
-            earlier = self.recent.pop(target, None)
-            if earlier is not None:
-                yield from self._keep(target, earlier)
+        for target in more:  # captured later in this file: kept; earlier or elsewhere: by the second pass
+            if target not in self.wanted:
+                self.wanted.add(target)
+                yield ("wanted", (target,))
 
 
 def index_file(path: str, file_id: int, *, body_cap: int, max_bytes: int, agent: str) -> Iterator[Row]:
@@ -150,7 +148,7 @@ def index_file(path: str, file_id: int, *, body_cap: int, max_bytes: int, agent:
     indexer = _FileIndexer(file_id, max_bytes, agent)
     error = None
     try:
-        for item in WarcReader(Path(path), body_cap=body_cap):
+        for item in WarcReader(Path(path), body_cap=body_cap, keep=indexer.keep):
             yield from indexer.item(item)
     except UnusableArchive as exc:
         error = str(exc)

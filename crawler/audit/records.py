@@ -24,6 +24,7 @@ __all__ = [
     "Item",
     "RequestEntry",
     "Revisit",
+    "Seen",
     "UnusableArchive",
     "authority",
     "dechunk",
@@ -103,6 +104,15 @@ class Revisit:
 
 
 @dataclass(slots=True)
+class Seen:
+    """A response the reader's `keep` predicate passed over: its identity only (the index's first pass)."""
+
+    url: str
+    record_id: str
+    payload_digest: str | None
+
+
+@dataclass(slots=True)
 class RequestEntry:
     """A `request` record: which response it belongs to and the page that referred it."""
 
@@ -142,7 +152,7 @@ class Damage:
     previous_record_id: str | None = None
 
 
-Item = Info | Capture | Revisit | RequestEntry | DecisionEntry | FetchFailure | Damage
+Item = Info | Capture | Seen | Revisit | RequestEntry | DecisionEntry | FetchFailure | Damage
 
 
 def authority(url: str) -> str:

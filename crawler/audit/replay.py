@@ -15,7 +15,7 @@ from typing import Any
 
 from consentry.crawler.audit.judge import PAGES, Judge, trim
 from consentry.crawler.audit.readers.archive import Capture, Damage, DecisionEntry, Info, RequestEntry
-from consentry.crawler.audit.records import FetchFailure, Item, Revisit
+from consentry.crawler.audit.records import FetchFailure, Item, Revisit, Seen
 from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, tagged
 from consentry.middlewares.adapters.warcformat import POLICY_FIELD, policy_from_warcinfo, written_by_consentry
 from consentry.policies.model import AssetResponse
@@ -54,6 +54,7 @@ class Replayer:
             Info: self._info,
             Capture: self._capture,
             Revisit: self._revisit,
+            Seen: lambda _: None,  # only a reader given `keep` yields these; the replay's reads everything
             RequestEntry: self._request,
             DecisionEntry: self._decision,
             FetchFailure: self.store.add_failure,

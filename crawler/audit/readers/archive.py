@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -102,9 +102,10 @@ def _shares_members(handle: IO[bytes]) -> bool:
 class WarcReader:
     """Iterates one WARC file as `Info`, `Capture`, `RequestEntry`, `DecisionEntry` and `Damage` values."""
 
-    def __init__(self, path: Path, *, body_cap: int) -> None:
+    def __init__(self, path: Path, *, body_cap: int, keep: Callable[[str], bool] | None = None) -> None:
         self.path = path
         self.body_cap = body_cap
+        self.keep = keep  # responses whose URL it rejects come as `Seen` (unparsed); None: every one read
         self.size = 0
         self.position = 0
         self.records = 0
@@ -176,7 +177,7 @@ class WarcReader:
     def _read(self, handle: IO[bytes], gzipped: bool) -> Iterator[Item]:
         self._skip = 0
         if not self.arc:
-            records = FastRecords(handle, gzipped=gzipped, body_cap=self.body_cap)
+            records = FastRecords(handle, gzipped=gzipped, body_cap=self.body_cap, keep=self.keep)
             for position, item in records:
                 self.position = position
                 self.records += 1
@@ -269,7 +270,7 @@ class WarcReader:
                 self._skip -= 1
                 continue
             self.records += 1
-            item = convert(record, self.body_cap)
+            item = convert(record, self.body_cap, self.keep)
             if item is not None:
                 last_id = getattr(item, "record_id", None)
                 yield item

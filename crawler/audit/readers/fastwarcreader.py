@@ -9,7 +9,7 @@ has been read cleanly, so a record whose end is damaged is re-read by warcio.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from fastwarc.stream_io import GzipReader
@@ -22,6 +22,7 @@ from consentry.crawler.audit.records import (
     Info,
     RequestEntry,
     Revisit,
+    Seen,
     decision_entry,
     make_capture,
     parse_fields,
@@ -35,7 +36,7 @@ _HTTP = ("http:", "https:")
 _RESPONSE, _REQUEST, _METADATA = WarcRecordType.response, WarcRecordType.request, WarcRecordType.metadata
 _WARCINFO, _UNKNOWN = WarcRecordType.warcinfo, (WarcRecordType.unknown, WarcRecordType.no_type)
 _REVISIT = WarcRecordType.revisit
-_Converted = Info | Capture | Revisit | RequestEntry | DecisionEntry | FetchFailure | None
+_Converted = Info | Capture | Seen | Revisit | RequestEntry | DecisionEntry | FetchFailure | None
 
 
 class _Handoff(Exception):
@@ -60,8 +61,10 @@ class FastRecords:
     """Reads a WARC from its start with fastwarc, committing each record it can vouch for; `complete` tells
     whether it reached the end. If not, warcio re-reads the file, skipping the records already committed."""
 
-    def __init__(self, handle: IO[bytes], *, gzipped: bool, body_cap: int) -> None:
-        self.handle, self.gzipped, self.body_cap = handle, gzipped, body_cap
+    def __init__(
+        self, handle: IO[bytes], *, gzipped: bool, body_cap: int, keep: Callable[[str], bool] | None = None
+    ) -> None:
+        self.handle, self.gzipped, self.body_cap, self.keep = handle, gzipped, body_cap, keep
         self.complete = False
 
     def __iter__(self) -> Iterator[tuple[int, _Converted]]:
@@ -124,7 +127,10 @@ class FastRecords:
         _drain(record, 0)
         return None
 
-    def _capture(self, record: Any, fields: dict[str, str], uri: str) -> Capture | None:
+    def _capture(self, record: Any, fields: dict[str, str], uri: str) -> Capture | Seen | None:
+        if self.keep is not None and not self.keep(uri):
+            _drain(record, 0)
+            return Seen(uri, fields.get("warc-record-id") or "", fields.get("warc-payload-digest"))
         if record.content_length > self.body_cap or "warc-segment-number" in fields:
             raise _Handoff  # huge bodies are streamed and hashed by warcio, never held
         if not _has_http(record, uri):

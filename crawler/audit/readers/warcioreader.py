@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, cast
 
 from warcio.archiveiterator import ArchiveIterator
@@ -24,6 +24,7 @@ from consentry.crawler.audit.records import (
     Info,
     RequestEntry,
     Revisit,
+    Seen,
     decision_entry,
     make_capture,
     parse_fields,
@@ -69,11 +70,16 @@ def read_reason(exc: BaseException) -> str:
 
 
 def convert(
-    record: Any, body_cap: int
-) -> Info | Capture | Revisit | RequestEntry | DecisionEntry | FetchFailure | None:
-    """One warcio record as the audit's value (None: a record the audit does not use; it is read through)."""
+    record: Any, body_cap: int, keep: Callable[[str], bool] | None = None
+) -> Info | Capture | Seen | Revisit | RequestEntry | DecisionEntry | FetchFailure | None:
+    """One warcio record as the audit's value (None: a record the audit does not use; it is read through).
+    A response whose URL `keep` rejects is read through and given as `Seen`."""
     headers = record.rec_headers
     kind = record.rec_type
+    if kind == "response" and keep is not None and not keep(_uri(record)):
+        record.raw_stream.read()
+        return Seen(_uri(record), headers.get_header("WARC-Record-ID") or "",
+                    headers.get_header("WARC-Payload-Digest"))
     if kind == "warcinfo":
         return Info(parse_fields(record.content_stream().read(1 << 20)))
     if kind == "response" and record.http_headers is not None:
