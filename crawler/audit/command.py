@@ -549,6 +549,8 @@ def run(args: argparse.Namespace) -> int:
     """Run `consentry audit`; bad arguments raise `UsageError` (exit 2)."""
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.jobs is not None and args.spark:
+        raise UsageError("--jobs and --spark exclude each other (Spark schedules the files)")
     options = _options(args)
     paths = expand_inputs(args.warcs, args.files_from)
     if not paths:

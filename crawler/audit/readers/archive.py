@@ -8,12 +8,13 @@ Not pure (it reads files). Gzip-per-record and uncompressed WARC 1.0/1.1 are rea
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -61,26 +62,63 @@ _FLAT_MIN = 1 << 30  # a whole-file gzip is decompressed to a temporary file of 
 _LENGTH_FIELD = re.compile(rb"(?im)^content-length:[ \t]*(\d+)")
 
 
-def _cut_tail(handle: IO[bytes], start: int) -> Damage | None:
-    """Damage when the gzip members from `start` (the last record read) do not all end: a file cut inside
-    a member, e.g. one still being written (gowarc's `.warc.gz.open`)."""
-    handle.seek(start)
-    data = handle.read()
-    offset = start
-    while data:
-        decompressor = zlib.decompressobj(31)
+def _member_end(handle: IO[bytes], offset: int) -> tuple[int, str | None]:
+    """Where the gzip member at `offset` ends, and what is wrong with it (None: it ends cleanly, CRC checked)."""
+    handle.seek(offset)
+    decompressor = zlib.decompressobj(31)
+    consumed, pending = 0, b""
+    while not decompressor.eof:
+        if not pending:
+            pending = handle.read(1 << 20)
+            if not pending:
+                return offset + consumed, "is cut short (a file cut, or still being written)"
         try:
-            while data and not decompressor.eof:
-                decompressor.decompress(data[:1 << 20], 1 << 16)
-                consumed = min(len(data), 1 << 20) - len(decompressor.unconsumed_tail)
-                data = data[consumed:] if not decompressor.eof else decompressor.unused_data + data[consumed:]
+            decompressor.decompress(pending, 1 << 20)
         except zlib.error as exc:
-            return Damage(offset, f"gzip member at byte {offset} is damaged ({reason(exc)}); its record is lost")
-        if not decompressor.eof:
-            return Damage(offset, f"the file ends inside the gzip member at byte {offset} (cut, or still being "
-                                  "written): its record is lost")
-        offset = handle.tell() - len(data)
-    return None
+            return offset + consumed, f"is damaged ({reason(exc)})"
+        tail = decompressor.unconsumed_tail
+        consumed += len(pending) - len(tail) - (len(decompressor.unused_data) if decompressor.eof else 0)
+        pending = tail
+    return offset + consumed, None
+
+
+def _damaged_members(handle: IO[bytes], start: int, size: int) -> list[tuple[int, str, int | None]]:
+    """(offset, what is wrong, next good record's member or None) of every damaged gzip member from `start`.
+    A damaged member's decoder can run on into the members after it; this finds where reading must resume."""
+    found: list[tuple[int, str, int | None]] = []
+    offset: int | None = start
+    while offset is not None and offset < size:
+        end, problem = _member_end(handle, offset)
+        if problem is None:
+            offset = end
+            continue
+        bad, offset = offset, resync(handle, offset + 1, True)
+        found.append((bad, problem, offset))
+    return found
+
+
+class _Window(io.RawIOBase):
+    """Bytes [start, end) of `handle`, read through without holding them; `tell` is the file's offset."""
+
+    def __init__(self, handle: IO[bytes], start: int, end: int) -> None:
+        super().__init__()
+        self.handle, self.at, self.end = handle, start, end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self.end - self.at)
+        if size <= 0:
+            return 0
+        self.handle.seek(self.at)
+        data = self.handle.read(size)
+        buffer[: len(data)] = data
+        self.at += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.at
 
 
 def _shares_members(handle: IO[bytes]) -> bool:
@@ -183,12 +221,34 @@ class WarcReader:
                 self.records += 1
                 if item is not None:
                     yield item
-            if records.complete and self.records:
-                if gzipped and (damage := _cut_tail(handle, self.position)) is not None:
-                    yield damage
+            complete = records.complete and self.records
+            if complete and not gzipped:
                 return
-            self._skip = self.records  # warcio reads on after the records fastwarc committed
+            last = self.position if self.records else 0
+            self._skip = 0 if complete else self.records  # warcio reads on after the records fastwarc committed
+            if gzipped:
+                # fastwarc's and warcio's decoders both run on from a damaged member into the next ones:
+                # the members after the last committed record are checked first, and read around the damage
+                damaged = _damaged_members(handle, last, self.size)
+                if complete and not damaged:
+                    return
+                yield from self._around(handle, damaged[0][0] if complete else 0, damaged)
+                return
         yield from self._slow(handle, gzipped)
+
+    def _around(self, handle: IO[bytes], start: int, damaged: list[tuple[int, str, int | None]]) -> Iterator[Item]:
+        """warcio over the stretches of whole gzip members from `start`, one Damage per damaged member."""
+        position: int | None = start
+        for bad, problem, resume in [*damaged, (self.size, "", None)]:
+            if position is not None and bad > position:
+                yield from self._slow(handle, True, position, bad)
+            if not problem:
+                return
+            where = f"resumed at byte {resume}" if resume is not None else "rest of file skipped"
+            yield Damage(bad, f"unreadable record at byte {bad}: its gzip member {problem}; {where}")
+            if resume is None:
+                return
+            position = resume
 
     def _flatten(self, handle: IO[bytes], flat: IO[bytes]) -> Damage | None:
         """Decompress every gzip member of `handle` into `flat` (bounded); the damage that stopped it, if any."""
@@ -221,16 +281,17 @@ class WarcReader:
             return None
         return Damage(written, f"whole-file gzip read up to {written} decompressed bytes: {problem}; rest skipped")
 
-    def _slow(self, handle: IO[bytes], gzipped: bool) -> Iterator[Item]:
-        """warcio from the start (past the first `_skip` records), resynchronising after damage."""
-        offset: int | None = 0
+    def _slow(self, handle: IO[bytes], gzipped: bool, start: int = 0, end: int | None = None) -> Iterator[Item]:
+        """warcio from `start` (past the first `_skip` records) to `end`, resynchronising after damage."""
+        offset: int | None = start
         tried: set[int] = set()
-        while offset is not None:
+        while offset is not None and (end is None or offset < end):
             handle.seek(offset)
             self._last_start = None
             # ARC conversion only for ARC files: on a WARC, warcio's mixed mode would read a damaged gzip
             # member's garbage as an "ARC record" (random id, date 2999) instead of failing and resyncing.
-            iterator = ArchiveIterator(handle, arc2warc=self.arc, check_digests=True)
+            stream: Any = handle if end is None else io.BufferedReader(_Window(handle, offset, end))
+            iterator = ArchiveIterator(stream, arc2warc=self.arc, check_digests=True)
             try:
                 yield from self._records(iterator)
                 offset = None
