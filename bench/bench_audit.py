@@ -163,8 +163,8 @@ def foreign_archive(path: Path, pages: int) -> None:
 
 def replay(path: Path, index: str | None = None) -> tuple[float, int]:
     """Seconds for the replay of `path` (in process; with a prebuilt index when given), and its mismatches."""
-    from consentry.crawler.audit.command import audit_file
     from consentry.crawler.audit.result import AuditOptions
+    from consentry.crawler.audit.runner import audit_file
 
     started = time.perf_counter()
     outcome = audit_file(str(path), AuditOptions(), index_path=index)
@@ -174,8 +174,8 @@ def replay(path: Path, index: str | None = None) -> tuple[float, int]:
 
 def whole_audit(paths: list[Path]) -> float:
     """Seconds for the whole audit (index pass, then replay) of `paths` in this process."""
-    from consentry.crawler.audit.command import audit_files
     from consentry.crawler.audit.result import AuditOptions
+    from consentry.crawler.audit.runner import audit_files
 
     started = time.perf_counter()
     outcomes = audit_files([str(p) for p in paths], AuditOptions(), jobs=1)
@@ -185,8 +185,8 @@ def whole_audit(paths: list[Path]) -> float:
 
 def index_only(paths: list[Path], directory: Path) -> tuple[float, str]:
     """Seconds for the index pass alone over `paths` (in this process), and the index's path."""
-    from consentry.crawler.audit.command import _local_mapper, build_index
     from consentry.crawler.audit.result import AuditOptions
+    from consentry.crawler.audit.runner import _local_mapper, build_index
 
     started = time.perf_counter()
     directory.mkdir(exist_ok=True)
@@ -197,7 +197,7 @@ def index_only(paths: list[Path], directory: Path) -> tuple[float, str]:
 def peak_rss(path: Path) -> int:
     """Peak RSS (KiB) of a fresh process running the whole audit of `path`."""
     code = (
-        "import resource,sys; from consentry.crawler.audit.command import audit_files; "
+        "import resource,sys; from consentry.crawler.audit.runner import audit_files; "
         "from consentry.crawler.audit.result import AuditOptions;"
         f"o = audit_files([{str(path)!r}], AuditOptions(), jobs=1); assert o[0].error is None, o[0].error;"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"

@@ -22,7 +22,7 @@ from consentry.crawler.demo.server import Route, SiteServer
 
 _CHILD = """
 import json, sys
-from consentry.crawler.crawl.command import run_crawl
+from consentry.crawler.crawl.runner import run_crawl
 url, out, mode = sys.argv[1:4]
 overrides = {"LOG_LEVEL": "ERROR", "DEPTH_LIMIT": 0, "CONCURRENT_REQUESTS": 16,
              "CONCURRENT_REQUESTS_PER_DOMAIN": 16}

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success whatever the verdicts, 1 the command's own finding (audit mismatch), 2 bad usage or
 unreadable input — one line on stderr naming the problem, never a traceback. Each front end declares its
-arguments in `consentry.crawler.<front end>.command` and imports its heavy machinery only in `run`.
+arguments in `consentry.crawler.<front end>.command` and imports its heavy machinery (its `runner` module,
+Scrapy, c2pa, the WARC readers) only in `run`, so `--version`, `--help` and `check` start fast
+(tests/crawler/test_startup.py, bench/bench_startup.py).
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ def _render_one(decision: Decision, warnings: Iterable[str]) -> list[str]:
     ]
     if decision.tags:
         lines.append(f"  TAGS      {', '.join(t.value for t in decision.tags)}")
+    if decision.provenance is not None:
+        label = f"  AI-GENERATED {decision.provenance.ai_generated}: {decision.provenance.evidence}"
+        lines.extend(textwrap.wrap(label, _WIDTH, subsequent_indent=" " * 15) or [label])
     warned = list(dict.fromkeys(warnings))
     if warned:
         lines.append("  WARNINGS")

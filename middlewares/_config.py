@@ -1,8 +1,9 @@
-"""The one reader of `CONSENT_*` Scrapy settings (DESIGN.md "Scrapy integration", STYLE rule 4).
+"""The one reader of `CONSENT_*` Scrapy settings.
 
 Settings → `consent_settings()` → a frozen `ConsentSettings` (holding the pure `PolicyConfig`) → plain
-keyword arguments to each component. A bad value raises `ValueError` whose message names the setting;
-`CONSENT_ENABLED = False` raises `NotConfigured`.
+keyword arguments to each component. Unset settings take their defaults from the one settings table
+(`consentry.policies.settings_table`). A bad value, or a `CONSENT_*` name the table does not know, raises
+`ValueError` whose message names the setting; `CONSENT_ENABLED = False` raises `NotConfigured`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
-
 from consentry.policies.config import PolicyConfig
+from consentry.policies.settings_table import SETTINGS, check_names, default
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -23,19 +23,14 @@ __all__ = [
     "POLICY_SETTINGS",
     "ConsentSettings",
     "check_registry",
+    "consent_enabled",
     "consent_settings",
     "policy_config_from_settings",
     "read_trust_anchors",
 ]
 
 #: The settings that shape decisions (read by `PolicyConfig.from_settings`).
-POLICY_SETTINGS = (
-    "CONSENT_AGENT", "CONSENT_PURPOSES", "CONSENT_ON_DENY", "CONSENT_ON_UNKNOWN", "CONSENT_ON_UNVERIFIABLE",
-    "CONSENT_INFERRED", "CONSENT_SITEFILE_TTL", "CONSENT_MAX_SITEFILE_BYTES", "CONSENT_C2PA_MAX_BYTES",
-    "CONSENT_C2PA_TRUST_ANCHORS",
-)  # fmt: skip
-#: How long an UNREACHABLE site file is trusted before it is fetched again (seconds).
-DEFAULT_UNREACHABLE_TTL = 60
+POLICY_SETTINGS = tuple(entry.name for entry in SETTINGS if entry.policy_field is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +77,9 @@ def check_registry(path: str | None) -> str | None:
     return path
 
 
-def _boolean(name: str, value: object, *, default: bool = True) -> bool:
+def _boolean(name: str, value: object) -> bool:
     if value is None:
-        return default
+        return bool(default(name))
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -103,9 +98,9 @@ def _path(name: str, value: object) -> str | None:
     return str(value)
 
 
-def _seconds(name: str, value: object, default: int) -> int:
+def _seconds(name: str, value: object) -> int:
     if value is None:
-        return default
+        value = default(name)
     try:
         number = int(str(value))
     except ValueError:
@@ -115,9 +110,18 @@ def _seconds(name: str, value: object, default: int) -> int:
     return number
 
 
+def consent_enabled(settings: BaseSettings | Mapping[str, object]) -> bool:
+    """`CONSENT_ENABLED` (default from the settings table); `ValueError` names it when it is not a boolean."""
+    return _boolean("CONSENT_ENABLED", settings.get("CONSENT_ENABLED"))
+
+
 def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSettings:
-    """Read and validate every `CONSENT_*` setting (`NotConfigured` when `CONSENT_ENABLED` is false)."""
-    if not _boolean("CONSENT_ENABLED", settings.get("CONSENT_ENABLED")):
+    """Read and validate every `CONSENT_*` setting (`NotConfigured` when `CONSENT_ENABLED` is false); an unknown
+    `CONSENT_*` name is a `ValueError` naming it and the closest known setting."""
+    check_names(settings)
+    if not consent_enabled(settings):
+        from scrapy.exceptions import NotConfigured  # lazily: `check` and `audit` read this module too
+
         raise NotConfigured("CONSENT_ENABLED is False")
     config = policy_config_from_settings(settings)
     return ConsentSettings(
@@ -125,9 +129,7 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
         trust_anchors_pem=read_trust_anchors(config.c2pa_trust_anchors),
         log_path=_path("CONSENT_LOG_PATH", settings.get("CONSENT_LOG_PATH")),
         warc_path=_path("CONSENT_WARC_PATH", settings.get("CONSENT_WARC_PATH")),
-        unreachable_ttl=_seconds(
-            "CONSENT_UNREACHABLE_TTL", settings.get("CONSENT_UNREACHABLE_TTL"), DEFAULT_UNREACHABLE_TTL
-        ),
+        unreachable_ttl=_seconds("CONSENT_UNREACHABLE_TTL", settings.get("CONSENT_UNREACHABLE_TTL")),
         follow_dropped_pages=_boolean("CONSENT_FOLLOW_DROPPED_PAGES", settings.get("CONSENT_FOLLOW_DROPPED_PAGES")),
         registry_path=check_registry(_path("CONSENT_REGISTRY", settings.get("CONSENT_REGISTRY"))),
     )

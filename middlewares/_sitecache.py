@@ -5,7 +5,9 @@ The Scrapy transport of the one gathering path: it answers the needs `consentry.
 decides what to fetch itself. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
 are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), download errors are UNREACHABLE (never an empty
 allow-all file). Concurrent callers for one key await ONE task; results expire after `CONSENT_SITEFILE_TTL`,
-or after the short unreachable TTL when a file could not be fetched. Shared by the site-file and asset
+or after the short unreachable TTL when a file could not be fetched (on the injectable `clock`). At most
+`max_entries` origins and documents are kept: beyond that the least recently used completed entry is dropped
+(an entry still being fetched never is) and fetched again when next asked for. Shared by the site-file and asset
 middlewares through `site_cache(crawler, ...)`.
 """
 
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,13 +41,15 @@ if TYPE_CHECKING:
 
     from consentry.middlewares._config import ConsentSettings
 
-__all__ = ["SiteCache", "site_cache"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "SiteCache", "site_cache"]
 
 logger = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CACHES: weakref.WeakKeyDictionary[Crawler, SiteCache] = weakref.WeakKeyDictionary()
 _STAT_KINDS = {"robots": "robots.txt", "ai_txt": "ai.txt", "tdmrep": "tdmrep.json"}
+#: How many origins and documents one crawl's `SiteCache` keeps (least recently used completed ones go first).
+DEFAULT_MAX_ENTRIES = 10_000
 
 
 @dataclass(slots=True)
@@ -55,23 +61,44 @@ class _Entry:
 class SiteCache:
     """Site policies per origin and documents per URL, each fetched once per TTL."""
 
-    def __init__(self, crawler: Crawler, settings: ConsentSettings) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        settings: ConsentSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries: must be at least 1, got {max_entries}")
         self._crawler = crawler
         self._config = settings.config
         self._unreachable_ttl = settings.unreachable_ttl
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._clock = clock
+        self._max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
 
     async def _once(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[Any, bool]]]) -> Any:
         entry = self._entries.get(key)
-        if entry is None or (entry.task.done() and time.monotonic() >= entry.expires):
+        if entry is None or (entry.task.done() and self._clock() >= entry.expires):
             entry = _Entry(asyncio.ensure_future(self._run(key, make)))
             self._entries[key] = entry
+        self._entries.move_to_end(key)
+        self._evict()
         return await asyncio.shield(entry.task)
+
+    def _evict(self) -> None:
+        """Drop least recently used completed entries beyond `max_entries`; in-flight ones stay."""
+        excess = len(self._entries) - self._max_entries
+        if excess > 0:
+            done = (key for key, entry in self._entries.items() if entry.task.done())
+            for key in list(itertools.islice(done, excess)):
+                del self._entries[key]
 
     async def _run(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[object, bool]]]) -> object:
         value, reachable = await make()
         ttl = self._config.sitefile_ttl if reachable else self._unreachable_ttl
-        self._entries[key].expires = time.monotonic() + ttl
+        self._entries[key].expires = self._clock() + ttl
         return value
 
     async def policy(self, origin: str) -> SitePolicy:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
 from consentry.middlewares._config import consent_settings
@@ -72,7 +73,7 @@ class AssetConsentMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         """Validate `CONSENT_*` at start-up; `NotConfigured` when `CONSENT_ENABLED` is false."""
         settings = consent_settings(crawler.settings)
-        return cls(
+        middleware = cls(
             crawler,
             config=settings.config,
             cache=site_cache(crawler, settings),
@@ -80,6 +81,13 @@ class AssetConsentMiddleware:
             follow_dropped_pages=settings.follow_dropped_pages,
             registry=_open_registry(settings.registry_path),
         )
+        crawler.signals.connect(middleware.close, signal=signals.spider_closed)
+        return middleware
+
+    def close(self) -> None:
+        """Close the works registry, if one was opened (on `spider_closed`)."""
+        if self.registry is not None:
+            self.registry.close()
 
     async def evaluate(self, request: Request, response: Response) -> Decision:
         """The decision for one downloaded response (linked documents fetched first)."""

@@ -36,7 +36,8 @@ _PAGE_SIGNALS_META = "_consent_page_signals"
 
 
 def consent_summary(decision: Decision) -> dict[str, object]:
-    """The `consent` field of an item: action, verdict per purpose, reason, mechanisms that spoke."""
+    """The `consent` field of an item: action, verdict per purpose, reason, mechanisms that spoke, and the
+    asset's AI-generated label (`provenance`, as in the decision record; None for a decision without one)."""
     record = decision.to_record()
     mechanisms = sorted({s.mechanism.value for s in decision.signals if s.statement})
     return {
@@ -44,6 +45,7 @@ def consent_summary(decision: Decision) -> dict[str, object]:
         "purposes": record["purposes"],
         "reason": record["reason"],
         "mechanisms": mechanisms,
+        "provenance": record["provenance"],
     }
 
 

@@ -28,10 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from consentry.policies.robots.groups import product_token
 from consentry.policies.vocabulary import Purpose, Verdict
 
-__all__ = ["TOKENS", "TRAINING_TOKENS", "AiToken", "inferred_statement"]
+__all__ = ["TOKENS", "AiToken"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +69,3 @@ def _load() -> dict[str, AiToken]:
 
 #: product-token key -> entry.
 TOKENS: Mapping[str, AiToken] = _load()
-#: Keys of the tokens whose block implies a training (ai-train/genai-train) denial.
-TRAINING_TOKENS: frozenset[str] = frozenset(
-    key
-    for key, token in TOKENS.items()
-    if token.statement and (Purpose.AI_TRAIN in token.statement or Purpose.GENAI_TRAIN in token.statement)
-)
-
-
-def inferred_statement(token: str) -> tuple[Mapping[Purpose, Verdict], str] | None:
-    """The statement a block of `token` implies and a description, or None (unknown token, U/X class).
-
-    `token` may be a raw user-agent value: it is reduced to its product token first.
-    """
-    entry = TOKENS.get(product_token(token))
-    if entry is None or entry.statement is None:
-        return None
-    return entry.statement, entry.describe()

@@ -43,9 +43,10 @@ class AiTxtPolicy:
         """The ai.txt policy for `agent` from a fetched `/ai.txt`; never raises."""
         if site_file.status is FetchStatus.UNAVAILABLE:
             return cls(source=site_file.url)
+        site_file = site_file.readable()
         if site_file.status is FetchStatus.UNREACHABLE:
-            status = site_file.http_status or site_file.detail or "unreachable"
-            evidence = f"ai.txt {status}: cannot be read, preferences unknown"
+            status = site_file.detail if "cannot be read" in site_file.detail else site_file.http_status
+            evidence = f"ai.txt {status or site_file.detail or 'unreachable'}: cannot be read, preferences unknown"
             unknown = Signal(Mechanism.AI_TXT, Scope.SITE, site_file.url, evidence, {}, (Tag.UNVERIFIABLE,))
             return cls(source=site_file.url, fixed=(unknown,))
         parsed = parse_groups(site_file.text)
@@ -83,7 +84,7 @@ class AiTxtPolicy:
         if self._fixed or not self._matcher:
             return list(self._fixed)
         path = request_path(url)
-        rule, conflict = self._matcher.decide(path)
+        rule, conflict = self._matcher.decide(path, url)
         if (rule is None or rule.allow) and path != (lowered := path.lower()):
             loose, _ = self._lower.decide(normalize_path(lowered))
             if loose is not None and not loose.allow:

@@ -21,6 +21,7 @@ from consentry.policies.vocabulary import Purpose, expand_purposes, parse_purpos
 
 __all__ = [
     "InferredMode",
+    "OnAiGenerated",
     "OnDeny",
     "OnUnknown",
     "OnUnverifiable",
@@ -52,6 +53,14 @@ class OnUnverifiable(enum.StrEnum):
 
     DROP = "drop"
     KEEP = "keep"
+
+
+class OnAiGenerated(enum.StrEnum):
+    """`CONSENT_ON_AI_GENERATED`: an asset whose metadata says it is AI-generated (docs/signals/c2pa.md)."""
+
+    KEEP = "keep"
+    TAG = "tag"
+    DROP = "drop"
 
 
 class InferredMode(enum.StrEnum):
@@ -116,7 +125,8 @@ def _agent(name: str, value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
-    """Everything that shapes a decision. Field defaults are the settings' defaults (README "Settings")."""
+    """Everything that shapes a decision. Its field defaults are the defaults of the decision-shaping settings
+    (`consentry.policies.settings_table` lists them with every other `CONSENT_*` setting)."""
 
     agent: str = "consentry"
     purposes: tuple[Purpose, ...] = (Purpose.AI_TRAIN,)
@@ -128,6 +138,7 @@ class PolicyConfig:
     max_sitefile_bytes: int = MIN_SITEFILE_BYTES
     c2pa_max_bytes: int = 50 * 1024 * 1024
     c2pa_trust_anchors: str | None = None
+    on_ai_generated: OnAiGenerated = OnAiGenerated.KEEP
     declared: tuple[Purpose, ...] = field(init=False)
     config_sha256: str = field(init=False)
 
@@ -151,6 +162,7 @@ class PolicyConfig:
             "MAX_SITEFILE_BYTES": ("max_sitefile_bytes", lambda n, v: _positive_int(n, v, MIN_SITEFILE_BYTES)),
             "C2PA_MAX_BYTES": ("c2pa_max_bytes", _positive_int),
             "C2PA_TRUST_ANCHORS": ("c2pa_trust_anchors", lambda n, v: str(v) or None),
+            "ON_AI_GENERATED": ("on_ai_generated", lambda n, v: _choice(n, OnAiGenerated, v)),
         }
         kwargs: dict[str, object] = {}
         for key, (attribute, read) in readers.items():
@@ -168,4 +180,7 @@ class PolicyConfig:
             "on_unverifiable": self.on_unverifiable.value,
             "inferred": self.inferred.value,
             "c2pa_trust_anchors": self.c2pa_trust_anchors,
+            # only when set, so that the fingerprints of crawls made before the setting existed stay the same
+            **({"on_ai_generated": self.on_ai_generated.value}
+               if self.on_ai_generated is not OnAiGenerated.KEEP else {}),
         }

@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 
 from consentry.policies import aipref, contentsignal, rsl, tdmrep, xrobots
 from consentry.policies.aitxt import AiTxtPolicy
-from consentry.policies.assets.embedded import ManifestReader, embedded_layers, embedded_signals
+from consentry.policies.assets.aigenerated import apply_policy
+from consentry.policies.assets.embedded import ManifestReader, embedded_layers, read_embedded
 from consentry.policies.config import PolicyConfig
 from consentry.policies.decide import decide
 from consentry.policies.html import HtmlHead, parse_head
-from consentry.policies.model import AssetResponse, Signal, SiteFile
+from consentry.policies.model import Action, AssetResponse, Signal, SiteFile
 from consentry.policies.record import Decision
 from consentry.policies.robots.policy import RobotsPolicy
 from consentry.policies.tdmrep import TdmLayer, TdmrepFile
@@ -242,11 +243,16 @@ def evaluate_asset(
 
     `documents` answers `consentry.policies.gather.asset_needs(asset, config)` (licences and remote manifests,
     by URL); `reader` reads C2PA manifest stores (injected: the core never imports c2pa); a `registry`'s
-    matches join the embedded signals.
+    matches join the embedded signals. The decision carries the asset's AI-generated label, and
+    `CONSENT_ON_AI_GENERATED` applies to it (`consentry.policies.assets.aigenerated`).
     """
     cap = config.c2pa_max_bytes
-    found = embedded_signals(asset, reader, fetched_manifests=documents, max_bytes=cap)
+    reading = read_embedded(asset, reader, fetched_manifests=documents, max_bytes=cap)
+    found = reading.signals
     if registry is not None:
         found += registry.signals(asset)
-    return evaluate_response(site, asset, config, fetched_at=fetched_at, linked=documents, embedded=found,
-                             embedded_tdm=embedded_layers(asset, max_bytes=cap))
+    decision = evaluate_response(site, asset, config, fetched_at=fetched_at, linked=documents, embedded=found,
+                                 embedded_tdm=embedded_layers(asset, max_bytes=cap))
+    if decision.action is Action.SKIP:
+        return decision
+    return apply_policy(dataclasses.replace(decision, provenance=reading.provenance), config.on_ai_generated)

@@ -4,7 +4,8 @@ remote manifests (C2PA 2.2 §15.5.3); docs/signals/link-header.md.
 Pure and lenient: malformed link-values are skipped, nothing raises. Grammar (RFC 8288 §3):
 `Link = #link-value`; `link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param )`;
 `link-param = token BWS [ "=" BWS ( token / quoted-string ) ]`. `rel` holds space-separated relation
-types compared case-insensitively; the target is resolved against the response URL.
+types compared case-insensitively; only the first `rel` parameter of a link-value counts (RFC 8288 §3.3:
+"occurrences after the first MUST be ignored by parsers"); the target is resolved against the response URL.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def _parse_link_value(text: str, base_url: str) -> Link | None:
         match = _PARAM.fullmatch(piece)
         if match:
             params.append((match.group(1).lower(), _unquote(match.group(2) or "")))
-    rels = frozenset(r.lower() for p, v in params if p == "rel" for r in v.split())
-    return Link(target, rels, tuple(params))
+    first_rel = next((v for p, v in params if p == "rel"), "")
+    return Link(target, frozenset(r.lower() for r in first_rel.split()), tuple(params))
 
 
 def parse_links(field_values: Iterable[str], base_url: str) -> list[Link]:

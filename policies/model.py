@@ -8,9 +8,11 @@ empty allow-all file.
 
 from __future__ import annotations
 
+import codecs
 import enum
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
@@ -46,6 +48,33 @@ class FetchStatus(enum.StrEnum):
     OK = "ok"  # 2xx: parse what parses
     UNAVAILABLE = "unavailable"  # 4xx: the file does not exist; no restrictions
     UNREACHABLE = "unreachable"  # 5xx, 429, network error, > 5 redirects: assume the worst
+
+
+#: Byte-order marks and their codecs, longest first (a UTF-32 LE BOM starts with the UTF-16 LE one).
+_BOMS: tuple[tuple[bytes, str, int], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", 4),
+    (codecs.BOM_UTF32_BE, "utf-32-be", 4),
+    (codecs.BOM_UTF16_LE, "utf-16-le", 2),
+    (codecs.BOM_UTF16_BE, "utf-16-be", 2),
+)
+
+
+@lru_cache(maxsize=4)  # bodies up to the site-file cap stay alive while cached: keep it small
+def _decode_body(body: bytes, truncated: bool) -> tuple[str, str]:
+    """(text, '') or ('', why it cannot be read). Site files are UTF-8 (RFC 9309 §2.3); a UTF-16/32 BOM
+    names the encoding, and a size cap that cut a code unit in two is forgiven."""
+    for bom, codec, unit in _BOMS:
+        if body.startswith(bom):
+            data = body[len(bom):]
+            if truncated:
+                data = data[: len(data) - len(data) % unit]
+            try:
+                return data.decode(codec), ""
+            except UnicodeDecodeError as exc:
+                if truncated and exc.start >= len(data) - 2 * unit:
+                    return data[: exc.start].decode(codec, errors="replace"), ""
+                return "", f"{codec.upper()} byte-order mark, but byte {exc.start + len(bom)} does not decode"
+    return body.decode("utf-8-sig", errors="replace"), ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +132,23 @@ class SiteFile:
 
     @property
     def text(self) -> str:
-        """The body decoded as UTF-8 (BOM stripped, undecodable bytes replaced): remote text never raises."""
-        return self.body.decode("utf-8-sig", errors="replace")
+        """The body as text: by its BOM (UTF-32/UTF-16 LE/BE, UTF-8), else UTF-8 with undecodable bytes
+        replaced; '' for a UTF-16/32 body that does not decode (see `unreadable`). Never raises."""
+        return _decode_body(self.body, self.truncated)[0]
+
+    @property
+    def unreadable(self) -> str:
+        """Why the body cannot be read as text ('' when it can): a UTF-16/32 BOM over undecodable data."""
+        return _decode_body(self.body, self.truncated)[1]
+
+    def readable(self) -> SiteFile:
+        """This file, or, when its body cannot be read, the same fetch classified UNREACHABLE ("cannot be
+        read", never an empty file: RFC 9309 §2.3.1.4 for robots.txt); parsers call it first."""
+        reason = self.unreadable if self.status is FetchStatus.OK else ""
+        if not reason:
+            return self
+        detail = f"{self.detail}, cannot be read: {reason}" if self.detail else f"cannot be read: {reason}"
+        return replace(self, status=FetchStatus.UNREACHABLE, body=b"", detail=detail, truncated=False)
 
     def describe(self) -> str:
         """A short human description of the fetch outcome, for evidence strings."""
@@ -188,7 +232,3 @@ class AssetResponse:
         """The media type without parameters, lower-cased ('' when absent)."""
         values = self.header("content-type")
         return values[-1].split(";", 1)[0].strip().lower() if values else ""
-
-    def iter_headers(self) -> Iterator[tuple[str, str]]:
-        """The header pairs, in order."""
-        return iter(self.headers)

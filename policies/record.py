@@ -2,6 +2,7 @@
 
 Pure. One `Decision` becomes exactly one JSON object: a line of the decision log, an element of
 `check --json`, a WARC metadata record, and what `audit` compares. Keys are stable: add, never rename.
+`provenance` (whether the asset says it is AI-generated) was added to schema 1 additively.
 """
 
 from __future__ import annotations
@@ -14,9 +15,23 @@ from consentry.policies.model import Action, AssetResponse, Signal
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
 
-__all__ = ["SCHEMA", "Decision", "ResponseSummary", "record_problems"]
+__all__ = ["AI_GENERATED_VALUES", "SCHEMA", "Decision", "Provenance", "ResponseSummary", "record_problems"]
 
 SCHEMA = "consentry.decision/1"
+#: The values of `provenance.ai_generated` (docs/decision-record.md "Provenance").
+AI_GENERATED_VALUES = ("yes", "no", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """What the asset's own metadata says about how it was made: `ai_generated` yes/no/unknown, and why."""
+
+    ai_generated: str
+    evidence: str
+
+    def to_record(self) -> dict[str, str]:
+        """The record's `provenance` object."""
+        return {"ai_generated": self.ai_generated, "evidence": self.evidence}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +66,7 @@ class Decision:
     response: ResponseSummary | None
     fetched_at: str | None
     config_sha256: str
+    provenance: Provenance | None = None
 
     def to_record(self) -> dict[str, object]:
         """The `consentry.decision/1` JSON object."""
@@ -72,6 +88,7 @@ class Decision:
             "response": response,
             "fetched_at": self.fetched_at,
             "policy": {"consentry": VERSION, "config_sha256": self.config_sha256},
+            "provenance": self.provenance.to_record() if self.provenance is not None else None,
         }
 
 
@@ -80,6 +97,23 @@ _KEYS = ("schema", "url", "agent", "purposes_declared", "access", "purposes", "a
 _SIGNAL_KEYS = ("mechanism", "scope", "source", "evidence", "statement", "tags")
 # `unverified`: an audit's replay of a foreign archive that holds no robots.txt (docs/decision-record.md).
 _ACCESS = ("allow", "deny", "unverified")
+
+
+def _provenance_problems(record: Mapping[str, object]) -> list[str]:
+    """`provenance` is optional (records written before it have none), null, or {ai_generated, evidence}."""
+    value = record.get("provenance")
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return ["provenance is neither null nor an object"]
+    problems = []
+    if value.get("ai_generated") not in AI_GENERATED_VALUES:
+        problems.append(f"provenance.ai_generated is {value.get('ai_generated')!r}")
+    if not isinstance(value.get("evidence"), str):
+        problems.append("provenance.evidence is not a string")
+    if record.get("action") == Action.SKIP.value:
+        problems.append("a skip has a provenance")
+    return problems
 
 
 def _signal_problems(index: int, signal: object) -> list[str]:
@@ -112,6 +146,7 @@ def record_problems(record: Mapping[str, object]) -> list[str]:
         problems.append("purposes does not name every purpose")
     if record.get("action") == Action.SKIP.value and record.get("response") is not None:
         problems.append("a skip has a response")
+    problems.extend(_provenance_problems(record))
     signals = record.get("signals")
     if not isinstance(signals, list):
         return [*problems, "signals is not a list"]

@@ -152,7 +152,9 @@ class TdmrepFile:
 
     @classmethod
     def parse(cls, site_file: SiteFile) -> TdmrepFile:
-        """Parse a fetched tdmrep.json. Never raises: bad rules are skipped, a bad file has no rules."""
+        """Parse a fetched tdmrep.json. Never raises: bad rules are skipped, a bad file has no rules; a
+        body that cannot be decoded (UTF-16/32 BOM over bad data) is an unreachable file, not an empty one."""
+        site_file = site_file.readable()
         base = cls(site_file.url, site_file.status, site_file.describe())
         if site_file.status is not FetchStatus.OK:
             return base

@@ -55,6 +55,7 @@ class Tag(enum.StrEnum):
     UNVERIFIABLE = "unverifiable"
     VENDOR_SPECIFIC = "vendor-specific"
     UNGROUPED = "ungrouped"
+    AI_GENERATED = "ai-generated"
 
 
 class Mechanism(enum.StrEnum):

@@ -136,10 +136,12 @@ def training_assertion(label: str, entries: Mapping[str, Mapping[str, str]], *, 
 
 
 def sign_asset(
-    ca: TestCA, fmt: str, assertions: list[dict[str, object]], *, source: bytes | None = None
+    ca: TestCA, fmt: str, assertions: list[dict[str, object]], *, source: bytes | None = None,
+    source_type: str = "digitalCreation",
 ) -> bytes:
-    """`source` (default: a plain Pillow image) signed with a manifest whose first assertion is c2pa.actions."""
-    return _sign(ca, fmt, assertions, source=source, embed=True)[0]
+    """`source` (default: a plain Pillow image) signed with a manifest whose first assertion is c2pa.actions
+    (`c2pa.created` with IPTC digital source type `source_type`)."""
+    return _sign(ca, fmt, assertions, source=source, embed=True, source_type=source_type)[0]
 
 
 def sign_remote(ca: TestCA, fmt: str, assertions: list[dict[str, object]]) -> tuple[bytes, bytes]:
@@ -148,7 +150,8 @@ def sign_remote(ca: TestCA, fmt: str, assertions: list[dict[str, object]]) -> tu
 
 
 def _sign(
-    ca: TestCA, fmt: str, assertions: list[dict[str, object]], *, source: bytes | None, embed: bool
+    ca: TestCA, fmt: str, assertions: list[dict[str, object]], *, source: bytes | None, embed: bool,
+    source_type: str = "digitalCreation",
 ) -> tuple[bytes, bytes]:
     manifest = {
         "claim_generator_info": [{"name": "consentry-tests", "version": "0.1"}],
@@ -161,7 +164,7 @@ def _sign(
                     "actions": [
                         {
                             "action": "c2pa.created",
-                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCreation",
+                            "digitalSourceType": f"http://cv.iptc.org/newscodes/digitalsourcetype/{source_type}",
                         }
                     ]
                 },
@@ -263,4 +266,5 @@ def signed_assets(test_ca: TestCA) -> dict[str, bytes]:
     for name, (fmt, assertions) in VARIANTS.items():
         out[name] = sign_asset(test_ca, fmt, assertions)
         out[f"tampered-{name}"] = flip_data_byte(out[name], fmt)
+    out["ai-generated.jpg"] = sign_asset(test_ca, "jpeg", [], source_type="trainedAlgorithmicMedia")
     return out

@@ -28,6 +28,7 @@ _TOP_KEYS = (
     "reason",
     "tags",
     "response",
+    "provenance",
 )
 _SIGNAL_KEYS = ("statement", "tags", "counted", "hierarchical", "evidence")
 
@@ -93,6 +94,10 @@ def differences(archived: Mapping[str, Any], replayed: Mapping[str, Any]) -> tup
     found = [f"archived record malformed: {p}" for p in record_problems(archived)]
     notes: list[str] = []
     for key in _TOP_KEYS:
+        if key == "provenance" and key not in archived:  # written before the key existed (additive)
+            if replayed.get(key) is not None:
+                notes.append("archived record predates provenance; replay labels it " + _text(replayed.get(key)))
+            continue
         if key == "purposes":
             old, new = archived.get(key) or {}, replayed.get(key) or {}
             found.extend(

@@ -71,6 +71,11 @@ class Judge:
         self.origins: dict[str, str] = {}
         self.foreign = False  # the archive being replayed was not written by consentry
 
+    def close(self) -> None:
+        """Close the works registry opened for this file's audit."""
+        if self.registry is not None:
+            self.registry.close()
+
     def config(self, record: dict[str, Any] | None) -> PolicyConfig:
         """The policy to replay `record` under: `--agent`/`--purpose` override, the crawl's, or the record's."""
         if self.override is not None:
@@ -251,13 +256,11 @@ class Judge:
 
 
 def _media_urls(asset: AssetResponse) -> frozenset[str]:
-    """The media a page references, found the way the crawl's spider finds them (docs/signals/x-robots-tag.md "Page to media")."""
+    """The media a page references, found the way the crawl's spider finds them (docs/signals/x-robots-tag.md
+    "Page to media")."""
     from scrapy.http import HtmlResponse
 
-    from consentry.crawler.spiders.assets import _MEDIA_XPATH, _SRCSET_XPATH, _is_media, _srcset_urls
+    from consentry.crawler.spiders.assets import page_links
 
     response = HtmlResponse(url=asset.url, body=asset.body, headers=dict(asset.headers))
-    found = [*response.xpath(_MEDIA_XPATH).getall(), *_srcset_urls(response.xpath(_SRCSET_XPATH).getall())]
-    urls = {urldefrag(response.urljoin(s.strip()))[0] for s in found}
-    hrefs = (urldefrag(response.urljoin(h.strip()))[0] for h in response.xpath("//a/@href").getall())
-    return frozenset(urls | {h for h in hrefs if _is_media(h)})
+    return frozenset(urldefrag(url)[0] for url, media in page_links(response) if media)

@@ -70,6 +70,10 @@ class Replayer:
         while pending and self.count - next(iter(pending.values())).seen > _WINDOW:
             self._expire(pending.popitem(last=False)[1])
 
+    def close(self) -> None:
+        """Release what the replay holds open (the works registry)."""
+        self.judge.close()
+
     def finish(self) -> None:
         """End of file: judge whatever still waits."""
         while self.pending:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from consentry.crawler.audit.command import FileOutcome
+    from consentry.crawler.audit.runner import FileOutcome
 
 __all__ = ["render_report"]
 

@@ -4,7 +4,7 @@ Not pure (it drives a Spark cluster). Needs the `spark` extra (`pip install 'con
 Java. The WARC paths must be readable at the same path on every executor (a shared file system). The first
 pass runs one task per input file (`consentry.crawler.audit.index.index_file`); the driver merges the rows
 into the SQLite index and ships it to the executors (`SparkContext.addFile`); the replay runs one task per
-file (`consentry.crawler.audit.command.audit_file`) and returns its outcome with its JSON lines. The tasks are
+file (`consentry.crawler.audit.runner.audit_file`) and returns its outcome with its JSON lines. The tasks are
 the local run's own functions, so the records are the same.
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from consentry.crawler.audit.command import FileOutcome, audit_file, build_index
 from consentry.crawler.audit.index import Row, index_file, second_rows
 from consentry.crawler.audit.result import AuditOptions
+from consentry.crawler.audit.runner import FileOutcome, audit_file, build_index
 from consentry.crawler.errors import UsageError
 
 __all__ = ["spark_audit"]

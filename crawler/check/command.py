@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from consentry.crawler.errors import UsageError
 from consentry.policies.config import PolicyConfig
+from consentry.policies.settings_table import default
 
 if TYPE_CHECKING:
     from consentry.middlewares.adapters.registry import Registry
@@ -29,7 +30,7 @@ def _header(value: str) -> tuple[str, str]:
 
 def policy_args(parser: argparse.ArgumentParser) -> None:
     """`--agent` and `--purpose`, shared by the commands that evaluate."""
-    parser.add_argument("--agent", default="consentry", help="our product token (default: consentry)")
+    parser.add_argument("--agent", default=default("CONSENT_AGENT"), help="our product token (default: %(default)s)")
     parser.add_argument("--purpose", action="append", dest="purposes", metavar="P",
                         help="declared purpose, repeatable (default: ai-train)")
 

@@ -1,6 +1,7 @@
-"""`consentry crawl URL… -o DIR`: an in-process Scrapy crawl with every consent component (DESIGN.md
-"Command line"). Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary
-(kept / dropped / skipped, by mechanism) on stderr. `run_crawl` is the reusable entry (`consentry demo`).
+"""`consentry crawl URL… -o DIR`: an in-process Scrapy crawl with every consent component (docs/cli.md).
+Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary (kept / dropped / skipped,
+by mechanism) on stderr. The arguments and the summary are declared here without Scrapy; the crawl itself is `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported
+only when a crawl runs.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from consentry.crawler.errors import UsageError
 from consentry.policies.combine import resolve
-from consentry.policies.config import user_agent
+from consentry.policies.settings_table import default
 from consentry.policies.vocabulary import Purpose, Verdict
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
     "mechanism_table",
     "render_summary",
     "run",
-    "run_crawl",
+    "summarise_log",
 ]
 
 _ACTIONS = ("keep", "drop", "skip")
@@ -131,71 +132,6 @@ def render_summary(summary: CrawlSummary) -> str:
     return "\n".join(lines)
 
 
-def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
-    """The project settings plus output paths and overrides, `CONSENT_*` validated (`ValueError`)."""
-    from scrapy.settings import Settings
-
-    from consentry.middlewares._config import consent_settings
-
-    settings = Settings()
-    settings.setmodule("consentry.crawler.settings", priority="project")
-    settings.set("LOG_LEVEL", "WARNING", priority="project")
-    settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
-    settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
-    if sys.stderr.isatty():  # a running count for a person watching (DESIGN.md: long work shows progress)
-        settings.set("CONSENT_PROGRESS", True, priority="project")
-        extensions = dict(settings.getdict("EXTENSIONS"))
-        extensions["consentry.crawler.progress.CrawlProgress"] = 600
-        settings.set("EXTENSIONS", extensions, priority="project")
-    settings.set(
-        "FEEDS",
-        {str(out_dir / "items.jsonl"): {"format": "jsonlines", "overwrite": True}},
-        priority="project",
-    )
-    settings.setdict(dict(overrides), priority="cmdline")
-    agent = settings.get("CONSENT_AGENT")
-    if "USER_AGENT" not in overrides and isinstance(agent, str):
-        settings.set("USER_AGENT", user_agent(agent), priority="cmdline")
-    if settings.getbool("CONSENT_ENABLED", True):
-        consent_settings(settings)
-    return settings
-
-
-def run_crawl(
-    urls: Sequence[str],
-    out_dir: Path | str,
-    *,
-    settings_overrides: Mapping[str, Any] | None = None,
-    max_requests: int = 0,
-) -> CrawlSummary:
-    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart)."""
-    from scrapy.crawler import AsyncCrawlerProcess
-
-    from consentry.crawler.spiders.assets import AssetSpider
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    settings = crawl_settings(out, settings_overrides or {})
-    for name in ("decisions.jsonl", "crawl.warc.gz", "items.jsonl"):
-        (out / name).unlink(missing_ok=True)
-    process = AsyncCrawlerProcess(settings)
-    crawler = process.create_crawler(AssetSpider)
-    process.crawl(crawler, urls=list(urls), max_requests=max_requests)
-    process.start()
-    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
-    actions, by_mechanism = summarise_log(out / "decisions.jsonl")
-    start, finish = stats.get("start_time"), stats.get("finish_time")
-    elapsed = (finish - start).total_seconds() if start and finish else 0.0
-    return CrawlSummary(
-        out,
-        int(stats.get("item_scraped_count", 0)),
-        dict(actions),
-        {k: dict(v) for k, v in by_mechanism.items()},
-        elapsed,
-        stats,
-    )
-
-
 def _setting(value: str) -> tuple[str, str]:
     name, sep, rest = value.partition("=")
     if not sep or not name.strip():
@@ -217,7 +153,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="output directory (default: ./consentry-crawl)",
     )
-    crawl.add_argument("--agent", default="consentry", help="our product token (default: consentry)")
+    crawl.add_argument("--agent", default=default("CONSENT_AGENT"), help="our product token (default: %(default)s)")
     crawl.add_argument(
         "--purpose",
         action="append",
@@ -227,8 +163,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     crawl.add_argument("--registry", type=Path, metavar="FILE",
                        help="a works registry: assets matching a registered work carry its creator's terms")
-    crawl.add_argument("--on-deny", choices=("drop", "tag"), default="drop")
-    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default="keep")
+    crawl.add_argument("--on-deny", choices=("drop", "tag"), default=default("CONSENT_ON_DENY"))
+    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default=default("CONSENT_ON_UNKNOWN"))
+    crawl.add_argument("--on-ai-generated", choices=("keep", "tag", "drop"), default=default("CONSENT_ON_AI_GENERATED"),
+                       help="assets whose C2PA/IPTC metadata says AI-generated: keep (label recorded), "
+                            "tag (tag ai-generated) or drop (default keep)")
     crawl.add_argument("--depth", type=int, default=3, metavar="N", help="link depth limit (default 3)")
     crawl.add_argument(
         "--max-requests",
@@ -259,6 +198,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "CONSENT_AGENT": args.agent,
         "CONSENT_ON_DENY": args.on_deny,
         "CONSENT_ON_UNKNOWN": args.on_unknown,
+        "CONSENT_ON_AI_GENERATED": args.on_ai_generated,
         "DEPTH_LIMIT": args.depth,
     }
     if args.purposes:
@@ -272,6 +212,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run `consentry crawl`; bad arguments or settings raise `UsageError`."""
     overrides = _overrides(args)
+    from consentry.crawler.crawl.runner import crawl_settings, run_crawl
+
     try:
         crawl_settings(args.output, overrides)
     except ValueError as exc:

@@ -10,11 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from consentry.crawler.crawl.command import render_summary, run_crawl
-from consentry.crawler.demo.site import DemoSite, start_demo
+from consentry.crawler.crawl.command import render_summary
+
+if TYPE_CHECKING:
+    from consentry.crawler.demo.site import DemoSite
 
 __all__ = ["add_parser", "explain", "run"]
 
@@ -58,6 +60,9 @@ def explain(decisions_path: Path, names: dict[str, str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Start the demo origins, crawl them, print the summary and every decision with its reason."""
+    from consentry.crawler.crawl.runner import run_crawl
+    from consentry.crawler.demo.site import start_demo
+
     demo = start_demo()
     try:
         print(f"consentry demo: serving {len(demo.servers)} origins on 127.0.0.1; crawling...", file=sys.stderr)

@@ -21,7 +21,7 @@ import tldextract
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-__all__ = ["MEDIA_EXTENSIONS", "AssetSpider", "site_of"]
+__all__ = ["MEDIA_EXTENSIONS", "AssetSpider", "page_links", "site_of"]
 
 #: File extensions that make an `<a href>` a media link.
 MEDIA_EXTENSIONS = frozenset({
@@ -59,6 +59,17 @@ def _srcset_urls(values: Iterable[str]) -> Iterator[str]:
                 yield parts[0]
 
 
+def page_links(response: Response) -> list[tuple[str, bool]]:
+    """Every URL an HTML page references, absolute, in document order, with whether it is a medium
+    (img src/srcset, source, video, audio, track, embed, object, and `<a href>` to a media file)."""
+    sources = [*response.xpath(_MEDIA_XPATH).getall(), *_srcset_urls(response.xpath(_SRCSET_XPATH).getall())]
+    links = [(response.urljoin(src.strip()), True) for src in sources]
+    for href in response.xpath("//a/@href").getall():
+        url = response.urljoin(href.strip())
+        links.append((url, _is_media(url)))
+    return links
+
+
 class AssetSpider(scrapy.Spider):
     """Start URLs → same-site pages and every medium they reference, up to the request limit."""
 
@@ -90,17 +101,9 @@ class AssetSpider(scrapy.Spider):
                 yield request
 
     def _links(self, response: Response) -> Iterator[scrapy.Request | None]:
-        for src in [
-            *response.xpath(_MEDIA_XPATH).getall(),
-            *_srcset_urls(response.xpath(_SRCSET_XPATH).getall()),
-        ]:
-            yield self._request(response.urljoin(src.strip()), media=True)
-        for href in response.xpath("//a/@href").getall():
-            url = response.urljoin(href.strip())
-            if _is_media(url):
-                yield self._request(url, media=True)
-            elif site_of(url) in self.sites:
-                yield self._request(url, media=False)
+        for url, media in page_links(response):
+            if media or site_of(url) in self.sites:
+                yield self._request(url, media=media)
 
     def parse(self, response: Response, **_: Any) -> Iterator[Any]:
         """One item for the page; then its media and same-site links when it is HTML."""

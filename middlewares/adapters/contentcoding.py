@@ -3,7 +3,8 @@
 Transport-neutral: the audit decodes archived bodies with it exactly as Scrapy's HttpCompressionMiddleware
 decoded them during the crawl (codings applied last are removed first; decoding stops at the first coding it
 does not support, which stays declared; a truncated gzip stream yields what it decoded), and `check` bounds
-what it reads with it. Every decoder stops with `DecodedTooLarge` past `max_size` bytes, so a compression
+what it reads with it. (A Scrapy release without zstd support leaves zstd bodies encoded in the crawl; a server
+sends zstd only when asked, and the archived request shows what the crawl accepted.) Every decoder stops with `DecodedTooLarge` past `max_size` bytes, so a compression
 bomb costs at most `max_size` of memory.
 """
 

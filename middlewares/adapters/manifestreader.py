@@ -42,7 +42,7 @@ def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
 
 @functools.lru_cache(maxsize=8)
 def _context(trust_anchors_pem: str | None) -> c2pa.Context:
-    import c2pa
+    import c2pa  # on first use: a command that meets no manifest never loads the native library
 
     return c2pa.Context.from_dict(reader_settings(trust_anchors_pem))
 
@@ -76,7 +76,7 @@ def read_store(
         with reader:
             text = reader.json()
     except c2pa.C2paError as error:  # the one broad c2pa catch of the project (docs/architecture.md)
-        logger.warning("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))
+        logger.info("c2pa could not read a %s manifest: %s", content_type or "?", _error(error))  # in the record
         return StoreResult(None, _error(error))
     try:
         store = json.loads(text)

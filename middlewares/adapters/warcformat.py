@@ -14,7 +14,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
+from consentry.policies.config import (
+    InferredMode,
+    OnAiGenerated,
+    OnDeny,
+    OnUnknown,
+    OnUnverifiable,
+    PolicyConfig,
+)
 from consentry.policies.record import Decision
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Purpose
@@ -42,6 +49,8 @@ FETCH_FAILURE_SCHEMA = "consentry.fetch-failure/1"
 METADATA_CONTENT_TYPE = "application/json"
 #: The warcinfo `software` field of a consentry crawl.
 SOFTWARE = f"consentry/{VERSION}"
+#: The defaults of the settings table, for byte caps an older warcinfo policy does not carry.
+_DEFAULT = PolicyConfig()
 
 
 def policy_record(config: PolicyConfig) -> dict[str, object]:
@@ -78,8 +87,9 @@ def policy_from_warcinfo(text: str) -> tuple[PolicyConfig | None, str | None]:
             on_unknown=OnUnknown(value["on_unknown"]),
             on_unverifiable=OnUnverifiable(value["on_unverifiable"]),
             inferred=InferredMode(value["inferred"]),
-            max_sitefile_bytes=int(value.get("max_sitefile_bytes", 512_000)),
-            c2pa_max_bytes=int(value.get("c2pa_max_bytes", 50 * 1024 * 1024)),
+            on_ai_generated=OnAiGenerated(value.get("on_ai_generated", OnAiGenerated.KEEP.value)),
+            max_sitefile_bytes=int(value.get("max_sitefile_bytes", _DEFAULT.max_sitefile_bytes)),
+            c2pa_max_bytes=int(value.get("c2pa_max_bytes", _DEFAULT.c2pa_max_bytes)),
             c2pa_trust_anchors=value.get("c2pa_trust_anchors"),
         )
     except (ValueError, KeyError, TypeError) as exc:

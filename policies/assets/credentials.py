@@ -2,23 +2,57 @@
 assertion 1.1, C2PA 2.2 §14.3; docs/signals/c2pa.md).
 
 Pure: takes the manifest-store JSON (a plain mapping, as the c2pa reader returns it) and the validation state
-inside it; a restriction counts in every state, a permission only from a Valid/Trusted, unmodified manifest.
+inside it; a restriction counts in every state, a permission only from a Valid/Trusted, unmodified manifest —
+or from an Invalid one whose claim signature and hard binding validated and whose only failures are the
+identity/revocation checks that need the network (`OFFLINE_FAILURE_CODES`, docs/signals/c2pa.md "Trust").
+Also: where the manifest is (C2PA 2.2 §15.5: embedded, then remote; `#jumbf=` self-references are embedded).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from urllib.parse import urljoin
 
 from consentry.policies.assets.xmp import provenance_url
 from consentry.policies.links import parse_links
 from consentry.policies.model import AssetResponse, Signal
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
-__all__ = ["TRUSTWORTHY_STATES", "remote_manifest_urls", "signals"]
+__all__ = [
+    "HARD_BINDING_CODES",
+    "OFFLINE_FAILURE_CODES",
+    "TOLERATED_FAILURE_CODES",
+    "TRUSTWORTHY_STATES",
+    "active_manifest",
+    "declares_embedded",
+    "hints_embedded",
+    "is_self_reference",
+    "offline_only_failures",
+    "remote_manifest_urls",
+    "signals",
+]
 
 #: Validation states from which an `allowed` entry counts (C2PA 2.2 §14.3; docs/signals/c2pa.md "Trust").
 TRUSTWORTHY_STATES = frozenset({"valid", "trusted"})
+#: Failure codes that only say a check needed the network, which the crawl's reader never uses: a CAWG
+#: identity claims aggregation issuer DID that could not be resolved (CAWG Identity Assertion 1.1, identity claims aggregation) and an
+#: OCSP responder that could not be reached (C2PA 2.2, certificate revocation). An Invalid manifest whose only failures are
+#: these (and `TOLERATED_FAILURE_CODES`) lets `allowed` count. Nothing else is tolerated: every other
+#: `cawg.identity.*` / `cawg.ica.*` failure (mismatch, bad signature, bad credential) says the data is wrong.
+OFFLINE_FAILURE_CODES = frozenset({"cawg.ica.did_unavailable", "signingCredential.ocsp.inaccessible"})
+#: Failures c2pa itself keeps a manifest Valid with: a signer (or X.509 identity credential) not on the
+#: reader's trust list. Listed so the offline rule never tolerates more than c2pa's own Valid does.
+TOLERATED_FAILURE_CODES = frozenset({"signingCredential.untrusted", "cawg.x509.credential.untrusted"})
+#: Success codes an offline-tolerated manifest must carry: the claim signature validated inside its validity.
+_SIGNATURE_CODES = frozenset({"claimSignature.validated", "claimSignature.insideValidity"})
+#: One hard binding must have matched the asset's bytes (C2PA 2.2 "Hard bindings").
+HARD_BINDING_CODES = frozenset({
+    "assertion.dataHash.match", "assertion.bmffHash.match", "assertion.boxesHash.match",
+    "assertion.collectionHash.match",
+})  # fmt: skip
+#: A URI fragment naming a JUMBF box of the resource itself (C2PA 2.2 "URI references", `#jumbf=`).
+_JUMBF_FRAGMENT = re.compile(r"^jumbf=", re.IGNORECASE)
 #: assertion label = ("c2pa" / "cawg") ".training-mining" [ "__" instance ]
 _LABEL = re.compile(r"^(c2pa|cawg)\.training-mining(?:__\d+)?$")
 #: entry key = ("c2pa" / "cawg") "." entry-name; other keys are custom (log only)
@@ -52,6 +86,29 @@ def _codes(store: Mapping[str, object]) -> list[str]:
     return [code for e in entries if (code := _text(_mapping(e).get("code")))]
 
 
+def _result_codes(store: Mapping[str, object], kind: str) -> set[str]:
+    """The codes of the active manifest's `validation_results` list `kind` ("success", "failure")."""
+    entries = _mapping(_mapping(store.get("validation_results")).get("activeManifest")).get(kind)
+    if not isinstance(entries, Sequence) or isinstance(entries, str):
+        return set()
+    return {code for e in entries if (code := _text(_mapping(e).get("code")))}
+
+
+def offline_only_failures(store: Mapping[str, object]) -> tuple[str, ...]:
+    """The offline codes that alone made the manifest Invalid, or () when anything else failed.
+
+    Needs c2pa's per-manifest `validation_results`: the claim signature validated inside its validity, a hard
+    binding matched, and every failure is in `OFFLINE_FAILURE_CODES` or `TOLERATED_FAILURE_CODES`.
+    """
+    success, failure = _result_codes(store, "success"), _result_codes(store, "failure")
+    offline = failure & OFFLINE_FAILURE_CODES
+    if not offline or failure - OFFLINE_FAILURE_CODES - TOLERATED_FAILURE_CODES:
+        return ()
+    if not success >= _SIGNATURE_CODES or not success & HARD_BINDING_CODES:
+        return ()
+    return tuple(sorted(offline))
+
+
 def _trust(store: Mapping[str, object], manifest: Mapping[str, object]) -> tuple[str, str | None]:
     """(the "(state, signer …)" evidence suffix, the reason an `allowed` does not count or None)."""
     state = _text(store.get("validation_state")) or "no validation state"
@@ -60,6 +117,10 @@ def _trust(store: Mapping[str, object], manifest: Mapping[str, object]) -> tuple
     signer = f'signer "{name or "?"}" by "{issuer or "?"}"' if name or issuer else "signer unknown"
     suffix = f"({state}, {signer})"
     mismatches = sorted({c for c in _codes(store) if c.endswith(".mismatch")})
+    offline = offline_only_failures(store) if state.casefold() == "invalid" else ()
+    if offline:
+        return f"({state} only because {', '.join(offline)}: offline identity/revocation check, claim signature "\
+               f"and hard binding validated, read as Valid; {signer})", None
     if state.casefold() not in TRUSTWORTHY_STATES:
         return suffix, f"allowed not counted: manifest is {state}"
     if mismatches:
@@ -144,8 +205,8 @@ def signals(store: Mapping[str, object] | None, source: str, *, error: str | Non
     if not isinstance(store, Mapping):
         return [_signal(source, "C2PA manifest store is not a JSON object: ignored", {}, ())]
     active = store.get("active_manifest")
-    manifest = _mapping(store.get("manifests")).get(active) if isinstance(active, str) else None
-    if not isinstance(manifest, Mapping):
+    manifest = active_manifest(store)
+    if manifest is None:
         return [
             _signal(
                 source, f"C2PA store without a readable active manifest ({active!r:.80}): ignored", {}, ()
@@ -155,14 +216,49 @@ def signals(store: Mapping[str, object] | None, source: str, *, error: str | Non
     return [found] if found is not None else []
 
 
-def remote_manifest_urls(response: AssetResponse, xmp_packets: Sequence[bytes]) -> tuple[str, ...]:
-    """Remote manifests to fetch (C2PA 2.2 §15.5.3): `Link: <…>; rel="c2pa-manifest"`, then XMP `dcterms:provenance`."""
+def active_manifest(store: Mapping[str, object]) -> Mapping[str, object] | None:
+    """The store's active manifest (None when the store names none or names a missing one)."""
+    active = store.get("active_manifest")
+    manifest = _mapping(store.get("manifests")).get(active) if isinstance(active, str) else None
+    return manifest if isinstance(manifest, Mapping) else None
+
+
+def is_self_reference(target: str, asset_url: str) -> bool:
+    """Whether a manifest reference points into the asset's own JUMBF (`self#jumbf=…`, `<asset>#jumbf=…`)."""
+    base, _, fragment = target.partition("#")
+    if not _JUMBF_FRAGMENT.match(fragment):
+        return False
+    return base in ("", "self") or base == asset_url.partition("#")[0]
+
+
+def _declared(response: AssetResponse, xmp_packets: Sequence[bytes]) -> list[str]:
+    """Every manifest reference: `Link: <…>; rel="c2pa-manifest"`, then XMP `dcterms:provenance`."""
     urls = [
         link.target
         for link in parse_links(response.header("link"), response.url)
         if "c2pa-manifest" in link.rels
     ]
-    provenance = provenance_url(xmp_packets)
+    provenance = provenance_url(xmp_packets, include_self=True)
     if provenance is not None:
-        urls.append(provenance)
+        urls.append(urljoin(response.url, provenance) if not provenance.startswith("self#") else provenance)
+    return urls
+
+
+def declares_embedded(response: AssetResponse) -> str | None:
+    """The `Link: <asset#jumbf=…>; rel="c2pa-manifest"` by which the server says the manifest is embedded.
+
+    Only the server's header declares: an XMP `self#jumbf=` reference often outlives a stripped manifest
+    (c2pa reads such files as having none), so it only sends the asset to the reader (`hints_embedded`).
+    """
+    return next((u for u in _declared(response, ()) if is_self_reference(u, response.url)), None)
+
+
+def hints_embedded(xmp_packets: Sequence[bytes]) -> bool:
+    """Whether the XMP `dcterms:provenance` points into the asset's own JUMBF (`self#jumbf=…`)."""
+    return (provenance_url(xmp_packets, include_self=True) or "").startswith("self#jumbf=")
+
+
+def remote_manifest_urls(response: AssetResponse, xmp_packets: Sequence[bytes]) -> tuple[str, ...]:
+    """Remote manifests to fetch (C2PA 2.2 §15.5.3), self-references excluded; http(s) only, each once."""
+    urls = [u for u in _declared(response, xmp_packets) if not is_self_reference(u, response.url)]
     return tuple(u for u in dict.fromkeys(urls) if u.lower().startswith(("http://", "https://")))

@@ -1,7 +1,15 @@
 """Byte pre-scan for embedded provenance: container by magic bytes, C2PA/JUMBF store markers (C2PA 2.2 Appendix A)
 and XMP packets (XMP Specification Part 3), so that assets without a manifest never reach the c2pa reader.
 
-Pure and bounded: every length read from the body is checked against the buffer; lying lengths end the walk.
+Pure and bounded: every length read from the body is checked against the buffer; lying lengths end the walk;
+box and stream counts, sizes and decompression ratios are capped. Where the walk cannot see inside the
+container (a lying length, a cap reached, a PDF object stream that does not inflate, an item stored in a way
+not walked), `Markers.inconclusive` says why and the asset goes to the reader instead of reading "no manifest".
+
+XMP carriers: JPEG APP1 (and Extended XMP), PNG `iTXt`, RIFF `XMP `, BMFF `uuid` / `moov/udta/XMP_` and HEIF
+`mime` items (ISO/IEC 23008-12 items: `meta`/`iinf`/`iloc`), JPEG XL `xml ` boxes (ISO/IEC 18181-2), SVG
+`<metadata>` RDF (SVG 1.1 §21), PDF metadata streams, Flate-compressed or not (ISO 32000-2 §14.3.2), and the
+generic `<?xpacket` scan.
 """
 
 from __future__ import annotations
@@ -13,7 +21,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-__all__ = ["MAX_PACKET_BYTES", "SCAN_LIMIT", "Markers", "scan"]
+from lxml import etree
+
+from consentry.policies.safexml import parse_untrusted
+
+__all__ = [
+    "MAX_PACKET_BYTES",
+    "PDF_RATIO_LIMIT",
+    "PDF_STREAM_LIMIT",
+    "PDF_TOTAL_LIMIT",
+    "SCAN_LIMIT",
+    "Markers",
+    "scan",
+]
 
 #: The generic XMP byte scan looks at this many leading bytes (XMP packets are designed to be found by a scan).
 SCAN_LIMIT = 4 * 1024 * 1024
@@ -21,6 +41,12 @@ SCAN_LIMIT = 4 * 1024 * 1024
 MAX_PACKET_BYTES = 2 * 1024 * 1024
 _MAX_PACKETS = 8
 _MAX_STEPS = 100_000  # structure walks stop after this many segments/chunks/boxes
+_MAX_ITEMS = 4_096  # HEIF item entries read from `iinf` / `iloc`
+_MAX_PDF_STREAMS = 256  # PDF object/metadata streams inflated per asset
+#: PDF inflation caps: bytes out per stream, bytes out per asset, and out/in ratio (a deflate bomb ends the walk).
+PDF_STREAM_LIMIT = 8 * 1024 * 1024
+PDF_TOTAL_LIMIT = 32 * 1024 * 1024
+PDF_RATIO_LIMIT = 200
 
 #: The C2PA manifest-store JUMBF description UUID 63327061-0011-0010-8000-00AA00389B71.
 _C2PA_UUID = bytes.fromhex("6332706100110010800000aa00389b71")
@@ -28,7 +54,6 @@ _BMFF_C2PA = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _BMFF_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 _XMP_APP1 = b"http://ns.adobe.com/xap/1.0/\x00"
 _XMP_EXT_APP1 = b"http://ns.adobe.com/xmp/extension/\x00"
-_PACKET = re.compile(rb"<\?xpacket begin=.*?<\?xpacket end=[^>]*>|<x:xmpmeta[\s>].*?</x:xmpmeta>", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +61,8 @@ class Markers:
     """What the pre-scan saw: the container, whether a C2PA store may be present, the XMP packets.
 
     `c2pa_stores` counts the store markers found where the container allows counting (JPEG, PNG, RIFF,
-    BMFF); more than one means "several stores: all invalid" (C2PA 2.2).
+    BMFF, JPEG XL); more than one means "several stores: all invalid" (C2PA 2.2). `inconclusive` says why the
+    walk could not see the whole container ("" when it could): such an asset goes to the reader.
     """
 
     container: str
@@ -44,6 +70,7 @@ class Markers:
     xmp_packets: tuple[bytes, ...]
     notes: tuple[str, ...] = ()
     c2pa_stores: int = 0
+    inconclusive: str = ""
 
 
 @dataclass(slots=True)
@@ -53,11 +80,17 @@ class _Found:
     packets: list[bytes] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extended: dict[bytes, list[tuple[int, bytes]]] = field(default_factory=dict)
+    blind: str = ""  # why the walk could not see the whole container ("" = it could)
+
+    def cannot_see(self, why: str) -> None:
+        """Note that part of the container was not walked: a store may hide there."""
+        self.notes.append(why)
+        self.blind = self.blind or why
 
     def packet(self, data: bytes) -> None:
         if len(data) > MAX_PACKET_BYTES:
             self.notes.append(f"XMP packet of {len(data)} bytes ignored (limit {MAX_PACKET_BYTES})")
-        elif len(self.packets) < _MAX_PACKETS and data.strip(b"\x00 \r\n\t"):
+        elif len(self.packets) < _MAX_PACKETS and data.strip(b"\x00 \r\n\t") and data not in self.packets:
             self.packets.append(data)
 
 
@@ -81,7 +114,7 @@ def _walk_jpeg(body: bytes, found: _Found) -> None:
         length = struct.unpack_from(">H", body, at + 2)[0]
         end = at + 2 + length
         if length < 2 or end > n:
-            found.notes.append(f"jpeg: segment 0x{marker:02X} at {at} claims {length} bytes past the end")
+            found.cannot_see(f"jpeg: segment 0x{marker:02X} at {at} claims {length} bytes past the end")
             if marker == 0xEB:  # a store marker in the part we have still counts
                 _jpeg_segment(marker, body[at + 4 : n], found)
             return
@@ -130,7 +163,7 @@ def _walk_png(body: bytes, found: _Found) -> None:
         length, kind = struct.unpack_from(">I4s", body, at)
         end = at + 12 + length
         if end > n:
-            found.notes.append(f"png: chunk {kind!r} at {at} claims {length} bytes past the end")
+            found.cannot_see(f"png: chunk {kind!r} at {at} claims {length} bytes past the end")
             found.c2pa = found.c2pa or kind == b"caBX"
             return
         if kind == b"caBX":
@@ -152,7 +185,7 @@ def _walk_riff(body: bytes, found: _Found) -> None:
         kind, length = struct.unpack_from("<4sI", body, at)
         end = at + 8 + length
         if end > n:
-            found.notes.append(f"riff: chunk {kind!r} at {at} claims {length} bytes past the end")
+            found.cannot_see(f"riff: chunk {kind!r} at {at} claims {length} bytes past the end")
             found.c2pa = found.c2pa or kind == b"C2PA"
             return
         if kind == b"C2PA":
@@ -177,11 +210,13 @@ def _bmff_boxes(body: bytes, start: int, stop: int, found: _Found) -> list[tuple
         elif size == 0:
             size = stop - at
         if size < header or at + size > stop:
-            found.notes.append(f"bmff: box {kind!r} at {at} claims {size} bytes past the end")
+            found.cannot_see(f"bmff: box {kind!r} at {at} claims {size} bytes past the end")
             found.c2pa = found.c2pa or body[at + header : at + header + 16] == _BMFF_C2PA
             break
         boxes.append((kind, at + header, at + size))
         at += size
+    else:
+        found.cannot_see(f"bmff: more than {_MAX_STEPS} boxes")
     return boxes
 
 
@@ -192,12 +227,229 @@ def _walk_bmff(body: bytes, found: _Found) -> None:
             found.c2pa = True
         elif kind == b"uuid" and body[start : start + 16] == _BMFF_XMP:
             found.packet(body[start + 16 : end])
+        elif kind == b"meta":
+            _heif_meta(body, start + 4, end, found)
         elif kind == b"moov":
             for sub, s_start, s_end in _bmff_boxes(body, start, end, found):
                 if sub == b"udta":
                     for leaf, l_start, l_end in _bmff_boxes(body, s_start, s_end, found):
                         if leaf == b"XMP_":
                             found.packet(body[l_start:l_end])
+
+
+class _Cursor:
+    """Big-endian reads inside [at, stop) of `body`; reading past `stop` raises `_Short`."""
+
+    def __init__(self, body: bytes, at: int, stop: int) -> None:
+        self.body, self.at, self.stop = body, at, stop
+
+    def uint(self, size: int) -> int:
+        if size == 0:
+            return 0
+        if size > 8 or self.at + size > self.stop:
+            raise _Short
+        value = int.from_bytes(self.body[self.at : self.at + size], "big")
+        self.at += size
+        return value
+
+    def cstring(self) -> bytes:
+        end = self.body.find(b"\x00", self.at, self.stop)
+        if end < 0:
+            raise _Short
+        text, self.at = self.body[self.at : end], end + 1
+        return text
+
+
+class _Short(Exception):
+    """A HEIF structure claims more bytes than its box holds."""
+
+
+def _heif_mime_items(body: bytes, start: int, end: int) -> dict[int, bytes]:
+    """`iinf` (ISO/IEC 23008-12 §9.2, `infe` v2/v3): item id -> content type of each `mime` item."""
+    cursor = _Cursor(body, start, end)
+    version = cursor.uint(1)
+    cursor.uint(3)
+    count = cursor.uint(2 if version == 0 else 4)
+    items: dict[int, bytes] = {}
+    for kind, i_start, i_end in _bmff_boxes(body, cursor.at, end, _Found())[: min(count, _MAX_ITEMS)]:
+        if kind != b"infe":
+            continue
+        entry = _Cursor(body, i_start, i_end)
+        infe_version = entry.uint(1)
+        entry.uint(3)
+        if infe_version < 2:
+            continue
+        item_id = entry.uint(2 if infe_version == 2 else 4)
+        entry.uint(2)  # item_protection_index
+        item_type = body[entry.at : entry.at + 4]
+        entry.at += 4
+        entry.cstring()  # item_name
+        if item_type == b"mime":
+            items[item_id] = entry.cstring().lower()
+    return items
+
+
+def _heif_extents(body: bytes, start: int, end: int, wanted: set[int], found: _Found) -> dict[int, bytes]:
+    """`iloc` (ISO/IEC 14496-12 §8.11.3): the data of the `wanted` items stored in the file (method 0)."""
+    cursor = _Cursor(body, start, end)
+    version = cursor.uint(1)
+    cursor.uint(3)
+    sizes = cursor.uint(2)
+    offset_size, length_size, base_size = sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15
+    index_size = sizes & 15 if version in (1, 2) else 0
+    data: dict[int, bytes] = {}
+    for _ in range(min(cursor.uint(2 if version < 2 else 4), _MAX_ITEMS)):
+        item_id = cursor.uint(2 if version < 2 else 4)
+        method = cursor.uint(2) & 15 if version in (1, 2) else 0
+        cursor.uint(2)  # data_reference_index
+        base = cursor.uint(base_size)
+        parts: list[bytes] = []
+        for _ in range(cursor.uint(2)):
+            cursor.uint(index_size)
+            offset, length = base + cursor.uint(offset_size), cursor.uint(length_size)
+            if item_id in wanted and method == 0 and offset + length <= len(body) and length <= MAX_PACKET_BYTES:
+                parts.append(body[offset : offset + length])
+            elif item_id in wanted:
+                found.notes.append(f"heif: XMP item {item_id} stored where the pre-scan does not read it")
+        if item_id in wanted and parts:
+            data[item_id] = b"".join(parts)[: MAX_PACKET_BYTES + 1]
+    return data
+
+
+def _heif_meta(body: bytes, start: int, end: int, found: _Found) -> None:
+    """XMP in a HEIF/AVIF `mime` item with content type application/rdf+xml (ISO/IEC 23008-12 Annex A)."""
+    boxes = {kind: (s, e) for kind, s, e in _bmff_boxes(body, start, end, found)}
+    if b"iinf" not in boxes:
+        return
+    try:
+        mime = _heif_mime_items(body, *boxes[b"iinf"])
+        xmp_ids = {i for i, kind in mime.items() if kind.split(b";")[0].strip() == b"application/rdf+xml"}
+        if xmp_ids and b"iloc" in boxes:
+            for _, data in sorted(_heif_extents(body, *boxes[b"iloc"], xmp_ids, found).items()):
+                found.packet(data)
+    except _Short:
+        found.notes.append("heif: iinf/iloc entries claim bytes past their box; XMP items not read")
+
+
+_JXL_MAGIC = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+
+
+def _walk_jxl(body: bytes, found: _Found) -> None:
+    """JPEG XL container (ISO/IEC 18181-2): top-level `jumb` (C2PA store when its label is c2pa), `xml ` (XMP)."""
+    for kind, start, end in _bmff_boxes(body, 0, len(body), found):
+        if kind == b"jumb" and body[start + 4 : start + 8] == b"jumd" and b"c2pa" in body[start + 24 : start + 40]:
+            found.stores += 1
+            found.c2pa = True
+        elif kind == b"xml ":
+            found.packet(body[start:end])
+        elif kind == b"brob" and body[start : start + 4] in (b"xml ", b"jumb"):
+            found.notes.append(f"jxl: Brotli-compressed {body[start : start + 4]!r} box not read")
+
+
+_SVG_RDF = re.compile(rb"<(?:[\w.-]+:)?RDF[\s>]")
+
+
+def _walk_svg(body: bytes, found: _Found) -> None:
+    """SVG: the C2PA store markers, xpacket-wrapped XMP, and RDF in `<metadata>` without a wrapper (SVG 1.1 §21)."""
+    _generic((b"c2pa:manifest",))(body, found)  # the element c2pa reads (by name, whatever the namespace)
+    head = body[:SCAN_LIMIT]
+    if found.packets or not _SVG_RDF.search(head):
+        return
+    root, _ = parse_untrusted(head, lenient=True)
+    if root is None:
+        found.notes.append("svg: RDF metadata present but the document does not parse")
+        return
+    for element in root.iter(f"{{{_RDF_NS}}}RDF"):
+        found.packet(etree.tostring(element))
+
+
+_RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_PDF_MARKERS = (b"application/c2pa", b"application#2Fc2pa", b"C2PA_Manifest", _C2PA_UUID)
+_PDF_WANTED = re.compile(rb"/Type\s*/(ObjStm|Metadata)\b")
+_PDF_LENGTH = re.compile(rb"/Length\s+(\d+)\b(?!\s+\d+\s+R)")
+
+
+def _inflate(data: bytes, budget: int, found: _Found) -> bytes | None:
+    """Flate-decode `data` within the per-stream, per-asset and ratio caps; None (and why) when a cap is hit."""
+    limit = min(PDF_STREAM_LIMIT, budget, PDF_RATIO_LIMIT * max(len(data), 1024))
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        found.cannot_see("pdf: a Flate stream does not inflate")
+        return None
+    if len(out) > limit:
+        found.cannot_see(f"pdf: a stream inflates past {limit} bytes (ratio or size cap)")
+        return None
+    return out
+
+
+def _pdf_marker(texts: list[bytes], found: _Found) -> None:
+    """The C2PA markers in the dictionaries and readable streams, searched once."""
+    joined = b"\n".join(texts)
+    if not found.c2pa and any(marker in joined for marker in _PDF_MARKERS):
+        found.c2pa = True
+
+
+def _pdf_stream(dictionary: bytes, data: bytes, budget: int, found: _Found, texts: list[bytes]) -> int:
+    """One stream's data: unfiltered streams are searched as they are; Flate-compressed object and metadata
+    streams are inflated within the caps; other compressed data (images, fonts, content) is skipped.
+    Returns the inflation budget left (-1: a cap was hit, stop)."""
+    wanted = _PDF_WANTED.search(dictionary)
+    if b"/Filter" not in dictionary:
+        decoded = data
+    elif wanted is None:
+        return budget
+    elif b"/FlateDecode" in dictionary or re.search(rb"/Fl\b", dictionary):
+        inflated = _inflate(data, budget, found)
+        if inflated is None:
+            return -1
+        decoded, budget = inflated, budget - len(inflated)
+    else:
+        found.cannot_see("pdf: an object/metadata stream with a filter other than Flate")
+        return budget
+    texts.append(decoded)
+    if wanted is None or wanted.group(1) == b"Metadata":
+        _scan_packets(decoded, found)
+    return budget
+
+
+def _walk_pdf(body: bytes, found: _Found) -> None:
+    """Object by object (ISO 32000-2 §7.3.8): dictionaries are searched for the C2PA markers, stream data is
+    skipped by its `/Length` (or to `endstream`), except unfiltered streams and Flate object/metadata streams."""
+    texts: list[bytes] = []
+    try:
+        _pdf_objects(body, found, texts)
+    finally:
+        _pdf_marker(texts, found)
+
+
+def _pdf_objects(body: bytes, found: _Found, texts: list[bytes]) -> None:
+    at, n, budget, streams = 0, len(body), PDF_TOTAL_LIMIT, 0
+    for _ in range(_MAX_STEPS):
+        keyword = body.find(b"stream", at)
+        while keyword >= 3 and body[keyword - 3 : keyword] == b"end":
+            keyword = body.find(b"stream", keyword + 6)
+        texts.append(body[at : keyword if keyword >= 0 else n])
+        if keyword < 0:
+            return
+        start = keyword + 6 + (2 if body[keyword + 6 : keyword + 8] == b"\r\n" else 1)
+        dictionary = body[max(at, keyword - 4096) : keyword]
+        dictionary = dictionary[max(dictionary.rfind(b"<<"), 0) :]
+        length = _PDF_LENGTH.search(dictionary)
+        stop = start + int(length.group(1)) if length else -1
+        if not 0 <= stop <= n or body.find(b"endstream", stop, stop + 64) < 0:  # absent, indirect or lying
+            stop = body.find(b"endstream", start)
+            stop = stop if stop >= 0 else n
+        streams += _PDF_WANTED.search(dictionary) is not None
+        if streams > _MAX_PDF_STREAMS:
+            found.cannot_see(f"pdf: more than {_MAX_PDF_STREAMS} object/metadata streams")
+            return
+        budget = _pdf_stream(dictionary, body[start:stop], budget, found, texts)
+        if budget < 0:
+            return
+        at = stop
+    found.cannot_see(f"pdf: more than {_MAX_STEPS} objects")
 
 
 def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
@@ -210,13 +462,38 @@ def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
     return walk
 
 
+#: XMP packet delimiters (XMP Specification Part 1, "XMP packet wrapper"): (start, end) byte strings; the wrapper first.
+_DELIMITERS = ((b"<?xpacket begin=", b"<?xpacket end="), (b"<x:xmpmeta", b"</x:xmpmeta>"))
+
+
+def _packet_end(head: bytes, start: int, closing: bytes) -> int:
+    end = head.find(closing, start)
+    if end < 0:
+        return -1
+    if closing.startswith(b"<?"):
+        close = head.find(b">", end)
+        return close + 1 if close >= 0 else -1
+    return end + len(closing)
+
+
 def _scan_packets(body: bytes, found: _Found) -> None:
+    """Every XMP packet in the first `SCAN_LIMIT` bytes, found by byte search for its delimiters."""
     head = body[:SCAN_LIMIT]
-    if b"<?xpacket" not in head and b"<x:xmpmeta" not in head:
-        return
-    for match in _PACKET.finditer(head):
-        found.packet(match.group(0))
-    if len(body) > SCAN_LIMIT:
+    at = 0
+    while len(found.packets) < _MAX_PACKETS:
+        starts = [(head.find(opening, at), closing) for opening, closing in _DELIMITERS]
+        candidates = [(start, closing) for start, closing in starts if start >= 0]
+        if not candidates:
+            break
+        start, closing = min(candidates)
+        end = _packet_end(head, start, closing)
+        if end < 0:
+            at = start + 1
+            continue
+        if head[start + 10 : start + 11] in (b" ", b">", b"\t", b"\r", b"\n") or closing.startswith(b"<?"):
+            found.packet(head[start:end])
+        at = end
+    if len(body) > SCAN_LIMIT and (b"<?xpacket" in head or b"<x:xmpmeta" in head):
         found.notes.append(f"XMP scan limited to the first {SCAN_LIMIT} bytes")
 
 
@@ -232,12 +509,14 @@ _WALKS: dict[str, Callable[[bytes, _Found], None]] = {
     "tiff": _generic(_JUMBF),
     "mp3": _generic((b"application/c2pa", _C2PA_UUID)),
     "flac": _generic((b"application/c2pa", _C2PA_UUID)),
-    "pdf": _generic((b"application/c2pa", b"application#2Fc2pa", b"C2PA_Manifest", _C2PA_UUID)),
+    "pdf": _walk_pdf,
+    "jxl": _walk_jxl,
     "zip": _generic((b"META-INF/content_credential.c2pa",)),
     "epub": _generic((b"META-INF/content_credential.c2pa",)),
-    "svg": _generic((b"c2pa:manifest", b"http://c2pa.org/manifest")),
+    "svg": _walk_svg,
     "c2pa": _generic(_JUMBF),
     "unknown": _generic(_JUMBF),
+    "jxl-codestream": lambda body, found: None,  # a bare JPEG XL codestream carries no metadata boxes
 }
 
 _MAGIC: tuple[tuple[int, bytes, str], ...] = (
@@ -252,6 +531,8 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"PK\x03\x04", "zip"),
     (4, b"ftyp", "bmff"),
     (4, b"jumb", "c2pa"),
+    (0, _JXL_MAGIC, "jxl"),
+    (0, b"\xff\x0a", "jxl-codestream"),
 )
 _RIFF_FORMS = {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}
 
@@ -294,4 +575,5 @@ def scan(body: bytes, content_type: str = "") -> Markers:
         xmp_packets=tuple(found.packets),
         notes=tuple(found.notes),
         c2pa_stores=found.stores,
+        inconclusive=found.blind,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 
 from lxml import etree
 
@@ -18,8 +19,10 @@ from consentry.policies.tdmrep import TdmDeclaration
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
+    "IPTC_EXT_NS",
     "PLUS_NS",
     "TDMREP_PDF_NS",
+    "digital_source_types",
     "iptc_signals",
     "parse_xml",
     "pdf_tdmrep",
@@ -27,6 +30,8 @@ __all__ = [
 ]
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
+#: IPTC Extension schema (IPTC Photo Metadata Standard 2023.1): holds `Iptc4xmpExt:DigitalSourceType`.
+IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 TDMREP_PDF_NS = "http://www.w3.org/ns/tdmrep/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DCTERMS = "http://purl.org/dc/terms/"
@@ -64,10 +69,18 @@ def parse_xml(data: bytes | str) -> etree._Element | None:
     return parse_untrusted(data, lenient=True)[0]
 
 
+@lru_cache(maxsize=16)
+def _parsed(packet: bytes) -> tuple[etree._Element | None, bool]:
+    """One packet parsed once for the several readings of one asset (IPTC, provenance URL, source type).
+
+    The cached tree is only read, never modified.
+    """
+    return parse_xml(packet), decode_leniently(packet)[1]
+
+
 def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
     for packet in packets:
-        _, lenient = decode_leniently(packet)
-        root = parse_xml(packet)
+        root, lenient = _parsed(packet)
         if root is not None:
             yield root, lenient
 
@@ -75,6 +88,8 @@ def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
 def _values(root: etree._Element, namespace: str, name: str) -> Iterator[str]:
     """Property `name` in all three RDF forms: attribute, rdf:resource, element text (or rdf:li text)."""
     qname = f"{{{namespace}}}{name}"
+    if name not in _local_names(root):  # the common case, answered from one walk of the tree per packet
+        return
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
@@ -90,6 +105,17 @@ def _values(root: etree._Element, namespace: str, name: str) -> Iterator[str]:
             yield (element.text or "").strip()
         else:
             yield from _li_texts(element)
+
+
+@lru_cache(maxsize=16)
+def _local_names(root: etree._Element) -> frozenset[str]:
+    """Every element and attribute local name in the tree (a cheap "is the property there at all?")."""
+    names: set[str] = set()
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            names.add(etree.QName(element).localname)
+            names.update(etree.QName(key).localname for key in element.attrib)
+    return frozenset(names)
 
 
 def _li_texts(element: etree._Element) -> Iterator[str]:
@@ -151,13 +177,27 @@ def _signal(source: str, evidence: str, statement: dict[Purpose, Verdict], tags:
     )
 
 
-def provenance_url(packets: Sequence[bytes]) -> str | None:
-    """The first http(s) `dcterms:provenance` URI (the external active manifest, C2PA 2.2 §15.5.3), if any."""
+def provenance_url(packets: Sequence[bytes], *, include_self: bool = False) -> str | None:
+    """The first http(s) `dcterms:provenance` URI (the external active manifest, C2PA 2.2 §15.5.3), if any.
+
+    `include_self`: also a `self#jumbf=…` reference (the manifest embedded in the asset, as c2pa writes it).
+    """
+    return _provenance_url(tuple(packets), include_self)
+
+
+@lru_cache(maxsize=16)
+def _provenance_url(packets: tuple[bytes, ...], include_self: bool) -> str | None:
     for root, _ in _roots(packets):
         for value in _values(root, _DCTERMS, "provenance"):
-            if value.lower().startswith(("http://", "https://")):
+            if value.lower().startswith(("http://", "https://")) or (include_self and value.startswith("self#")):
                 return value
     return None
+
+
+def digital_source_types(packets: Sequence[bytes]) -> tuple[str, ...]:
+    """Every distinct `Iptc4xmpExt:DigitalSourceType` value (IPTC Photo Metadata 2023.1 "Digital Source Type")."""
+    found = [v for root, _ in _roots(packets) for v in _values(root, IPTC_EXT_NS, "DigitalSourceType") if v]
+    return tuple(dict.fromkeys(value[:_MAX_VALUE] for value in found))
 
 
 def pdf_tdmrep(packets: Sequence[bytes]) -> TdmDeclaration:

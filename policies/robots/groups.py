@@ -79,6 +79,8 @@ _TOKEN = re.compile(r"[A-Za-z_-]*")
 _VALID_TOKEN = re.compile(r"[A-Za-z_-]+")
 # C0 controls other than HTAB are not UTF8-char-noctl (RFC 9309 §2.2); dropping them keeps the rule.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A BOM repeated, truncated (`\xef\xbb` decodes to U+FFFD) or read as Latin-1 (`ï»¿`) before line 1.
+_BOM_DEBRIS = re.compile("^(?:\ufeff|\ufffd|\u00ef\u00bb\u00bf|\u00ef\u00bb|\u00ef)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +131,24 @@ def product_token(value: str) -> str:
     return match.group(0).lower() if match else ""
 
 
-def _split(raw: str) -> tuple[str, str] | None:
-    """(field as written, value) of a line without its comment; None for a line without a colon."""
+def _split(raw: str) -> tuple[str, str, bool] | None:
+    """(field as written, value, colon missing) of a line without its comment; None if it has no field.
+
+    A line without a colon is read as `field value` when it is exactly two whitespace-separated words,
+    as Google's parser, Protego and robotspy read it (`disallow /`); the caller tags that lenient.
+    """
     field, colon, value = raw.partition(":")
-    if not colon:
+    if colon:
+        return field.strip(), value.strip(), False
+    words = raw.split()
+    if len(words) != 2:
         return None
-    return field.strip(), value.strip()
+    return words[0], words[1], True
+
+
+def _strip_bom(raw: str) -> str:
+    """Line 1 without leading byte-order-mark debris (U+FEFF, a mangled BOM decoded as U+FFFD, `ï»¿`)."""
+    return _BOM_DEBRIS.sub("", raw, count=1)
 
 
 class _Builder:
@@ -191,6 +205,10 @@ def _feed(builder: _Builder, number: int, raw: str) -> None:
                 f"line {number}: control characters removed (lenient; first of possibly more)"
             )
         builder.lenient = True
+    if number == 1 and (stripped := _strip_bom(raw)) != raw:
+        builder.lenient = True
+        builder.notes.append(f"line 1: stray byte-order-mark bytes before {stripped[:20]!r} ignored (lenient)")
+        raw = stripped
     text = raw.split("#", 1)[0].strip()
     if not text:
         return
@@ -199,7 +217,10 @@ def _feed(builder: _Builder, number: int, raw: str) -> None:
     if split is None or field is None:
         builder.unparsed.append(f"{number} ({text[:40]!r})")
         return
-    if split[0].lower() != field:
+    if split[2]:
+        builder.lenient = True
+        builder.notes.append(f"line {number}: {text!r} has no ':' and is read as '{field}: {split[1]}' (lenient)")
+    elif split[0].lower() != field:
         builder.lenient = True
         builder.notes.append(f"line {number}: {split[0]!r} read as {field!r} (lenient)")
     line = Line(number, field, split[1], text)

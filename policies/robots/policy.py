@@ -127,6 +127,10 @@ class RobotsPolicy:
             status = site_file.http_status or site_file.detail or "unreachable"
             evidence = f"robots.txt {status}: complete disallow (RFC 9309 §2.3.1.4)"
             return cls(source=site_file.url, fixed=(Verdict.DENY, _signal(site_file.url, evidence)))
+        if unreadable := site_file.unreadable:
+            evidence = f"robots.txt cannot be read ({unreadable}): complete disallow, as unreachable (RFC 9309 §2.3.1.4)"
+            warning = f"robots.txt cannot be read: {unreadable}; treated as unreachable (nothing is fetched)"
+            return cls(source=site_file.url, fixed=(Verdict.DENY, _signal(site_file.url, evidence)), warnings=(warning,))
         policy = cls(source=site_file.url)
         policy._build(site_file, agent)
         return policy
@@ -184,29 +188,30 @@ class RobotsPolicy:
             for note in parse_content_signal(line.value).notes
         ]
 
-    def _decide(self, path: str) -> tuple[Verdict, Signal]:
+    def _decide(self, url: str) -> tuple[Verdict, Signal]:
         last = self._last
-        if last is not None and last[0] == path:
+        if last is not None and last[0] == url:
             return last[1]
+        path = request_path(url)
         if path == _ROBOTS_PATH or path.startswith(_ROBOTS_PATH + "?"):
             result = (Verdict.ALLOW, self._self_signal)
         elif self._fixed is not None:
             result = self._fixed
         else:
-            rule, _ = self._access.decide(path)
+            rule, _ = self._access.decide(path, url)
             result = self._no_match if rule is None else self._by_line[rule.line.number]
-        self._last = (path, result)
+        self._last = (url, result)
         return result
 
     def access(self, url: str) -> tuple[Verdict, Signal]:
         """May our agent fetch `url` (RFC 9309)? The verdict and the signal naming the deciding rule."""
-        return self._decide(request_path(url))
+        return self._decide(url)
 
     def signals(self, url: str) -> list[Signal]:
         """The usage signals robots.txt carries for `url`; none for a URL we may not fetch (AIPREF attach)."""
-        path = request_path(url)
-        if self._fixed is not None or self._decide(path)[0] is Verdict.DENY:
+        if self._fixed is not None or self._decide(url)[0] is Verdict.DENY:
             return []
+        path = request_path(url)
         out = list(self._site)
         for rules in self._usage:
             if (usage := rules.signal(path)) is not None:

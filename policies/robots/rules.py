@@ -7,12 +7,11 @@ The most specific (longest, in octets) matching pattern decides; ties go to Allo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from consentry.policies.robots.groups import Line
-from consentry.policies.robots.urlpattern import PathPattern, compile_pattern
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key, server_key
 
 __all__ = ["Rule", "RuleMatcher", "rules_from"]
 
@@ -38,58 +37,64 @@ def rules_from(lines: Iterable[Line], allow_field: str, disallow_field: str) -> 
     return rules
 
 
-def _is_plain(pattern: PathPattern) -> bool:
-    return "*" not in pattern.normalized and not pattern.normalized.endswith("$")
-
-
 class RuleMatcher:
     """Rules ordered by specificity; `decide(path)` is one scan that stops at the first match.
 
     Like Protego, plain prefixes are checked all at once with `str.startswith(tuple)`, so a path no
-    plain prefix matches only scans the wildcard rules.
+    plain prefix matches only scans the wildcard rules. Every comparison is on the path's match key
+    (`consentry.policies.robots.urlpattern.match_key`), computed once per path; wildcard rules match in
+    linear time.
     """
 
-    __slots__ = ("_any_special", "_plain", "_prefixes", "_rules", "_special", "_tie_lengths")
+    __slots__ = ("_all_tests", "_plain", "_prefixes", "_rules", "_special", "_special_tests", "_tie_lengths")
 
     def __init__(self, rules: Sequence[Rule], *, allow_wins_ties: bool = True) -> None:
         ordered = sorted(
             rules, key=lambda r: (-r.pattern.length, r.allow is not allow_wins_ties, r.line.number)
         )
         self._rules = tuple(ordered)
-        self._special = tuple(r for r in ordered if not _is_plain(r.pattern))
-        self._plain = tuple(r for r in ordered if _is_plain(r.pattern))
-        self._prefixes = tuple(r.pattern.normalized for r in self._plain)
-        # One alternation answers "does any wildcard rule match?" in a single regex call; most paths
-        # match none, and then only the plain prefixes (one startswith) are left to scan.
-        self._any_special = (
-            re.compile("|".join(f"(?:{r.pattern.regex_source})" for r in self._special), re.DOTALL)
-            if self._special else None
-        )
+        self._special = tuple(r for r in ordered if not r.pattern.plain)
+        self._plain = tuple(r for r in ordered if r.pattern.plain)
+        self._prefixes = tuple(r.pattern.segments[0] for r in self._plain)
+        self._all_tests = tuple((r.pattern.matcher, r) for r in ordered)
+        self._special_tests = tuple((r.pattern.matcher, r) for r in self._special)
         allow_lengths = {r.pattern.length for r in ordered if r.allow}
         self._tie_lengths = frozenset(r.pattern.length for r in ordered if not r.allow) & allow_lengths
 
     def __bool__(self) -> bool:
         return bool(self._rules)
 
-    def decide(self, path: str) -> tuple[Rule | None, bool]:
-        """The deciding rule for the normalised `path` (None: no rule matches) and whether an
-        opposite rule of the same length also matched (a tie, tag CONFLICT where it matters)."""
-        plain_hit = path.startswith(self._prefixes)
-        if self._any_special is None or self._any_special.match(path) is None:
-            rules = self._plain if plain_hit else ()
-        else:
-            rules = self._rules if plain_hit else self._special
-        for rule in rules:
-            if rule.pattern.matches(path):
+    def decide(self, path: str, url: str | None = None) -> tuple[Rule | None, bool]:
+        """The deciding rule for the request `path` (None: no rule matches) and whether an opposite
+        rule of the same length also matched (a tie, tag CONFLICT where it matters).
+
+        A path with `//` or an encoded slash is also read as a lenient server resolves it
+        (`server_key`); a Disallow under that reading wins over an Allow or no match under the RFC 9309
+        one (conservative). `url`, when given, is the URL as written, for that second reading (the
+        request path has its dot segments resolved already).
+        """
+        rule, tie = self._decide_key(match_key(path))
+        if rule is None or rule.allow:
+            lenient = server_key(url if url is not None else path)
+            if lenient is not None:
+                other, other_tie = self._decide_key(lenient)
+                if other is not None and not other.allow:
+                    return other, other_tie
+        return rule, tie
+
+    def _decide_key(self, key: str) -> tuple[Rule | None, bool]:
+        tests = self._all_tests if key.startswith(self._prefixes) else self._special_tests
+        for test, rule in tests:
+            if test(key):
                 if rule.pattern.length in self._tie_lengths:
-                    return rule, self._opposite_matches(rule, path)
+                    return rule, self._opposite_matches(rule, key)
                 return rule, False
         return None, False
 
-    def _opposite_matches(self, rule: Rule, path: str) -> bool:
+    def _opposite_matches(self, rule: Rule, key: str) -> bool:
         return any(
             other.allow is not rule.allow
             and other.pattern.length == rule.pattern.length
-            and other.pattern.matches(path)
+            and other.pattern.matches_key(key)
             for other in self._rules
         )

@@ -21,6 +21,29 @@ from consentry.crawler.demo.server import Route
 ROOT = Path(__file__).resolve().parents[2]
 SITE_FILES = frozenset({"/robots.txt", "/ai.txt", "/.well-known/tdmrep.json"})
 
+#: A user's own Scrapy spider (a test project's `spiders/site.py`): dict items, page links, media with `consent_media`.
+USER_SPIDER = '''
+import scrapy
+
+
+class SiteSpider(scrapy.Spider):
+    name = "site"
+
+    def __init__(self, start_url=None, **kwargs):
+        super().__init__(**kwargs)
+        self.start_urls = [start_url]
+
+    def parse(self, response):
+        yield {"url": response.url, "title": response.css("title::text").get()}
+        for src in response.css("img::attr(src)").getall():
+            yield response.follow(src, callback=self.media, meta={"consent_media": True})
+        for href in response.css("a::attr(href)").getall():
+            yield response.follow(href, callback=self.parse)
+
+    def media(self, response):
+        yield {"url": response.url, "length": len(response.body)}
+'''
+
 
 def html(body: str, *headers: tuple[str, str], status: int = 200) -> Route:
     """An HTML route."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from consentry.crawler.audit.command import audit_file
 from consentry.crawler.audit.result import AuditOptions
+from consentry.crawler.audit.runner import audit_file
 from consentry.policies.record import record_problems
 from tests.crawler._audit import members, results, run_audit
 from tests.crawler._helpers import ROOT

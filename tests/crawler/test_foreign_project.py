@@ -1,6 +1,7 @@
-"""The README's settings snippet, pasted into a brand-new Scrapy project with its own spider, really works.
+"""The README's manual-wiring snippet, pasted into a brand-new Scrapy project with its own spider, really works.
 
-The snippet is read from README.md itself (so the documentation is what is tested), written into a
+(tests/test_packaging.py does the same for the add-on line, with consentry installed from its wheel.) The
+snippet is read from README.md itself (so the documentation is what is tested), written into a
 throwaway project next to a plain spider that yields dict items, and run with `scrapy crawl` against a
 loopback site.
 """
@@ -19,34 +20,13 @@ import pytest
 
 from consentry.crawler.demo.server import Route, SiteServer
 from consentry.policies.record import record_problems
-from tests.crawler._helpers import ROOT, html, jpeg
-
-SPIDER = '''
-import scrapy
-
-
-class SiteSpider(scrapy.Spider):
-    name = "site"
-
-    def __init__(self, start_url=None, **kwargs):
-        super().__init__(**kwargs)
-        self.start_urls = [start_url]
-
-    def parse(self, response):
-        yield {"url": response.url, "title": response.css("title::text").get()}
-        for src in response.css("img::attr(src)").getall():
-            yield response.follow(src, callback=self.media, meta={"consent_media": True})
-        for href in response.css("a::attr(href)").getall():
-            yield response.follow(href, callback=self.parse)
-
-    def media(self, response):
-        yield {"url": response.url, "length": len(response.body)}
-'''
+from tests.crawler._helpers import ROOT, USER_SPIDER, html, jpeg
 
 
 def _snippet() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Using the middlewares in your own Scrapy project", 1)[1]
+    section = section.split("### Manual wiring", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert match, "README lost its settings snippet"
     return match.group(1)
@@ -72,7 +52,7 @@ def test_readme_snippet_in_a_foreign_project(site: SiteServer, tmp_path: Path) -
     (package / "spiders").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "spiders" / "__init__.py").write_text("")
-    (package / "spiders" / "site.py").write_text(textwrap.dedent(SPIDER))
+    (package / "spiders" / "site.py").write_text(textwrap.dedent(USER_SPIDER))
     settings = 'BOT_NAME = "foreignbot"\nSPIDER_MODULES = ["foreignbot.spiders"]\n' + _snippet()
     (package / "settings.py").write_text(settings)
     (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = foreignbot.settings\n")

@@ -15,7 +15,7 @@ from consentry.crawler.check.checker import Checker
 from consentry.crawler.check.sources import HttpSource
 from consentry.crawler.cli import main as consentry_main
 from consentry.crawler.demo.server import Route, SiteServer
-from consentry.crawler.registry.command import WORK_SCHEMA
+from consentry.crawler.registry.runner import WORK_SCHEMA
 from consentry.middlewares.adapters.registry import Registry
 from consentry.policies.config import PolicyConfig
 from tests.crawler._helpers import html, run_crawl

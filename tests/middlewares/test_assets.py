@@ -125,6 +125,7 @@ def test_free_asset_kept_with_unknown(servers: tuple[SiteServer, SiteServer], dr
         "purposes": item["consent"]["purposes"],
         "reason": "genai-train, ml-train unknown (no signal)",
         "mechanisms": [],
+        "provenance": {"ai_generated": "unknown", "evidence": "no digital source type in C2PA actions or XMP"},
     }
 
 

@@ -9,7 +9,7 @@ import zlib
 import brotli
 import pytest
 from scrapy import Request
-from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS, HttpCompressionMiddleware
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
@@ -64,6 +64,8 @@ def _ours(values: list[str], body: bytes) -> tuple[bytes, list[str]]:
 def test_decodes_as_the_crawl_decodes(case: str) -> None:
     header, body = CASES[case]
     values = header.split("\x00")
+    if "zstd" in header and b"zstd" not in ACCEPTED_ENCODINGS:
+        pytest.skip("this Scrapy does not decode zstd (older releases need the optional zstandard package)")
     assert _ours(values, body) == _scrapy(values, body)
 
 

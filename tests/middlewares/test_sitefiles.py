@@ -1,12 +1,15 @@
 """SiteFilesMiddleware with the real engine against loopback origins (RFC 9309 §2.3.1 status rules).
 
 One crawl covers several origins, each with a robots.txt fault; all live on 127.0.0.1, which is one
-"site", so the start page links every origin.
+"site", so the start page links every origin. The stalling origin gets a crawl of its own with a one-second
+DOWNLOAD_TIMEOUT: in the shared crawl that timer raced every other download, and on a loaded machine the
+14 MB robots.txt ("junk") or even a small site file lost the race and became UNREACHABLE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -21,7 +24,7 @@ _FAULTS: dict[str, Route] = {
         "User-agent: *\nDisallow: /\n\nUser-agent: consentry\nDisallow: /private/\nDisallow: /mine/\n"
     ),
     "5xx": Route.text("<html>Service unavailable</html>", "text/html", status=503),
-    "stall": Route(fault="stall", delay=4.0),
+    "stall": Route(fault="stall", delay=30.0),  # answers nothing: only the download timeout ends it
     "redirect-loop": Route(fault="redirect-loop"),
     "drop": Route(fault="drop"),
     "junk": Route(200, (("Content-Type", "text/plain"),), b"\x00\xff garbage \xfe" * 1_000_000),
@@ -55,15 +58,36 @@ def sites() -> Iterator[dict[str, SiteServer]]:
         server.stop()
 
 
+#: Origins crawled with a short DOWNLOAD_TIMEOUT, apart from the others (see the module docstring).
+_TIMED_OUT = frozenset({"stall"})
+
+
 @pytest.fixture(scope="module")
-def result(sites: dict[str, SiteServer], tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+def crawls(sites: dict[str, SiteServer], tmp_path_factory: pytest.TempPathFactory) -> dict[str, CrawlResult]:
+    """Two crawls side by side: "result", every origin but the stalling one with the crawl's default
+    DOWNLOAD_TIMEOUT; "timed_out", the stalling origin alone with a one-second DOWNLOAD_TIMEOUT (it can only
+    end by timing out)."""
     ok = sites["ok"]
-    starts = [s.url("/") for s in sites.values()] + [ok.url(f"/p{i}.html") for i in range(6)]
+    starts = [s.url("/") for name, s in sites.items() if name not in _TIMED_OUT]
+    starts += [ok.url(f"/p{i}.html") for i in range(6)]
     starts += [ok.url("/private/secret.html"), ok.url("/mine/x.html")]
-    out = tmp_path_factory.mktemp("sitefiles")
-    res = run_crawl(starts, out, settings={"DOWNLOAD_TIMEOUT": 1})
-    assert res.returncode == 0, res.stderr
-    return res
+    stalled = [sites[name].url("/") for name in sorted(_TIMED_OUT)]
+    with ThreadPoolExecutor(2) as pool:
+        runs = {
+            "result": pool.submit(run_crawl, starts, tmp_path_factory.mktemp("sitefiles")),
+            "timed_out": pool.submit(
+                run_crawl, stalled, tmp_path_factory.mktemp("sitefiles-timeout"), settings={"DOWNLOAD_TIMEOUT": 1}
+            ),
+        }
+        done = {name: run.result() for name, run in runs.items()}
+    for res in done.values():
+        assert res.returncode == 0, res.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def result(crawls: dict[str, CrawlResult]) -> CrawlResult:
+    return crawls["result"]
 
 
 def test_disallowed_urls_are_never_requested(sites: dict[str, SiteServer], result: CrawlResult) -> None:
@@ -95,8 +119,9 @@ def test_site_files_fetched_once_per_origin_with_product_token(
     ],
 )
 def test_unreachable_robots_fetches_nothing_from_origin(
-    fault: str, why: str, sites: dict[str, SiteServer], result: CrawlResult
+    fault: str, why: str, sites: dict[str, SiteServer], crawls: dict[str, CrawlResult]
 ) -> None:
+    result = crawls["timed_out" if fault in _TIMED_OUT else "result"]
     server = sites[fault]
     assert set(server.requested) <= SITE_FILES | {"/robots.txt"}, server.requested
     skip = result.decision(server.url("/"))

@@ -55,7 +55,7 @@ def test_dict_and_item_get_consent() -> None:
     assert out[0]["consent"] == consent_summary(decision)
     assert out[1]["consent"]["purposes"]["genai-train"] == "deny"
     assert out[1]["consent"]["mechanisms"] == ["x-robots-tag"]
-    assert set(out[0]["consent"]) == {"action", "purposes", "reason", "mechanisms"}
+    assert set(out[0]["consent"]) == {"action", "purposes", "reason", "mechanisms", "provenance"}
 
 
 def test_item_without_field_is_passed_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:

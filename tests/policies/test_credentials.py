@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.policies.assets.credentials import remote_manifest_urls, signals
+from consentry.policies.assets.credentials import (
+    HARD_BINDING_CODES,
+    OFFLINE_FAILURE_CODES,
+    declares_embedded,
+    is_self_reference,
+    remote_manifest_urls,
+    signals,
+)
 from consentry.policies.model import AssetResponse
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
@@ -190,3 +197,82 @@ def test_garbage_never_raises_and_never_allows_untrusted(data, state) -> None:
         if state not in ("Valid", "Trusted"):
             assert A not in signal.statement.values()
     signals(data, "u")  # type: ignore[arg-type]
+
+
+# --- offline identity failures (docs/signals/c2pa.md "Trust") ------------------------------------------------
+
+
+def _with_codes(base: dict, *, failure: list[str], success: list[str] | None = None) -> dict:
+    copy = json.loads(json.dumps(base))
+    results = copy["validation_results"]["activeManifest"]
+    results["failure"] = [{"code": c} for c in failure]
+    if success is not None:
+        results["success"] = [{"code": c} for c in success]
+    copy["validation_status"] = [{"code": c} for c in failure]
+    return copy
+
+
+def test_offline_identity_failure_keeps_allowed_counting() -> None:
+    """c2pa's own output for a CAWG ICA whose issuer DID cannot be resolved offline (c2pa-rs
+    unresolvable_did.jpg) with a training-mining assertion added: Invalid only for `cawg.ica.did_unavailable`."""
+    data = fixture_json("offline-identity-allowed.json")
+    assert data["validation_state"] == "Invalid"
+    signal = one(signals(data, "https://ex.com/a.jpg"))
+    assert signal.statement == {Purpose.GENAI_TRAIN: A, Purpose.AI_INPUT: D}
+    assert "cawg.ica.did_unavailable" in signal.evidence
+    assert "read as Valid" in signal.evidence
+
+
+SIGNATURE = ["claimSignature.insideValidity", "claimSignature.validated", "assertion.dataHash.match"]
+
+
+@pytest.mark.parametrize(("failure", "success", "counts"), [
+    (["cawg.ica.did_unavailable"], SIGNATURE, True),
+    (["signingCredential.ocsp.inaccessible", "signingCredential.untrusted"], SIGNATURE, True),
+    (["cawg.ica.did_unavailable", "cawg.ica.signature_mismatch"], SIGNATURE, False),  # wrong data, not offline
+    (["cawg.ica.did_unavailable", "cawg.identity.assertion.mismatch"], SIGNATURE, False),
+    (["cawg.ica.did_unavailable", "assertion.dataHash.mismatch"], SIGNATURE, False),
+    (["cawg.ica.did_unavailable", "claimSignature.mismatch"], SIGNATURE, False),
+    (["cawg.ica.did_unavailable"], SIGNATURE[:2], False),  # no hard binding matched
+    (["cawg.ica.did_unavailable"], SIGNATURE[1:], False),  # signature outside its validity
+    (["signingCredential.ocsp.revoked"], SIGNATURE, False),  # revoked is an answer, not unavailability
+    (["cawg.identity.pad.invalid"], SIGNATURE, False),
+])  # fmt: skip
+def test_only_the_listed_offline_codes_are_tolerated(failure, success, counts) -> None:
+    data = _with_codes(fixture_json("offline-identity-allowed.json"), failure=failure, success=success)
+    signal = one(signals(data, "u"))
+    assert (signal.statement.get(Purpose.GENAI_TRAIN) is A) is counts
+    assert signal.statement[Purpose.AI_INPUT] is D  # a restriction counts in every state
+    if not counts:
+        assert "allowed not counted: manifest is Invalid" in signal.evidence
+
+
+def test_tolerated_codes_are_data() -> None:
+    assert {"cawg.ica.did_unavailable", "signingCredential.ocsp.inaccessible"} == OFFLINE_FAILURE_CODES
+    assert "assertion.dataHash.match" in HARD_BINDING_CODES
+
+
+# --- where the manifest is (C2PA 2.2 §15.5) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "own"), [
+    ("https://ex.com/img/a.jpg#jumbf=c2pa", True),
+    ("https://ex.com/img/a.jpg#jumbf=/c2pa/urn:c2pa:1", True),
+    ("self#jumbf=/c2pa/urn:c2pa:1/c2pa.claim", True),
+    ("https://ex.com/img/a.jpg#JUMBF=c2pa", True),
+    ("https://ex.com/img/b.jpg#jumbf=c2pa", False),  # another resource's store
+    ("https://ex.com/img/a.jpg", False),
+    ("https://ex.com/img/a.c2pa#x", False),
+])  # fmt: skip
+def test_self_references(target, own) -> None:
+    assert is_self_reference(target, "https://ex.com/img/a.jpg") is own
+
+
+def test_jumbf_self_reference_is_embedded_not_remote() -> None:
+    response = AssetResponse("https://ex.com/img/a.jpg", 200, headers=(
+        ("Link", '<a.jpg#jumbf=c2pa>; rel="c2pa-manifest", <m.c2pa>; rel="c2pa-manifest"'),))
+    assert remote_manifest_urls(response, []) == ("https://ex.com/img/m.c2pa",)
+    assert declares_embedded(response) == "https://ex.com/img/a.jpg#jumbf=c2pa"
+    later_rel = AssetResponse("https://ex.com/img/a.jpg", 200, headers=(
+        ("Link", '<m.c2pa>; rel="alternate"; rel="c2pa-manifest"'),))
+    assert remote_manifest_urls(later_rel, []) == ()  # RFC 8288 §3.3: only the first rel counts

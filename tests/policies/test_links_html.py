@@ -22,6 +22,9 @@ BASE = "https://ex.com/img/a.jpg"
     (['<x>; title="a,b;c"; rel=LICENSE'], [("https://ex.com/img/x", {"license"}, "")]),
     (["garbage, <y>;rel=next", "<broken"], [("https://ex.com/img/y", {"next"}, "")]),
     (["", ";;;", "<>"], [("https://ex.com/img/a.jpg", set(), "")]),
+    # RFC 8288 §3.3: occurrences of rel after the first are ignored
+    (['<m.c2pa>; rel="next"; rel="c2pa-manifest"'], [("https://ex.com/img/m.c2pa", {"next"}, "")]),
+    (['<m.c2pa>; REL="c2pa-manifest next"; rel=license'], [("https://ex.com/img/m.c2pa", {"c2pa-manifest", "next"}, "")]),
 ])
 def test_parse_links(values: list[str], expected: list[tuple[str, set[str], str]]) -> None:
     links = parse_links(values, BASE)

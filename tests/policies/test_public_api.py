@@ -43,3 +43,16 @@ def test_module_all_is_sorted_and_complete(path: Path) -> None:
     assert not missing, f"{name} defines public {sorted(missing)} outside __all__"
     for name in exported:
         assert hasattr(module, name), f"{name}.__all__ names missing {name}"
+
+
+def test_facade_exports_what_transports_use() -> None:
+    facade = importlib.import_module("consentry.policies")
+    exported = list(facade.__all__)
+    assert exported == sorted(exported, key=_isort_key)
+    assert set(exported) == set(facade._HOMES)
+    for name in exported:
+        home = importlib.import_module(f"consentry.policies.{facade._HOMES[name]}")
+        assert getattr(facade, name) is getattr(home, name), name
+    assert sorted(dir(facade)) == sorted(exported)
+    with pytest.raises(AttributeError):
+        facade.not_a_name  # noqa: B018

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consentry.policies.aitokens import TOKENS, inferred_statement
+from consentry.policies.aitokens import TOKENS
 from consentry.policies.model import SiteFile
+from consentry.policies.robots.groups import product_token
 from consentry.policies.robots.policy import RobotsPolicy
 from consentry.policies.vocabulary import Mechanism, Purpose, Tag, Verdict
 
@@ -194,8 +195,8 @@ def test_inferred_air_file_shares_one_matcher() -> None:
     ],
 )
 def test_ai_token_table(token: str, statement: dict[Purpose, Verdict] | None) -> None:
-    found = inferred_statement(token)
-    assert (None if found is None else dict(found[0])) == statement
+    entry = TOKENS.get(product_token(token))  # the lookup robots.txt groups use
+    assert (None if entry is None or entry.statement is None else dict(entry.statement)) == statement
 
 
 def test_license_lines_anywhere() -> None:

@@ -1,0 +1,80 @@
+"""The Scrapy side of `consentry crawl` and `consentry demo`: the crawl's settings and one in-process crawl.
+
+Imported only when a crawl runs (`consentry.crawler.crawl.command` declares the arguments without Scrapy).
+`run_crawl` is the reusable entry: it writes DIR/items.jsonl, DIR/decisions.jsonl and DIR/crawl.warc.gz and
+returns a `CrawlSummary`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.settings import Settings
+
+from consentry.crawler.crawl.command import CrawlSummary, summarise_log
+from consentry.crawler.spiders.assets import AssetSpider
+from consentry.middlewares._config import consent_settings
+from consentry.policies.config import user_agent
+
+__all__ = ["crawl_settings", "run_crawl"]
+
+
+def crawl_settings(out_dir: Path, overrides: Mapping[str, Any]) -> Any:
+    """The project settings plus output paths and overrides, `CONSENT_*` validated (`ValueError`)."""
+    settings = Settings()
+    settings.setmodule("consentry.crawler.settings", priority="project")
+    settings.set("LOG_LEVEL", "WARNING", priority="project")
+    settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
+    settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
+    if sys.stderr.isatty():  # a running count for a person watching (docs/cli.md: long work shows progress)
+        settings.set("CONSENT_PROGRESS", True, priority="project")
+        extensions = dict(settings.getdict("EXTENSIONS"))
+        extensions["consentry.crawler.progress.CrawlProgress"] = 600
+        settings.set("EXTENSIONS", extensions, priority="project")
+    settings.set(
+        "FEEDS",
+        {str(out_dir / "items.jsonl"): {"format": "jsonlines", "overwrite": True}},
+        priority="project",
+    )
+    settings.setdict(dict(overrides), priority="cmdline")
+    agent = settings.get("CONSENT_AGENT")
+    if "USER_AGENT" not in overrides and isinstance(agent, str):
+        settings.set("USER_AGENT", user_agent(agent), priority="cmdline")
+    if settings.getbool("CONSENT_ENABLED", True):
+        consent_settings(settings)
+    return settings
+
+
+def run_crawl(
+    urls: Sequence[str],
+    out_dir: Path | str,
+    *,
+    settings_overrides: Mapping[str, Any] | None = None,
+    max_requests: int = 0,
+) -> CrawlSummary:
+    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = crawl_settings(out, settings_overrides or {})
+    for name in ("decisions.jsonl", "crawl.warc.gz", "items.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    process = AsyncCrawlerProcess(settings)
+    crawler = process.create_crawler(AssetSpider)
+    process.crawl(crawler, urls=list(urls), max_requests=max_requests)
+    process.start()
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    actions, by_mechanism = summarise_log(out / "decisions.jsonl")
+    start, finish = stats.get("start_time"), stats.get("finish_time")
+    elapsed = (finish - start).total_seconds() if start and finish else 0.0
+    return CrawlSummary(
+        out,
+        int(stats.get("item_scraped_count", 0)),
+        dict(actions),
+        {k: dict(v) for k, v in by_mechanism.items()},
+        elapsed,
+        stats,
+    )
