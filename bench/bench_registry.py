@@ -1,7 +1,7 @@
 """Registry lookup cost per asset, as a ratio to the SHA-256 of the same asset, at 10,000 and 100,000 works.
 
-Registries are filled with random 64-bit image codes plus a few real works (the asset's original among
-them). Reported per asset: exact lookup (SHA-256 index), near-duplicate lookup (band index, fingerprint
+Registries are filled with random 64-bit image codes — each work with 6 of them (whole image and crops, as
+`registry add` stores) — plus a few real works (the asset's original among them). Reported per asset: exact lookup (SHA-256 index), near-duplicate lookup (band index, fingerprint
 given), the whole `Registry.signals` (fingerprint + lookups), and, for contrast, a linear scan of every code.
 
     python -m bench.bench_registry [--sizes 10000 100000]
@@ -29,7 +29,8 @@ def _fill(path: Path, size: int, real: list[Fingerprint]) -> Registry:
     rng = random.Random(size)
     with registry.batch():
         for i in range(size - len(real)):
-            fp = Fingerprint(f"{rng.getrandbits(256):064x}", "image", rng.getrandbits(64))
+            variants = tuple(rng.getrandbits(64) for _ in range(5))
+            fp = Fingerprint(f"{rng.getrandbits(256):064x}", "image", rng.getrandbits(64), variants=variants)
             registry.add(
                 fp,
                 creator=f"c{i % 997}",
@@ -49,20 +50,18 @@ def _per_call(fn: object, number: int) -> float:
 
 def _linear(registry: Registry, code: int) -> int:
     found = 0
-    for (stored,) in registry.connection.execute("SELECT code FROM works WHERE media = 'image'"):
+    for (stored,) in registry.connection.execute("SELECT code FROM codes"):
         found += ((stored & ((1 << 64) - 1)) ^ code).bit_count() <= THRESHOLDS["image"]
     return found
 
 
 def _candidates(registry: Registry, code: int) -> int:
-    from consentry.middlewares.adapters.registry import band_values, probes
+    from consentry.middlewares.adapters.registry import IMAGE_BANDS, image_band_values, probes
 
     total = 0
-    for i, value in enumerate(band_values(code)):
-        values = probes(value)
-        query = (
-            f"SELECT count(*) FROM works WHERE media = 'image' AND b{i} IN ({', '.join('?' * len(values))})"
-        )
+    for i, (value, bits) in enumerate(zip(image_band_values(code), IMAGE_BANDS, strict=True)):
+        values = probes(value, THRESHOLDS["image"] // len(IMAGE_BANDS), bits)
+        query = f"SELECT count(*) FROM codes WHERE c{i} IN ({', '.join('?' * len(values))})"
         total += registry.connection.execute(query, values).fetchone()[0]
     return total
 
@@ -71,7 +70,8 @@ def bench(size: int, workdir: Path) -> None:
     image = synthetic_image(4242, (1600, 1200))
     original = encode(image, "JPEG", quality=95)
     copy = encode(image.resize((1200, 900)), "JPEG", quality=80)
-    real = [fingerprint(original), *(fingerprint(encode(synthetic_image(s), "JPEG")) for s in range(5))]
+    real = [fingerprint(original, crops=True)]
+    real += [fingerprint(encode(synthetic_image(s), "JPEG"), crops=True) for s in range(5)]
     registry = _fill(workdir / f"r{size}.db", size, real)
     asset = AssetResponse("http://copy.test/a.jpg", 200, (("Content-Type", "image/jpeg"),), copy)
     query = fingerprint(copy)
@@ -88,7 +88,7 @@ def bench(size: int, workdir: Path) -> None:
         ("exact lookup (sha256 index)", exact),
         ("near lookup (band index)", near),
         ("signals(): fingerprint + lookups", whole),
-        ("linear scan of every code", linear),
+        ("linear scan of every image code", linear),
     ):
         print(f"  {name:<34} {cost * 1e6:>10.1f} µs  {cost / sha:>8.1f}× SHA-256")
     print(f"  band-index candidates verified: {_candidates(registry, query.code or 0)}")

@@ -26,6 +26,7 @@ _COMMANDS = {
     "demo": "consentry.crawler.demo.command",
     "audit": "consentry.crawler.audit.command",
     "registry": "consentry.crawler.registry.command",
+    "report": "consentry.crawler.report.command",
 }
 
 

@@ -23,6 +23,9 @@ TELNETCONSOLE_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 256 * 1024 * 1024
+# No cookie jar: a response demanding a login or payment is recorded as access-restricted, and nothing a site
+# set (a paywall's session cookie) is ever sent back (README "Compliance").
+COOKIES_ENABLED = False
 RETRY_TIMES = 1
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8

@@ -8,12 +8,16 @@ keyword arguments to each component. Unset settings take their defaults from the
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consentry.policies.config import PolicyConfig
+from consentry.policies.exclusion import ExcludedDomains, Exclusion, normalise_name, parse_list
 from consentry.policies.settings_table import SETTINGS, check_names, default
 
 if TYPE_CHECKING:
@@ -26,8 +30,12 @@ __all__ = [
     "consent_enabled",
     "consent_settings",
     "policy_config_from_settings",
+    "read_excluded_domains",
     "read_trust_anchors",
 ]
+
+logger = logging.getLogger(__name__)
+_REPORTED: set[str] = set()
 
 #: The settings that shape decisions (read by `PolicyConfig.from_settings`).
 POLICY_SETTINGS = tuple(entry.name for entry in SETTINGS if entry.policy_field is not None)
@@ -46,9 +54,65 @@ class ConsentSettings:
     registry_path: str | None = None
 
 
+@functools.cache
+def _extractor() -> Any:
+    """The public suffix list bundled with tldextract (never fetched), as the asset spider's `site_of` reads it;
+    built on first use (`check` and `audit` import this module and never need it)."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
+def _is_public_suffix(name: str) -> bool:
+    extracted = _extractor()(name)
+    return bool(extracted.suffix) and not extracted.domain
+
+
+def _list_file(item: str) -> bool:
+    return "/" in item or "\\" in item or Path(item).is_file()
+
+
+def read_excluded_domains(value: object) -> tuple[ExcludedDomains, tuple[str, ...]]:
+    """`CONSENT_EXCLUDED_DOMAINS` read: list files (an entry with a `/`, or naming an existing file) and plain
+    domains; the problems of malformed lines (`FILE line N: …`). An unreadable list or a bad domain entry is a
+    `ValueError` naming the setting."""
+    name = "CONSENT_EXCLUDED_DOMAINS"
+    if value is None or value == "":
+        return ExcludedDomains(), ()
+    items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"{name}: expected a list of list files and/or domains, got {value!r}")
+    entries: list[Exclusion] = []
+    problems: list[str] = []
+    for index, raw in enumerate(items, start=1):
+        item = str(raw).strip()
+        if not _list_file(item):
+            domain = normalise_name(item)
+            if domain is None or _is_public_suffix(domain):
+                raise ValueError(f"{name}: {item!r} is neither a list file nor a registrable domain or host")
+            entries.append(Exclusion(domain, name, index))
+            continue
+        try:
+            text = Path(item).read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"{name}: cannot read list file {item}: {reason}") from None
+        found, bad = parse_list(text, item, is_public_suffix=_is_public_suffix)
+        entries.extend(found)
+        problems.extend(bad)
+    return ExcludedDomains(tuple(entries)), tuple(problems)
+
+
 def policy_config_from_settings(settings: BaseSettings | Mapping[str, object]) -> PolicyConfig:
-    """The frozen `PolicyConfig` of a crawl; `ValueError` names the bad setting."""
-    return PolicyConfig.from_settings({name: settings.get(name) for name in POLICY_SETTINGS})
+    """The frozen `PolicyConfig` of a crawl, exclusion lists read; `ValueError` names the bad setting.
+    Malformed list lines are logged as warnings (each once per process) and skipped."""
+    config = PolicyConfig.from_settings({name: settings.get(name) for name in POLICY_SETTINGS})
+    excluded, problems = read_excluded_domains(settings.get("CONSENT_EXCLUDED_DOMAINS"))
+    for problem in problems:
+        if problem not in _REPORTED:
+            _REPORTED.add(problem)
+            logger.warning("CONSENT_EXCLUDED_DOMAINS: %s", problem)
+    return dataclasses.replace(config, excluded=excluded) if excluded else config
 
 
 def read_trust_anchors(path: str | None) -> str | None:

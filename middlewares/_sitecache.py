@@ -30,6 +30,7 @@ from scrapy.http.request import NO_CALLBACK
 
 from consentry.middlewares._scrapyio import SITE_FILE_META
 from consentry.middlewares.signals import consent_fetch_failed
+from consentry.policies.exclusion import excluded_file
 from consentry.policies.gather import DocumentKind, Need, licence_needs, site_from_files, site_needs
 from consentry.policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
 
@@ -146,6 +147,11 @@ class SiteCache:
     async def _fetch(self, url: str, kind: str) -> SiteFile:
         target = url
         for _ in range(MAX_REDIRECTS + 1):
+            excluded = self._config.excluded.match(target)
+            if excluded is not None:  # an excluded host's documents are never fetched, redirected to or not
+                detail = excluded_file(target, excluded).detail  # archived as a fetch failure: audits replay it
+                self._crawler.signals.send_catch_log(consent_fetch_failed, url=target, detail=detail)
+                return SiteFile.from_error(url, detail)
             request = Request(
                 target,
                 callback=NO_CALLBACK,

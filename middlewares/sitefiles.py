@@ -2,7 +2,9 @@
 
 Downloader middleware, order 100, replacing Scrapy's `RobotsTxtMiddleware` (set `ROBOTSTXT_OBEY = False`).
 A URL our product token may not fetch — including every URL of an origin whose robots.txt is unreachable
-(5xx, timeout, connection error, > 5 redirects) — is never requested: its `skip` decision is emitted
+(5xx, timeout, connection error, > 5 redirects) — is never requested, nor is a URL on an excluded domain
+(`CONSENT_EXCLUDED_DOMAINS`, checked before any site file of its origin is fetched; a redirect to one is a
+new request and is skipped here too): its `skip` decision is emitted
 (`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Bypass: meta
 `dont_check_consent`.
 """
@@ -18,7 +20,7 @@ from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import emit_decision, wants_check
 from consentry.middlewares._sitecache import SiteCache, site_cache
 from consentry.middlewares.adapters.clock import now
-from consentry.policies.evaluate import evaluate_access, origin_of
+from consentry.policies.evaluate import evaluate_access, evaluate_exclusion, origin_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -63,8 +65,10 @@ class SiteFilesMiddleware:
         """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied."""
         if not wants_check(request):
             return
-        site = await self.cache.policy(origin_of(request.url))
-        decision = evaluate_access(site, request.url, self.config, fetched_at=now())
+        decision = evaluate_exclusion(request.url, self.config, fetched_at=now())  # before any site file
+        if decision is None:
+            site = await self.cache.policy(origin_of(request.url))
+            decision = evaluate_access(site, request.url, self.config, fetched_at=now())
         if decision is None:
             return
         emit_decision(self.crawler, decision, request, None)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from consentry.policies.exclusion import ExcludedDomains
 from consentry.policies.model import MIN_SITEFILE_BYTES
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Purpose, expand_purposes, parse_purpose
@@ -139,6 +140,8 @@ class PolicyConfig:
     c2pa_max_bytes: int = 50 * 1024 * 1024
     c2pa_trust_anchors: str | None = None
     on_ai_generated: OnAiGenerated = OnAiGenerated.KEEP
+    #: `CONSENT_EXCLUDED_DOMAINS`, its list files read by the transport (`consentry.middlewares._config`).
+    excluded: ExcludedDomains = field(default_factory=ExcludedDomains)
     declared: tuple[Purpose, ...] = field(init=False)
     config_sha256: str = field(init=False)
 
@@ -171,8 +174,11 @@ class PolicyConfig:
         return cls(**kwargs)  # type: ignore[arg-type]
 
     def fingerprint(self) -> dict[str, object]:
-        """The decision-shaping fields as plain JSON values."""
+        """The decision-shaping fields as plain JSON values (`excluded_domains` only when some are set, so the
+        fingerprint of a crawl without exclusions is unchanged)."""
+        excluded = {"excluded_domains": self.excluded.to_json()} if self.excluded else {}
         return {
+            **excluded,
             "agent": self.agent,
             "purposes": [p.value for p in self.purposes],
             "on_deny": self.on_deny.value,

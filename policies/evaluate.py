@@ -18,15 +18,17 @@ from urllib.parse import urlsplit
 from consentry.policies import aipref, contentsignal, rsl, tdmrep, xrobots
 from consentry.policies.aitxt import AiTxtPolicy
 from consentry.policies.assets.aigenerated import apply_policy
-from consentry.policies.assets.embedded import ManifestReader, embedded_layers, read_embedded
+from consentry.policies.assets.embedded import ManifestReader, embedded_layers, manifest_urls, read_embedded
 from consentry.policies.config import PolicyConfig
 from consentry.policies.decide import decide
+from consentry.policies.exclusion import excluded_file, excluded_signal
 from consentry.policies.html import HtmlHead, parse_head
 from consentry.policies.model import Action, AssetResponse, Signal, SiteFile
 from consentry.policies.record import Decision
+from consentry.policies.restriction import restriction_signals
 from consentry.policies.robots.policy import RobotsPolicy
 from consentry.policies.tdmrep import TdmLayer, TdmrepFile
-from consentry.policies.vocabulary import Mechanism, Scope, Verdict
+from consentry.policies.vocabulary import Mechanism, Scope, Tag, Verdict
 
 __all__ = [
     "HTML_TYPES",
@@ -36,6 +38,7 @@ __all__ = [
     "SitePolicy",
     "evaluate_access",
     "evaluate_asset",
+    "evaluate_exclusion",
     "evaluate_response",
     "is_html",
     "licence_urls",
@@ -167,8 +170,22 @@ def page_inheritance(response: AssetResponse, agent: str) -> tuple[Signal, ...]:
     return xrobots.page_media_signals(head, response.url, agent) if head is not None else ()
 
 
+def evaluate_exclusion(url: str, config: PolicyConfig, *, fetched_at: str | None) -> Decision | None:
+    """The `skip` decision for a URL on an excluded domain (`CONSENT_EXCLUDED_DOMAINS`), or None. Needs no
+    site file: a transport asks it before it fetches anything of the origin."""
+    entry = config.excluded.match(url)
+    if entry is None:
+        return None
+    return decide(url=url, config=config, access=Verdict.DENY, access_signal=excluded_signal(url, entry),
+                  fetched_at=fetched_at)
+
+
 def evaluate_access(site: SitePolicy, url: str, config: PolicyConfig, *, fetched_at: str | None) -> Decision | None:
-    """The `skip` decision for a URL the agent may not fetch, or None when access is allowed."""
+    """The `skip` decision for a URL the agent may not fetch (an excluded domain first, then RFC 9309), or
+    None when access is allowed."""
+    excluded = evaluate_exclusion(url, config, fetched_at=fetched_at)
+    if excluded is not None:
+        return excluded
     verdict, access_signal = site.access(url)
     if verdict is Verdict.ALLOW:
         return None
@@ -210,15 +227,21 @@ def evaluate_response(
     """
     verdict, access_signal = site.access(response.url)
     head = _head(response)
+    restricted = restriction_signals(response)
     signals = [
         *site.site_signals(response.url),
         *_response_signals(site, response, head, agent=config.agent, linked=linked or {},
                            embedded_tdm=embedded_tdm),
         *response.inherited,
         *embedded,
+        *restricted,
     ]
-    return decide(url=response.url, config=config, access=verdict, access_signal=access_signal,
-                  signals=signals, response=response, fetched_at=fetched_at)
+    decision = decide(url=response.url, config=config, access=verdict, access_signal=access_signal,
+                      signals=signals, response=response, fetched_at=fetched_at)
+    if not restricted:
+        return decision
+    tags = tuple(sorted({*decision.tags, Tag.ACCESS_RESTRICTED}, key=lambda t: t.value))
+    return dataclasses.replace(decision, tags=tags)
 
 
 class AssetSignalSource(Protocol):
@@ -247,6 +270,10 @@ def evaluate_asset(
     `CONSENT_ON_AI_GENERATED` applies to it (`consentry.policies.assets.aigenerated`).
     """
     cap = config.c2pa_max_bytes
+    if config.excluded:
+        linked = (*licence_urls(asset), *manifest_urls(asset, max_bytes=cap))
+        documents = {**documents, **{url: excluded_file(url, entry) for url in linked
+                                     if (entry := config.excluded.match(url)) is not None}}
     reading = read_embedded(asset, reader, fetched_manifests=documents, max_bytes=cap)
     found = reading.signals
     if registry is not None:

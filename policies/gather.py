@@ -93,9 +93,10 @@ def gather_site(origin: str, agent: str, answer: Answer) -> SitePolicy:
 
 
 def asset_needs(asset: AssetResponse, config: PolicyConfig) -> tuple[Need, ...]:
-    """Step 3: the licences and remote manifests a fetched response names, each URL once."""
+    """Step 3: the licences and remote manifests a fetched response names, each URL once; none on an excluded
+    domain (`evaluate_asset` answers those itself: never fetched)."""
     needs = [Need(url, DocumentKind.LICENCE) for url in licence_urls(asset)]
     seen = {need.url for need in needs}
     needs += [Need(url, DocumentKind.MANIFEST) for url in manifest_urls(asset, max_bytes=config.c2pa_max_bytes)
               if url not in seen]
-    return tuple(needs)
+    return tuple(need for need in needs if config.excluded.match(need.url) is None)

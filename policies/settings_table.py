@@ -126,6 +126,12 @@ SETTINGS: tuple[Setting, ...] = (
         "[AI-generated labelling](#ai-generated-labelling))", "on_ai_generated",
     ),
     Setting(
+        "CONSENT_EXCLUDED_DOMAINS", (), "list of list files and/or domains",
+        "URLs on these registrable domains or hosts, subdomains included, are never requested (`skip`, mechanism "
+        "`excluded-domain`); an entry with a `/` or naming an existing file is a list file (one name per line, "
+        "`#` comments), any other entry a domain",
+    ),
+    Setting(
         "CONSENT_FOLLOW_DROPPED_PAGES", True, "boolean",
         "follow the links of HTML pages dropped for use (their own items are withheld)",
     ),

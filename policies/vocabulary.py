@@ -55,6 +55,7 @@ class Tag(enum.StrEnum):
     UNVERIFIABLE = "unverifiable"
     VENDOR_SPECIFIC = "vendor-specific"
     UNGROUPED = "ungrouped"
+    ACCESS_RESTRICTED = "access-restricted"
     AI_GENERATED = "ai-generated"
 
 
@@ -82,6 +83,8 @@ class Mechanism(enum.StrEnum):
     C2PA = "c2pa"
     IPTC_XMP = "iptc-xmp"
     REGISTRY = "registry"
+    EXCLUDED_DOMAIN = "excluded-domain"
+    ACCESS_RESTRICTION = "access-restriction"
 
 
 class Scope(enum.StrEnum):

@@ -163,6 +163,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     crawl.add_argument("--registry", type=Path, metavar="FILE",
                        help="a works registry: assets matching a registered work carry its creator's terms")
+    crawl.add_argument("--exclude-list", action="append", type=Path, default=[], dest="exclude_lists",
+                       metavar="FILE", help="never request these domains (one registrable domain or host per line, "
+                       "# comments; subdomains included), repeatable; adds to CONSENT_EXCLUDED_DOMAINS")
     crawl.add_argument("--on-deny", choices=("drop", "tag"), default=default("CONSENT_ON_DENY"))
     crawl.add_argument("--on-unknown", choices=("keep", "drop"), default=default("CONSENT_ON_UNKNOWN"))
     crawl.add_argument("--on-ai-generated", choices=("keep", "tag", "drop"), default=default("CONSENT_ON_AI_GENERATED"),
@@ -206,6 +209,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.registry is not None:
         values["CONSENT_REGISTRY"] = str(args.registry)
     values.update(dict(args.settings))
+    if args.exclude_lists:  # absolute paths: read as list files, never as domain names
+        given = values.get("CONSENT_EXCLUDED_DOMAINS") or []
+        given = [v for v in given.split(",") if v.strip()] if isinstance(given, str) else list(given)
+        values["CONSENT_EXCLUDED_DOMAINS"] = [*given, *(str(p.absolute()) for p in args.exclude_lists)]
     return values
 
 

@@ -1,6 +1,6 @@
 """`consentry registry`: creators register works (files, folders) with their preferences; exchange as JSON Lines.
 
-SPECS §11. Subcommands: add, list, remove, match, export, import over an SQLite registry file
+docs/signals/registry.md. Subcommands: add, list, remove, match, export, import over an SQLite registry file
 (`consentry.middlewares.adapters.registry`). Exchange format `consentry.work/1`, one JSON object per line:
 {"schema": "consentry.work/1", "creator": str, "title": str, "deny": [purpose…], "allow": [purpose…],
 "sha256": hex, "iscc": "ISCC:…" | null, "c2pa_instance_id": str | null, "added": RFC 3339, "id": int}

@@ -46,7 +46,7 @@ def _read(path: Path) -> Fingerprint | str:
         body = path.read_bytes()
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
-    fp = fingerprint(body, _MIMES.get(path.suffix.lower(), ""))
+    fp = fingerprint(body, _MIMES.get(path.suffix.lower(), ""), crops=True)
     if fp.media is None and fp.note.startswith(("unsupported", "cannot decode")):
         return fp.note
     return fp

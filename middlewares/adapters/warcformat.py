@@ -22,6 +22,7 @@ from consentry.policies.config import (
     OnUnverifiable,
     PolicyConfig,
 )
+from consentry.policies.exclusion import ExcludedDomains
 from consentry.policies.record import Decision
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Purpose
@@ -91,6 +92,7 @@ def policy_from_warcinfo(text: str) -> tuple[PolicyConfig | None, str | None]:
             max_sitefile_bytes=int(value.get("max_sitefile_bytes", _DEFAULT.max_sitefile_bytes)),
             c2pa_max_bytes=int(value.get("c2pa_max_bytes", _DEFAULT.c2pa_max_bytes)),
             c2pa_trust_anchors=value.get("c2pa_trust_anchors"),
+            excluded=ExcludedDomains.from_json(value.get("excluded_domains", [])),
         )
     except (ValueError, KeyError, TypeError) as exc:
         return None, f"warcinfo {POLICY_FIELD} unusable ({type(exc).__name__}: {exc})"

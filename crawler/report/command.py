@@ -1,0 +1,86 @@
+"""`consentry report DIR`: the compliance report of one crawl (README "Compliance", docs/cli.md).
+
+Built from DIR/decisions.jsonl and DIR/crawl.warc.gz by `consentry.crawler.report.compliance`; the audit is
+`consentry audit`'s own replay (`consentry.crawler.audit.runner.audit_files`), so its numbers are the ones
+`consentry audit` prints (`--no-audit` reports "not audited" with the command to run). Output: a summary on
+stdout, or with `--json` only the JSON report; `--html FILE` writes one self-contained page. Exit 0 when a report
+was made (whatever it shows), 2 when DIR holds nothing usable (one line naming what is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from consentry.crawler.errors import UsageError
+
+__all__ = ["add_parser", "render_summary", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `consentry report`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "report", help="the compliance report of a crawl: identity, policy, protocols, exclusions, audit")
+    parser.add_argument("directory", type=Path, metavar="DIR", help="a crawl output (consentry crawl -o DIR)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write the report as one self-contained HTML page")
+    parser.add_argument("--no-audit", action="store_true",
+                        help="do not replay the WARC (the report then says how to audit)")
+    return parser
+
+
+def render_summary(report: dict[str, Any]) -> str:
+    """A few lines for a person: totals, protocols that applied, exclusions, restrictions, audit."""
+    decisions, audit = report["decisions"], report["audit"]
+    lines = [f"consentry report: {report['directory']}: {decisions['total']} decisions; kept {decisions['keep']}, "
+             f"dropped {decisions['drop']}, skipped {decisions['skip']}",
+             f"  {'PROTOCOL':<40} {'ASSETS':>7} {'DECIDED':>8}"]
+    lines += [f"  {row['protocol']:<40} {row['assets']:>7} {row['decided']:>8}"
+              for row in report["protocols"] if row["assets"]]
+    lines.append(f"  excluded domains: {report['excluded_domains']['listed']} listed, "
+                 f"{report['excluded_domains']['skipped']} URLs skipped; access-restricted responses: "
+                 f"{report['access_restricted']['total']}; unverifiable decisions: "
+                 f"{report['unverifiable']['decisions']}")
+    lines.append(f"  audit: {audit['status']}" + (f" ({audit['mismatches']} mismatches of "
+                 f"{audit['decisions_replayed']} replayed)" if "mismatches" in audit else "")
+                 + (f"; run: {audit['command']}" if audit["status"] == "not audited" and audit["command"] else ""))
+    lines += [f"  problem: {p}" for p in report["problems"][:20]]
+    lines += ["", "Crawler information (to publish):", *textwrap.wrap(report["crawler_information"], 100)]
+    return "\n".join(lines)
+
+
+def _audit(warc: Path | None, enabled: bool) -> Any:
+    if warc is None or not enabled:
+        return None
+    from consentry.crawler.audit.result import AuditOptions
+    from consentry.crawler.audit.runner import audit_files
+
+    return audit_files([str(warc)], AuditOptions(), jobs=1)[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `consentry report`; a directory with nothing usable is a `UsageError` (exit 2)."""
+    from consentry.crawler.report.compliance import CrawlOutputError, build_report, load_crawl
+
+    try:
+        output = load_crawl(args.directory)
+    except CrawlOutputError as exc:
+        raise UsageError(str(exc)) from None
+    report = build_report(output, _audit(output.warc, not args.no_audit))
+    if args.html is not None:
+        from consentry.crawler.report.page import render_html
+
+        try:
+            args.html.write_text(render_html(report), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--html {args.html}: {exc.strerror or exc}") from None
+    if args.json:
+        json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(render_summary(report))
+    return 0
