@@ -95,6 +95,8 @@ class Decision:
 _KEYS = ("schema", "url", "agent", "purposes_declared", "access", "purposes", "action", "reason", "tags",
          "signals", "response", "fetched_at", "policy")
 _SIGNAL_KEYS = ("mechanism", "scope", "source", "evidence", "statement", "tags")
+# `unverified`: an audit's replay of a foreign archive that holds no robots.txt (docs/decision-record.md).
+_ACCESS = ("allow", "deny", "unverified")
 
 
 def _provenance_problems(record: Mapping[str, object]) -> list[str]:
@@ -135,7 +137,7 @@ def record_problems(record: Mapping[str, object]) -> list[str]:
     problems = [f"missing key {k!r}" for k in _KEYS if k not in record]
     if record.get("schema") != SCHEMA:
         problems.append(f"schema is {record.get('schema')!r}")
-    if record.get("access") not in ("allow", "deny"):
+    if record.get("access") not in _ACCESS:
         problems.append(f"access is {record.get('access')!r}")
     if record.get("action") not in {a.value for a in Action}:
         problems.append(f"action is {record.get('action')!r}")

@@ -1,8 +1,10 @@
 """`consentry audit WARC…`: replay crawl archives and verify every consent decision (docs/cli.md).
 
-Each WARC streams through `consentry.crawler.audit.replay` (files in parallel, one process each); output is a summary
-table, or with `--json` only a JSON array of per-record results on stdout, and optionally `--report` HTML.
-Exit 0 all archived decisions reproduced, 1 any differs, 2 unusable input (one line naming the file).
+Inputs are files, directories, globs and `--files-from` lists; a first pass indexes the documents decisions need
+across all of them, then each WARC streams through `consentry.crawler.audit.replay` (files in parallel, one
+process each, or Spark jobs with `--spark`); output is a summary table, or with `--json` only a JSON array of
+per-record results on stdout, and optionally `--report` HTML. Exit 0 every archived decision reproduced and nothing
+unverifiable, 1 otherwise, 2 unusable input (one line naming the file). The work is `consentry.crawler.audit.runner`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     audit: argparse.ArgumentParser = subparsers.add_parser(
         "audit", help="replay crawl WARCs and verify every consent decision"
     )
-    audit.add_argument("warcs", nargs="+", metavar="WARC")
+    audit.add_argument("warcs", nargs="*", metavar="WARC", help="WARC/ARC files, directories or globs")
+    audit.add_argument("--files-from", type=Path, metavar="LIST", help="a file listing inputs, one per line")
+    audit.add_argument(
+        "--site-files",
+        nargs="+",
+        default=[],
+        metavar="WARC",
+        help="WARCs holding only site files (e.g. Common Crawl's robots.txt captures): indexed, not replayed",
+    )
+    audit.add_argument(
+        "--spark", metavar="MASTER", help="run the index pass and the replay as Spark jobs (pip install 'consentry[spark]')"
+    )
     audit.add_argument("--json", action="store_true", help="print only a JSON array of per-record results")
     audit.add_argument("--report", type=Path, metavar="FILE.html", help="write a self-contained HTML report")
     audit.add_argument("--agent", help="replay as this product token (default: the crawl's)")
@@ -50,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     """Run `consentry audit`; bad arguments raise `UsageError` (exit 2)."""
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.jobs is not None and args.spark:
+        raise UsageError("--jobs and --spark exclude each other (Spark schedules the files)")
     from consentry.crawler.audit.runner import run as run_audit
 
     return run_audit(args)

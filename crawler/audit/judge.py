@@ -4,6 +4,12 @@ The WARC transport of the one gathering path (docs/architecture.md): `consentry.
 documents a decision needs; `consentry.crawler.audit.store` answers with the capture archived at decision
 time; page-inherited `noai`/`noimageai` come from the archived referring page; `consentry.policies.evaluate`
 decides and `consentry.crawler.audit.compare` compares. Holds state (memos), so not pure.
+
+A foreign archive (one consentry did not write) is judged on what it shows: a site file its crawler never
+fetched is "not archived" — read as absent (RFC 9309 §2.3.1.3: no restrictions), the replay tagged
+`not-archived`, and when it is robots.txt the record's access is `unverified` (docs/decision-record.md) — so
+every response-level and embedded signal is still evaluated. A damaged capture stays unverifiable, and
+consentry's own archives keep the strict reading: a missing site file makes the replay unverifiable.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import urldefrag
+from urllib.parse import urldefrag, urlsplit
 
 from consentry.crawler.audit.compare import differences, policy_from_decision
 from consentry.crawler.audit.records import authority, sortable_date
@@ -21,6 +27,7 @@ from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.middlewares.adapters.registry import Registry
 from consentry.policies.config import PolicyConfig
 from consentry.policies.evaluate import (
+    SITE_FILE_PATHS,
     SitePolicy,
     evaluate_access,
     evaluate_asset,
@@ -29,12 +36,14 @@ from consentry.policies.evaluate import (
     page_inheritance,
 )
 from consentry.policies.gather import Need, asset_needs, licence_needs, site_from_files, site_needs
-from consentry.policies.model import AssetResponse, Signal
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
 from consentry.policies.record import Decision, ResponseSummary
 
 __all__ = ["PAGES", "Judge", "trim"]
 
 PAGES = 4096
+_SITE_FILE_NAMES = {path: name for name, path in SITE_FILE_PATHS.items()}
+_Site = tuple[SitePolicy, list[str], bool, bool, tuple[str, ...]]
 
 
 def trim(mapping: OrderedDict[Any, Any], size: int) -> None:
@@ -58,9 +67,9 @@ class Judge:
         self.pages: OrderedDict[str, tuple[str, tuple[Signal, ...], frozenset[str]]] = OrderedDict()
         self.redirected_from: OrderedDict[str, str] = OrderedDict()
         self.sites: OrderedDict[tuple[Any, ...], SitePolicy] = OrderedDict()
-        self.latest: OrderedDict[tuple[str, str, int], tuple[str, tuple[SitePolicy, list[str], bool, bool]]]
-        self.latest = OrderedDict()
+        self.latest: OrderedDict[tuple[str, str, int, bool], tuple[str, _Site]] = OrderedDict()
         self.origins: dict[str, str] = {}
+        self.foreign = False  # the archive being replayed was not written by consentry
 
     def close(self) -> None:
         """Close the works registry opened for this file's audit."""
@@ -78,13 +87,24 @@ class Judge:
 
     def _resolve(self, url: str, anchor: str) -> Resolved:
         resolved = self.store.resolve(url, anchor)
-        if resolved.archived or self.fetcher is None:
+        if resolved.archived:
             return resolved
+        if self.fetcher is None:
+            return self._not_archived(resolved) if self.foreign else resolved
         fetched = self.fetcher.site_file(url, self.store.max_bytes)
         note = f"{url} not archived: today's copy fetched (NOT as of crawl time: {fetched.describe()})"
         return Resolved(fetched, (url, "fetched"), False, (note,), True)
 
-    def _site(self, url: str, anchor: str, config: PolicyConfig) -> tuple[SitePolicy, list[str], bool, bool]:
+    @staticmethod
+    def _not_archived(resolved: Resolved) -> Resolved:
+        """A document a foreign crawler never fetched: absent (no statement), tagged, not unverifiable."""
+        if resolved.site_file.detail != "not fetched":
+            return resolved
+        url = resolved.site_file.url
+        site_file = SiteFile(url=url, status=FetchStatus.UNAVAILABLE, detail="not archived")
+        return Resolved(site_file, (*resolved.key, "foreign"), False, resolved.notes, False)
+
+    def _site(self, url: str, anchor: str, config: PolicyConfig) -> _Site:
         """The site's policy as archived at `anchor`; memoised while no document arrives, for anchors that
         read the latest captures of every site file and licence (the usual case: they were fetched first)."""
         where = authority(url)
@@ -93,23 +113,21 @@ class Judge:
             if len(self.origins) > PAGES:
                 self.origins.clear()
             origin = self.origins[where] = origin_of(url)
-        key = (origin, config.agent, self.store.generation)
+        key = (origin, config.agent, self.store.generation, self.foreign)
         when = sortable_date(anchor)
         memo = self.latest.get(key) if self.fetcher is None else None
         if memo is not None and when >= memo[0]:
-            site, notes, unverifiable, robots = memo[1]
-            return site, list(notes), unverifiable, robots
+            site, notes, unverifiable, robots, missing = memo[1]
+            return site, list(notes), unverifiable, robots, missing
         found = self._site_at(origin, anchor, config)
         if self.fetcher is None:
             floor = self.store.floor([*(n.url for n in site_needs(origin)), *found[0].licence_urls])
             if when >= floor:
                 self.latest[key] = (floor, found)
                 trim(self.latest, 256)
-        return found[0], list(found[1]), found[2], found[3]
+        return found[0], list(found[1]), found[2], found[3], found[4]
 
-    def _site_at(
-        self, origin: str, anchor: str, config: PolicyConfig
-    ) -> tuple[SitePolicy, list[str], bool, bool]:
+    def _site_at(self, origin: str, anchor: str, config: PolicyConfig) -> _Site:
         needs = site_needs(origin)
         files = self._answer(needs, anchor)
         key: tuple[Any, ...] = (origin, config.agent, *(f.key for f in files.values()))
@@ -120,13 +138,16 @@ class Judge:
             trim(self.sites, 256)
         notes = [n for f in files.values() for n in f.notes]
         robots = files[needs[0].url]
-        unverifiable = not robots.archived or any(f.unverifiable for f in files.values())
+        missing = tuple(
+            _SITE_FILE_NAMES.get(urlsplit(u).path, u) for u, f in files.items() if f.key[-1] == "foreign"
+        )
+        unverifiable = (not robots.archived and not missing) or any(f.unverifiable for f in files.values())
         more = licence_needs(site)
         if more:
             licences = self._answer(more, anchor)
             site = site.with_licences({u: r.site_file for u, r in licences.items()}, config.agent)
             notes += [n for r in licences.values() for n in r.notes]
-        return site, notes, unverifiable, robots.archived
+        return site, notes, unverifiable, robots.archived, missing
 
     def _answer(self, needs: tuple[Need, ...], anchor: str) -> dict[str, Resolved]:
         """The core's needs answered with the captures archived at `anchor` (or fetched with --fetch-missing)."""
@@ -134,7 +155,7 @@ class Judge:
 
     def skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
         """Replay a `skip` (no response archived): access as robots.txt was archived at `date`."""
-        site, notes, unverifiable, _ = self._site(url, date, config)
+        site, notes, unverifiable, _, _ = self._site(url, date, config)
         decision = evaluate_access(site, url, config, fetched_at=seconds(date))
         return RecordResult(url, record_id, date, None, decision, notes=notes, unverifiable=unverifiable)
 
@@ -148,7 +169,7 @@ class Judge:
     def judge(self, pending: Pending, anchor: str, config: PolicyConfig) -> RecordResult:
         """Replay the decision for an archived response, with the documents archived at `anchor`."""
         capture = pending.capture
-        site, notes, unverifiable, robots_archived = self._site(capture.url, anchor, config)
+        site, notes, unverifiable, robots_archived, missing = self._site(capture.url, anchor, config)
         fetched_at = seconds(capture.date)
         decision = evaluate_access(site, capture.url, config, fetched_at=fetched_at)
         denied_fetched = decision is not None and robots_archived
@@ -163,6 +184,9 @@ class Judge:
             asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body, inherited)
             decision, more = self._evaluate(site, asset, pending, anchor, config)
             notes += more
+            if "robots" in missing:
+                notes.append("robots.txt not archived (foreign archive): access unverified; response-level "
+                             "and embedded signals evaluated")
             self._remember_page(asset, config.agent)
         if capture.full_sha256 and decision.response is not None:
             summary = ResponseSummary(
@@ -176,9 +200,11 @@ class Judge:
             capture.date,
             None,
             decision,
-            notes=[*problems, *notes],
+            notes=[*problems, *capture.remarks, *notes],
             unverifiable=unverifiable or bool(problems),
             denied_fetched=denied_fetched,
+            unverified_access="robots" in missing,
+            not_archived=missing,
         )
 
     def needs(self, asset: AssetResponse, config: PolicyConfig) -> tuple[int, tuple[Need, ...]]:

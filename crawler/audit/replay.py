@@ -2,7 +2,9 @@
 
 Pairs what the archive holds: a response waits for its decision record (or, in a foreign WARC, for a window of
 later records), and a decision record is compared with the replay of the response it judged. Documents go to
-the store; the judging itself is `consentry.crawler.audit.judge.Judge`'s.
+the store; the judging itself is `consentry.crawler.audit.judge.Judge`'s. A revisit record (WARC 1.1 §6.7) is
+replayed with the payload of the capture it refers to when an input holds it (the first pass's index), else
+reported as a revisit whose original is absent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from consentry.crawler.audit.judge import PAGES, Judge, trim
 from consentry.crawler.audit.readers.archive import Capture, Damage, DecisionEntry, Info, RequestEntry
-from consentry.crawler.audit.records import FetchFailure, Item
+from consentry.crawler.audit.records import FetchFailure, Item, Revisit, Seen
 from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, tagged
 from consentry.middlewares.adapters.warcformat import POLICY_FIELD, policy_from_warcinfo, written_by_consentry
 from consentry.policies.model import AssetResponse
@@ -27,20 +29,32 @@ class Replayer:
     """Feeds on `consentry.crawler.audit.readers.archive` values; calls `emit` with a `RecordResult` per decision."""
 
     def __init__(
-        self, options: AuditOptions, emit: Callable[[RecordResult], None], fetcher: Any = None
+        self,
+        options: AuditOptions,
+        emit: Callable[[RecordResult], None],
+        fetcher: Any = None,
+        *,
+        index: Any = None,
+        ours: bool | None = None,
     ) -> None:
         self.judge = Judge(options, fetcher)
         self.store = self.judge.store
+        self.store.index = self.index = index
         self.emit = emit
-        self.ours = False
+        self.known = ours is not None  # the first pass said whether consentry wrote this file
+        self.ours = bool(ours)
+        self.judge.foreign = not self.ours
         self.notes: list[str] = []
         self.pending: OrderedDict[str, Pending] = OrderedDict()
         self.orphans: OrderedDict[str, RecordResult] = OrderedDict()
         self.count = 0
-        self.stats = {"responses": 0, "documents": 0, "redirect hops": 0, "damaged": 0}
+        self.stats = {"responses": 0, "documents": 0, "redirect hops": 0, "damaged": 0, "revisits": 0,
+                      "revisits without original": 0}
         self._handlers: dict[type, Callable[[Any], None]] = {
             Info: self._info,
             Capture: self._capture,
+            Revisit: self._revisit,
+            Seen: lambda _: None,  # only a reader given `keep` yields these; the replay's reads everything
             RequestEntry: self._request,
             DecisionEntry: self._decision,
             FetchFailure: self.store.add_failure,
@@ -67,8 +81,13 @@ class Replayer:
         while self.orphans:
             self._orphan(self.orphans.popitem(last=False)[1])
 
+    def _mark_ours(self) -> None:
+        self.ours = True
+        self.judge.foreign = False
+
     def _info(self, info: Info) -> None:
-        self.ours = self.ours or written_by_consentry(info.fields)
+        if written_by_consentry(info.fields):
+            self._mark_ours()
         text = info.fields.get(POLICY_FIELD)
         if text:
             config, problem = policy_from_warcinfo(text)
@@ -92,6 +111,25 @@ class Replayer:
         pending = self.pending[capture.record_id] = Pending(capture, self.count)
         self._want(pending)
 
+    def _revisit(self, revisit: Revisit) -> None:
+        self.stats["revisits"] += 1
+        original = self.index.original(revisit.refers_to, revisit.payload_digest) if self.index else None
+        if original is None:
+            self.stats["revisits without original"] += 1
+            note = (f"revisit of {revisit.refers_to or revisit.payload_digest or 'an unnamed capture'}: "
+                    "the original capture is not in the audit's inputs")
+            self.emit(RecordResult(revisit.url, revisit.record_id, revisit.date, None, None, notes=[note],
+                                   unverifiable=True))
+            return
+        drop = ("content-encoding", "transfer-encoding", "content-length")
+        headers = tuple((k, v) for k, v in revisit.headers if k.lower() not in drop) or original.headers
+        capture = Capture(
+            revisit.url, revisit.record_id, revisit.date, revisit.status or original.status, headers,
+            original.body, list(original.problems), original.full_length, original.full_sha256,
+            [*original.remarks, f"revisit: payload of {revisit.refers_to or revisit.payload_digest}"],
+        )
+        self._capture(capture)
+
     def _want(self, pending: Pending) -> None:
         """Tell the store which documents the core will need for this response, so it keeps their captures."""
         capture = pending.capture
@@ -114,7 +152,7 @@ class Replayer:
             self.notes.append(damage.message)
 
     def _decision(self, entry: DecisionEntry) -> None:
-        self.ours = True
+        self._mark_ours()
         record = entry.record
         config = self.judge.config(record)
         if entry.problem or record is None:

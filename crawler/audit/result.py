@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from consentry.crawler.audit.records import Capture
 from consentry.policies.config import PolicyConfig
@@ -16,7 +16,10 @@ from consentry.policies.gather import Need
 from consentry.policies.record import Decision
 from consentry.policies.vocabulary import Tag
 
-__all__ = ["AuditOptions", "Pending", "RecordResult", "seconds", "tagged"]
+__all__ = ["NOT_ARCHIVED", "UNVERIFIED", "AuditOptions", "Pending", "RecordResult", "seconds", "tagged"]
+
+UNVERIFIED = "unverified"  # the record's `access` when robots.txt was not archived (audit replays only)
+NOT_ARCHIVED = "not-archived"  # the tag of a replay some site file of which a foreign crawler never fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class RecordResult:
     unverifiable: bool = False
     undecided: bool = False  # a response of ours with no decision archived for it
     denied_fetched: bool = False  # fetched although the archived robots.txt denied access
+    unverified_access: bool = False  # a foreign archive without robots.txt: access is `unverified`
+    not_archived: tuple[str, ...] = ()  # site files a foreign crawler never fetched (robots, ai_txt, tdmrep)
     _record: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     _rendered: Decision | None = field(default=None, repr=False, compare=False)
 
@@ -59,6 +64,11 @@ class RecordResult:
             return None
         if self._record is None or self._rendered is not self.replayed:
             self._record, self._rendered = self.replayed.to_record(), self.replayed
+            if self.unverified_access:
+                self._record["access"] = UNVERIFIED
+            if self.not_archived:
+                tags = cast("list[str]", self._record["tags"])
+                self._record["tags"] = sorted({*tags, NOT_ARCHIVED})
         return self._record
 
     def to_json(self, warc: str) -> dict[str, Any]:

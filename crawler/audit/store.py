@@ -3,7 +3,9 @@
 Not pure (it holds state while a WARC streams). Keeps only small captures: every capture of a site file
 (robots.txt, /ai.txt, /.well-known/tdmrep.json — RFC 9309 §2.3, Spawning ai.txt, W3C TDMRep), of a document some asset
 or robots.txt named (RSL 1.0 licences, remote C2PA manifests — C2PA 2.2 §15.5.3), of their redirect hops, and a
-short window of recent small responses (a document may be archived before anything names it).
+short window of recent small responses (a document may be archived before anything names it). With the
+first pass's index (`consentry.crawler.audit.index`), site files and the documents they name come from every
+input file and are not held in memory.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from consentry.crawler.audit.readers.archive import Capture, sortable_date
@@ -70,6 +73,19 @@ class DocumentStore:
     recent: OrderedDict[str, list[Capture]] = field(default_factory=OrderedDict)
     memo: OrderedDict[tuple[object, ...], Resolved] = field(default_factory=OrderedDict)
     generation: int = 0  # bumped whenever a document capture is kept
+    index: Any = None  # an `ArchiveIndex`: the captures of every input, read on demand
+
+    def _list(self, url: str) -> list[DocCapture] | None:
+        """Every capture of `url`: kept while streaming and, with an index, indexed from every input."""
+        own = self.captures.get(url)
+        if self.index is None:
+            return own
+        indexed: list[DocCapture] = self.index.captures(url)
+        if not own:
+            return indexed
+        ids = {d.record_id for d in indexed}
+        extra = [d for d in own if d.record_id not in ids]
+        return sorted([*indexed, *extra], key=lambda d: (d.date, d.record_id)) if extra else indexed
 
     def _doc(self, capture: Capture) -> DocCapture:
         return DocCapture(
@@ -85,6 +101,8 @@ class DocumentStore:
     def add(self, capture: Capture) -> bool:
         """Keep `capture` if it is (or may become) a document; True when it is a known document."""
         url = capture.url
+        if self.index is not None and (is_site_file(url) or self.index.is_document(url)):
+            return True  # indexed by the first pass
         if is_site_file(url) or url in self.wanted:
             self._keep(url, self._doc(capture))
             return True
@@ -97,6 +115,8 @@ class DocumentStore:
 
     def add_failure(self, failure: FetchFailure) -> None:
         """Keep a document fetch that failed outright: it resolves, like at crawl time, to unreachable."""
+        if self.index is not None and is_site_file(failure.url):
+            return
         self._keep(failure.url, DocCapture(sortable_date(failure.date), failure.record_id, 0, None, b"", "", (),
                                            failure.detail))
 
@@ -120,7 +140,7 @@ class DocumentStore:
                 self._keep(url, self._doc(capture))
 
     def _pick(self, url: str, anchor: str) -> tuple[DocCapture | None, bool]:
-        found = self.captures.get(url)
+        found = self._list(url)
         if not found:
             return None, False
         before = bisect.bisect_right(found, anchor, key=lambda d: d.date)
@@ -132,7 +152,7 @@ class DocumentStore:
         for url in urls:
             target = url
             for _ in range(MAX_REDIRECTS + 1):
-                found = self.captures.get(target)
+                found = self._list(target)
                 if not found:
                     break
                 dates.append(found[-1].date)
@@ -154,8 +174,8 @@ class DocumentStore:
             if doc.location is None:
                 break
             target = urljoin(target, doc.location)
-        # Captures are never dropped, so their identities name the documents this resolution reads.
-        memo_key = (url, target, *((id(d), later) for _, d, later in chain))
+        # A capture's record id and date name the document this resolution reads.
+        memo_key = (url, target, *((d.record_id, d.date, d.status, later) for _, d, later in chain))
         resolved = self.memo.get(memo_key)
         if resolved is None:
             resolved = self.memo[memo_key] = self._resolved(url, target, chain)

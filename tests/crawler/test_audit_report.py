@@ -67,12 +67,32 @@ def test_report_is_self_contained(report: Path) -> None:
     assert "<link" not in html
 
 
-def test_report_lists_mismatches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_never_claims_reproduction_without_archived_decisions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     files = write_all(tmp_path)
     target = tmp_path / "r.html"
     code, _, _ = run_audit(capsys, str(files["foreign-wget.warc.gz"]), "--report", str(target))
     assert code == 0
-    assert "none: every archived decision was reproduced" in target.read_text()
+    html = target.read_text()
+    assert "no decision was archived: nothing to reproduce" in html
+    assert "was reproduced" not in html
+    assert 'class="banner"' in html
+    assert "Foreign archive" in html
+    code, _, _ = run_audit(capsys, str(files["foreign-wget.warc.gz"]), "--purpose", "search", "--report",
+                           str(target))
+    assert "Replayed under another agent or purpose" in target.read_text()
+
+
+def test_report_lists_unverifiable_records_with_reasons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = write_all(tmp_path)
+    target = tmp_path / "r.html"
+    code, _, _ = run_audit(capsys, str(files["wrong-content-length.warc"]), "--report", str(target))
+    assert code == 1
+    html = target.read_text()
+    assert '<table id="unverifiable">' in html
+    assert "WARC digest mismatch" in html
+    assert '<ul id="lacking">' in html
 
 
 class _Logged(BaseHTTPRequestHandler):
@@ -118,3 +138,37 @@ def test_report_renders_in_headless_chromium_without_network(report: Path, tmp_p
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG")
     assert len(data) > 5000
+
+
+def _rows(dom: str) -> list[tuple[str, bool]]:
+    """(data-action, hidden) of every row of the decisions table in a dumped DOM."""
+    body = dom.split('<table id="decisions">', 1)[1].split("</table>", 1)[0]
+    return [(m.group(1), "hidden" in m.group(0)) for m in re.finditer(r'<tr data-action="(\w+)"[^>]*>', body)]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_report_table_filters_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    """The decisions table as Chromium renders it, then filtered by the page's own script (action, search)."""
+    def dump(fragment: str, profile: str) -> str:
+        url = report.as_uri() + fragment
+        command = [str(CHROMIUM), *_FLAGS, f"--user-data-dir={tmp_path / profile}", "--dump-dom", url]
+        return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False).stdout
+
+    dom = dump("", "p1")
+    rows = _rows(dom)
+    assert len(rows) == 8  # foreign-wget's 5 decisions and out-of-order's 3
+    assert not any(hidden for _, hidden in rows)
+    assert 'id="shown">8<' in dom
+    assert "foreign archive" in dom
+    assert "decisions per" in dom  # the labelled time axis
+    assert "http://foreign.example:80" in dom  # origin with its port
+    assert '<ul id="policy">' in dom
+    dropped = dump("#action=drop", "p2")
+    rows = _rows(dropped)
+    assert len(rows) == 8
+    visible = [action for action, hidden in rows if not hidden]
+    assert visible
+    assert set(visible) == {"drop"}
+    assert f'id="shown">{len(visible)}<' in dropped
+    searched = dump("#q=norobots", "p3")
+    assert [a for a, hidden in _rows(searched) if not hidden] == ["keep"]

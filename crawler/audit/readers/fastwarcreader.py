@@ -9,7 +9,7 @@ has been read cleanly, so a record whose end is damaged is re-read by warcio.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from fastwarc.stream_io import GzipReader
@@ -21,9 +21,12 @@ from consentry.crawler.audit.records import (
     FetchFailure,
     Info,
     RequestEntry,
+    Revisit,
+    Seen,
     decision_entry,
     make_capture,
     parse_fields,
+    revisit_http,
 )
 from consentry.middlewares.adapters.warcformat import is_metadata_json
 
@@ -32,7 +35,8 @@ __all__ = ["FastRecords"]
 _HTTP = ("http:", "https:")
 _RESPONSE, _REQUEST, _METADATA = WarcRecordType.response, WarcRecordType.request, WarcRecordType.metadata
 _WARCINFO, _UNKNOWN = WarcRecordType.warcinfo, (WarcRecordType.unknown, WarcRecordType.no_type)
-_Converted = Info | Capture | RequestEntry | DecisionEntry | FetchFailure | None
+_REVISIT = WarcRecordType.revisit
+_Converted = Info | Capture | Seen | Revisit | RequestEntry | DecisionEntry | FetchFailure | None
 
 
 class _Handoff(Exception):
@@ -57,8 +61,10 @@ class FastRecords:
     """Reads a WARC from its start with fastwarc, committing each record it can vouch for; `complete` tells
     whether it reached the end. If not, warcio re-reads the file, skipping the records already committed."""
 
-    def __init__(self, handle: IO[bytes], *, gzipped: bool, body_cap: int) -> None:
-        self.handle, self.gzipped, self.body_cap = handle, gzipped, body_cap
+    def __init__(
+        self, handle: IO[bytes], *, gzipped: bool, body_cap: int, keep: Callable[[str], bool] | None = None
+    ) -> None:
+        self.handle, self.gzipped, self.body_cap, self.keep = handle, gzipped, body_cap, keep
         self.complete = False
 
     def __iter__(self) -> Iterator[tuple[int, _Converted]]:
@@ -106,6 +112,12 @@ class FastRecords:
             _drain(record, len(payload))
             ids = (headers.get("warc-record-id") or "", headers.get("warc-concurrent-to"))
             return decision_entry(*ids, uri, headers.get("warc-date") or "", payload)
+        if kind == _REVISIT:
+            block = record.reader.read(1 << 16)
+            _drain(record, len(block))
+            status, http = revisit_http(block if uri.startswith(_HTTP) else b"")
+            return Revisit(uri, headers.get("warc-record-id") or "", headers.get("warc-date") or "",
+                           headers.get("warc-refers-to"), headers.get("warc-payload-digest"), status, http)
         if kind == _WARCINFO:
             payload = record.reader.read(1 << 20)
             _drain(record, len(payload))
@@ -115,7 +127,10 @@ class FastRecords:
         _drain(record, 0)
         return None
 
-    def _capture(self, record: Any, fields: dict[str, str], uri: str) -> Capture | None:
+    def _capture(self, record: Any, fields: dict[str, str], uri: str) -> Capture | Seen | None:
+        if self.keep is not None and not self.keep(uri):
+            _drain(record, 0)
+            return Seen(uri, fields.get("warc-record-id") or "", fields.get("warc-payload-digest"))
         if record.content_length > self.body_cap or "warc-segment-number" in fields:
             raise _Handoff  # huge bodies are streamed and hashed by warcio, never held
         if not _has_http(record, uri):
@@ -135,7 +150,8 @@ class FastRecords:
         headers = tuple(_text(pair) for pair in http.items_bytes())
         ids = (uri, fields.get("warc-record-id") or "", fields.get("warc-date") or "")
         return make_capture(
-            ids, status, headers, (body, len(body), None), problems=[], body_cap=self.body_cap
+            ids, status, headers, (body, len(body), None), problems=[], body_cap=self.body_cap,
+            payload_digest=fields.get("warc-payload-digest"),
         )
 
 

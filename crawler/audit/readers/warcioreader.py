@@ -11,8 +11,8 @@ import contextlib
 import hashlib
 import io
 import zlib
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any, cast
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -23,6 +23,8 @@ from consentry.crawler.audit.records import (
     FetchFailure,
     Info,
     RequestEntry,
+    Revisit,
+    Seen,
     decision_entry,
     make_capture,
     parse_fields,
@@ -43,7 +45,9 @@ __all__ = [
 _CHUNK = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
-READ_ERRORS = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, KeyError, IndexError, TypeError, OSError)
+READ_ERRORS = (
+    ArchiveLoadFailed, zlib.error, EOFError, ValueError, KeyError, IndexError, TypeError, OSError, AttributeError
+)  # AttributeError: warcio on a record header without WARC-Target-URI
 
 
 def quiet_records(iterator: ArchiveIterator) -> Iterator[Any]:
@@ -65,14 +69,23 @@ def read_reason(exc: BaseException) -> str:
     return reason(exc)
 
 
-def convert(record: Any, body_cap: int) -> Info | Capture | RequestEntry | DecisionEntry | FetchFailure | None:
-    """One warcio record as the audit's value (None: a record the audit does not use; it is read through)."""
+def convert(
+    record: Any, body_cap: int, keep: Callable[[str], bool] | None = None
+) -> Info | Capture | Seen | Revisit | RequestEntry | DecisionEntry | FetchFailure | None:
+    """One warcio record as the audit's value (None: a record the audit does not use; it is read through).
+    A response whose URL `keep` rejects is read through and given as `Seen`."""
     headers = record.rec_headers
     kind = record.rec_type
+    if kind == "response" and keep is not None and not keep(_uri(record)):
+        record.raw_stream.read()
+        return Seen(_uri(record), headers.get_header("WARC-Record-ID") or "",
+                    headers.get_header("WARC-Payload-Digest"))
     if kind == "warcinfo":
         return Info(parse_fields(record.content_stream().read(1 << 20)))
     if kind == "response" and record.http_headers is not None:
         return _capture(record, body_cap)
+    if kind == "revisit":
+        return _revisit(record)
     if kind == "request":
         referer = record.http_headers.get_header("Referer") if record.http_headers is not None else None
         return RequestEntry(headers.get_header("WARC-Concurrent-To"), _uri(record), referer)
@@ -88,6 +101,19 @@ def convert(record: Any, body_cap: int) -> Info | Capture | RequestEntry | Decis
         )
     record.raw_stream.read()
     return None
+
+
+def _revisit(record: Any) -> Revisit:
+    http = record.http_headers
+    record.raw_stream.read()
+    status, headers = 0, cast("tuple[tuple[str, str], ...]", ())
+    if http is not None:
+        headers = tuple((str(k), str(v)) for k, v in http.headers)
+        with contextlib.suppress(ValueError):
+            status = int(http.get_statuscode() or 0)
+    get = record.rec_headers.get_header
+    return Revisit(_uri(record), get("WARC-Record-ID") or "", get("WARC-Date") or "", get("WARC-Refers-To"),
+                   get("WARC-Payload-Digest"), status, headers)
 
 
 def _capture(record: Any, body_cap: int) -> Capture:
@@ -110,7 +136,8 @@ def _capture(record: Any, body_cap: int) -> Capture:
         record.rec_headers.get_header("WARC-Record-ID") or "",
         record.rec_headers.get_header("WARC-Date") or "",
     )
-    return make_capture(ids, status, headers, raw, problems=problems, body_cap=body_cap)
+    return make_capture(ids, status, headers, raw, problems=problems, body_cap=body_cap,
+                        payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"))
 
 
 def _uri(record: Any) -> str:
