@@ -3,7 +3,8 @@
 The Scrapy transport of the one gathering path: it answers the needs `consentry.policies.gather` states
 (site files, then the licences robots.txt names; per response, licences and remote manifests) and never
 decides what to fetch itself. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
-are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), download errors are UNREACHABLE (never an empty
+are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), each hop http(s) only (any other scheme is UNREACHABLE
+with the reason; addresses are checked by `consentry.middlewares.fetchguard` on every request), download errors are UNREACHABLE (never an empty
 allow-all file). Concurrent callers for one key await ONE task; results expire after `CONSENT_SITEFILE_TTL`,
 or after the short unreachable TTL when a file could not be fetched (on the injectable `clock`). At most
 `max_entries` origins and documents are kept: beyond that the least recently used completed entry is dropped
@@ -29,6 +30,8 @@ from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 
 from consentry.middlewares._scrapyio import SITE_FILE_META
+from consentry.middlewares.adapters.addresses import scheme_refusal
+from consentry.middlewares.adapters.linkbudget import LinkBudget
 from consentry.middlewares.signals import consent_fetch_failed
 from consentry.policies.gather import DocumentKind, Need, licence_needs, site_from_files, site_needs
 from consentry.policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
@@ -41,13 +44,15 @@ if TYPE_CHECKING:
 
     from consentry.middlewares._config import ConsentSettings
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "SiteCache", "site_cache"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "LINKED_FETCHED_STAT", "SiteCache", "site_cache"]
 
 logger = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CACHES: weakref.WeakKeyDictionary[Crawler, SiteCache] = weakref.WeakKeyDictionary()
 _STAT_KINDS = {"robots": "robots.txt", "ai_txt": "ai.txt", "tdmrep": "tdmrep.json"}
+#: Stats key counting linked documents fetched (RSL licences, remote manifests).
+LINKED_FETCHED_STAT = "consent/linked/fetched"
 #: How many origins and documents one crawl's `SiteCache` keeps (least recently used completed ones go first).
 DEFAULT_MAX_ENTRIES = 10_000
 
@@ -77,6 +82,7 @@ class SiteCache:
         self._clock = clock
         self._max_entries = max_entries
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._budget = LinkBudget(settings.max_linked_per_response, settings.max_linked_per_origin)
 
     async def _once(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[Any, bool]]]) -> Any:
         entry = self._entries.get(key)
@@ -107,18 +113,23 @@ class SiteCache:
         return policy
 
     async def answer(self, needs: Sequence[Need]) -> dict[str, SiteFile]:
-        """The core's needs answered: linked documents (RSL licences, remote manifests), each fetched once per TTL."""
-        wanted = list({need.url: need for need in needs}.values())
+        """The core's needs answered: linked documents (RSL licences, remote manifests), each fetched once per TTL,
+        within the caps of `LinkBudget` (the others answered unreachable with the reason, counted in stats)."""
+        wanted, refused = self._budget.split(needs)
+        if refused and self._crawler.stats is not None:
+            self._crawler.stats.inc_value("consent/linked/capped", len(refused))
         found = await asyncio.gather(
             *(self._once(("doc", n.url), functools.partial(self._doc, n.url, n.kind.value)) for n in wanted)
         )
-        return {need.url: site_file for need, site_file in zip(wanted, found, strict=True)}
+        return {**refused, **{need.url: site_file for need, site_file in zip(wanted, found, strict=True)}}
 
     async def documents(self, urls: Iterable[str], kind: str = "licence") -> dict[str, SiteFile]:
         """Linked documents of one `kind` by URL (see `answer`)."""
         return await self.answer([Need(url, DocumentKind(kind)) for url in urls])
 
     async def _doc(self, url: str, kind: str) -> tuple[SiteFile, bool]:
+        if self._crawler.stats is not None:  # counted in the crawl's request budget (`AssetSpider`)
+            self._crawler.stats.inc_value(LINKED_FETCHED_STAT)
         site_file = await self.fetch(url, kind)
         return site_file, site_file.status is not FetchStatus.UNREACHABLE
 
@@ -146,6 +157,10 @@ class SiteCache:
     async def _fetch(self, url: str, kind: str) -> SiteFile:
         target = url
         for _ in range(MAX_REDIRECTS + 1):
+            refused = scheme_refusal(target)
+            if refused is not None:  # file:, ftp:, data: … never reach a download handler
+                logger.warning("site file %s not fetched: %s", url, refused)
+                return SiteFile.from_error(url, refused)
             request = Request(
                 target,
                 callback=NO_CALLBACK,
