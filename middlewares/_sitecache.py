@@ -44,13 +44,15 @@ if TYPE_CHECKING:
 
     from consentry.middlewares._config import ConsentSettings
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "LINKED_FETCHED_STAT", "SiteCache", "site_cache"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "LINKED_FETCHED_STAT", "SITE_FILE_DOWNLOAD_FACTOR", "SiteCache", "site_cache"]
 
 logger = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CACHES: weakref.WeakKeyDictionary[Crawler, SiteCache] = weakref.WeakKeyDictionary()
 _STAT_KINDS = {"robots": "robots.txt", "ai_txt": "ai.txt", "tdmrep": "tdmrep.json"}
+#: A site file or licence is downloaded (and decoded) up to this many times `CONSENT_MAX_SITEFILE_BYTES`.
+SITE_FILE_DOWNLOAD_FACTOR = 32
 #: Stats key counting linked documents fetched (RSL licences, remote manifests).
 LINKED_FETCHED_STAT = "consent/linked/fetched"
 #: How many origins and documents one crawl's `SiteCache` keeps (least recently used completed ones go first).
@@ -146,6 +148,13 @@ class SiteCache:
         reachable = all(f.status is not FetchStatus.UNREACHABLE for f in files.values())
         return policy, reachable
 
+    def _max_download(self, kind: str) -> int:
+        """Bytes a document of `kind` may take on the wire and decoded: a manifest up to the C2PA cap, any
+        other document `SITE_FILE_DOWNLOAD_FACTOR` × the parsed size (beyond it the fetch is UNREACHABLE)."""
+        if kind == "manifest":
+            return self._config.c2pa_max_bytes + 1
+        return self._config.max_sitefile_bytes * SITE_FILE_DOWNLOAD_FACTOR
+
     async def fetch(self, url: str, kind: str) -> SiteFile:
         """One document through the engine, redirects followed by hand (≤ 5), every status let through."""
         site_file = await self._fetch(url, kind)
@@ -171,6 +180,8 @@ class SiteCache:
                     "handle_httpstatus_all": True,
                     "dont_redirect": True,
                     "dont_retry": True,
+                    # raw and decoded size (HttpCompressionMiddleware): a compression bomb stops here
+                    "download_maxsize": self._max_download(kind),
                 },
             )
             try:

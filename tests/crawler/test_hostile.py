@@ -386,3 +386,29 @@ def test_page_links_reads_media_srcset_and_anchors() -> None:
                      ("http://127.0.0.1/b/v.png", True), ("http://127.0.0.1/b/o.svg", True),
                      ("http://127.0.0.1/b/s1.jpg", True), ("http://127.0.0.1/b/s2.jpg", True),
                      ("http://127.0.0.1/b/x.pdf", True), ("http://127.0.0.1/b/p.html", False)]
+
+
+_CRAWL_RSS_PROBE = """
+import resource, sys
+from consentry.crawler.cli import main
+code = main(["crawl", sys.argv[1], "-o", sys.argv[2]])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
+def test_crawl_brotli_bomb_robots_txt_stays_small(servers: list[SiteServer], tmp_path: Path) -> None:
+    def probe(site: SiteServer, name: str) -> int:
+        proc = subprocess.run([sys.executable, "-c", _CRAWL_RSS_PROBE, site.url("/"), str(tmp_path / name)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return int(proc.stdout.strip().splitlines()[-1])
+
+    plain = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"), "/": html("<p>hi</p>")}).start()
+    servers.append(plain)
+    bombed = SiteServer({"/robots.txt": Route(200, (("Content-Type", "text/plain"), ("Content-Encoding", "br")),
+                                              _bomb("br")), "/": html("<p>hi</p>")}).start()
+    servers.append(bombed)
+    baseline_kib, bombed_kib = probe(plain, "plain"), probe(bombed, "bombed")
+    assert "/" not in bombed.requested  # robots.txt unreachable: complete disallow
+    assert bombed_kib - baseline_kib < 64 * 1024, (baseline_kib, bombed_kib)  # 256 MiB decoded would show
