@@ -2,7 +2,7 @@
 
 The Scrapy transport of the one gathering path: it answers the needs `consentry.policies.gather` states
 (site files, then the licences robots.txt names; per response, licences and remote manifests) and never
-decides what to fetch itself. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
+decides what to fetch itself; a licence or manifest is fetched only where its own origin's robots.txt allows it. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
 are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), each hop http(s) only (any other scheme is UNREACHABLE
 with the reason; addresses are checked by `consentry.middlewares.fetchguard` on every request), download errors are UNREACHABLE (never an empty
 allow-all file). Concurrent callers for one key await ONE task; results expire after `CONSENT_SITEFILE_TTL`,
@@ -33,6 +33,7 @@ from consentry.middlewares._scrapyio import SITE_FILE_META
 from consentry.middlewares.adapters.addresses import scheme_refusal
 from consentry.middlewares.adapters.linkbudget import LinkBudget
 from consentry.middlewares.signals import consent_fetch_failed
+from consentry.policies.evaluate import evaluate_access, origin_of
 from consentry.policies.gather import DocumentKind, Need, licence_needs, site_from_files, site_needs
 from consentry.policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
 
@@ -84,6 +85,7 @@ class SiteCache:
         self._clock = clock
         self._max_entries = max_entries
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._building: set[str] = set()
         self._budget = LinkBudget(settings.max_linked_per_response, settings.max_linked_per_origin)
 
     async def _once(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[Any, bool]]]) -> Any:
@@ -129,13 +131,36 @@ class SiteCache:
         """Linked documents of one `kind` by URL (see `answer`)."""
         return await self.answer([Need(url, DocumentKind(kind)) for url in urls])
 
+    async def _refusal(self, url: str) -> str | None:
+        """Why the linked document `url` may not be fetched under its own origin's robots.txt (RFC 9309 §2.2.2).
+
+        An origin whose site files are being gathered right now is not asked (its robots.txt is not known
+        yet, and awaiting it from inside its own gathering would never end).
+        """
+        origin = origin_of(url)
+        if origin in self._building:
+            return None
+        skipped = evaluate_access(await self.policy(origin), url, self._config, fetched_at=None)
+        return None if skipped is None else f"refused by robots.txt of {origin}: {skipped.reason}"
+
     async def _doc(self, url: str, kind: str) -> tuple[SiteFile, bool]:
+        refused = await self._refusal(url)
+        if refused is not None:
+            logger.info("%s %s not fetched: %s", kind, url, refused)
+            return SiteFile.from_error(url, refused), True
         if self._crawler.stats is not None:  # counted in the crawl's request budget (`AssetSpider`)
             self._crawler.stats.inc_value(LINKED_FETCHED_STAT)
         site_file = await self.fetch(url, kind)
         return site_file, site_file.status is not FetchStatus.UNREACHABLE
 
     async def _build(self, origin: str) -> tuple[SitePolicy, bool]:
+        self._building.add(origin)
+        try:
+            return await self._gather(origin)
+        finally:
+            self._building.discard(origin)
+
+    async def _gather(self, origin: str) -> tuple[SitePolicy, bool]:
         needs = site_needs(origin)
         fetched = await asyncio.gather(*(self.fetch(need.url, need.kind.value) for need in needs))
         files = {need.url: site_file for need, site_file in zip(needs, fetched, strict=True)}

@@ -412,3 +412,42 @@ def test_crawl_brotli_bomb_robots_txt_stays_small(servers: list[SiteServer], tmp
     baseline_kib, bombed_kib = probe(plain, "plain"), probe(bombed, "bombed")
     assert "/" not in bombed.requested  # robots.txt unreachable: complete disallow
     assert bombed_kib - baseline_kib < 64 * 1024, (baseline_kib, bombed_kib)  # 256 MiB decoded would show
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_crawl_refuses_a_name_resolving_to_another_address_before_connecting(
+        servers: list[SiteServer], listeners: list[Listener], tmp_path: Path, allowed: bool) -> None:
+    inside = Listener("127.0.0.2")
+    listeners.append(inside)
+    site = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
+                       "/": html(f'<img src="http://internal.test:{inside.port}/x.jpg">')}).start()
+    servers.append(site)
+    settings: dict[str, object] = {"TWISTED_DNS_RESOLVER": "tests.crawler._resolver.MappedResolver",
+                                   "DOWNLOAD_TIMEOUT": 2}
+    if allowed:
+        settings["CONSENT_ALLOW_PRIVATE_ADDRESSES"] = True
+    result = run_crawl([site.url("/")], tmp_path / "out", settings=settings)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert inside.dialled() is allowed  # allowed, the same name is dialled: the resolver answer is real
+    if not allowed:
+        assert "internal.test resolves to loopback address 127.0.0.2" in result.stderr
+
+
+def test_crawl_honours_the_licence_hosts_robots_txt(servers: list[SiteServer], tmp_path: Path) -> None:
+    host = SiteServer({"/robots.txt": Route.text("User-agent: *\nDisallow: /licences/\n"),
+                       "/licences/l.xml": Route.text("<rsl/>", "application/rsl+xml"),
+                       "/open/l.xml": Route.text("<rsl/>", "application/rsl+xml")}).start()
+    servers.append(host)
+    rsl = "application/rsl+xml"
+    site = SiteServer({
+        "/robots.txt": Route.text(f"User-agent: *\nAllow: /\nLicense: {host.url('/open/l.xml')}\n"),
+        "/": html('<img src="/a.jpg">'),
+        "/a.jpg": jpeg(("Link", f'<{host.url("/licences/l.xml")}>; rel="license"; type="{rsl}"')),
+    }).start()
+    servers.append(site)
+    result = run_crawl([site.url("/")], tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "/licences/l.xml" not in host.requested
+    assert "/open/l.xml" in host.requested  # allowed by the host's robots.txt: fetched
+    assert host.requested.index("/robots.txt") < host.requested.index("/open/l.xml")
+    assert f"refused by robots.txt of {host.origin}" in json.dumps(result.decision(site.url("/a.jpg")))
