@@ -3,8 +3,9 @@
 Downloader middleware, order 100, replacing Scrapy's `RobotsTxtMiddleware` (set `ROBOTSTXT_OBEY = False`).
 A URL our product token may not fetch — including every URL of an origin whose robots.txt is unreachable
 (5xx, timeout, connection error, > 5 redirects) — is never requested: its `skip` decision is emitted
-(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Bypass: meta
-`dont_check_consent`.
+(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. A request is sent
+with the URL robots.txt was matched against (RFC 9309 §2.2.2: `/public/../private/` is requested as
+`/private/`, never as written). Bypass: meta `dont_check_consent`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scrapy.exceptions import IgnoreRequest
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import emit_decision, wants_check
 from consentry.middlewares._sitecache import SiteCache, site_cache
+from consentry.middlewares.adapters.addresses import request_url
 from consentry.middlewares.adapters.clock import now
 from consentry.policies.evaluate import evaluate_access, origin_of
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["SiteFilesMiddleware"]
 
 logger = logging.getLogger(__name__)
+
+_NORMALISED = "consent_normalised_url"
 
 
 class SiteFilesMiddleware:
@@ -59,13 +63,18 @@ class SiteFilesMiddleware:
             )
         return cls(crawler, config=settings.config, cache=site_cache(crawler, settings))
 
-    async def process_request(self, request: Request) -> None:
-        """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied."""
+    async def process_request(self, request: Request) -> Request | None:
+        """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied; a URL not in its
+        normalised spelling (`request_url`) is replaced by it, so what is requested is what was matched."""
         if not wants_check(request):
-            return
+            return None
+        normalised = request_url(request.url)
+        if normalised != request.url and not request.meta.get(_NORMALISED):
+            # the original passed the duplicate filter already, and its fingerprint is the normalised one
+            return request.replace(url=normalised, meta={**request.meta, _NORMALISED: True}, dont_filter=True)
         site = await self.cache.policy(origin_of(request.url))
         decision = evaluate_access(site, request.url, self.config, fetched_at=now())
         if decision is None:
-            return
+            return None
         emit_decision(self.crawler, decision, request, None)
         raise IgnoreRequest(f"consent skip: {decision.reason}")

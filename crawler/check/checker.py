@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from consentry.crawler.check.sources import DocumentSource
+from consentry.middlewares.adapters.addresses import request_url
 from consentry.middlewares.adapters.clock import now
 from consentry.middlewares.adapters.linkbudget import LinkBudget
 from consentry.middlewares.adapters.manifestreader import C2paReader
@@ -98,7 +99,9 @@ class Checker:
         return self._sites[origin]
 
     def check(self, url: str) -> CheckResult:
-        """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate."""
+        """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate. The URL
+        is requested and matched in one spelling (`request_url`: dot segments removed, escapes normalised)."""
+        url = request_url(url)
         site = self.site(origin_of(url))
         skipped = evaluate_access(site, url, self.config, fetched_at=now())
         if skipped is not None:

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpcore
 import httpx
 
-from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, scheme_refusal
+from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, request_url, scheme_refusal
 from consentry.middlewares.adapters.contentcoding import SUPPORTED, DecodedTooLarge, decode, split_codings
 from consentry.policies.config import user_agent
 from consentry.policies.model import MAX_REDIRECTS, AssetResponse, SiteFile
@@ -132,7 +132,7 @@ class HttpSource:
                 raise _Refused(f"refused: {target} redirects to an unusable URL ({exc})") from None
             if time.monotonic() > until:
                 raise _Refused(f"total deadline of {self.deadline:g} s exceeded")
-            target = urljoin(target, location)
+            target = request_url(urljoin(target, location))
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def site_file(self, url: str, max_bytes: int, permit: Permit = _no_check) -> SiteFile:

@@ -8,7 +8,8 @@ IANA special-purpose address registries of RFC 6890, as `ipaddress`' `is_global`
 the addresses the name resolves to (after DNS), before a connection is opened, and the connection is made to
 the checked address. Addresses the user chose are allowed: those of the crawl's start URLs (or `check`'s
 URLs), and every address when `CONSENT_ALLOW_PRIVATE_ADDRESSES` is true. A refusal is a `TargetRefused`
-whose message is the evidence a decision carries.
+whose message is the evidence a decision carries. `request_url` is the one spelling of a URL that is both
+requested and matched against robots.txt.
 """
 
 from __future__ import annotations
@@ -19,7 +20,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["ALLOWED_SCHEMES", "FetchGuard", "Resolve", "TargetRefused", "resolve_host", "scheme_refusal"]
+from consentry.policies.robots.urlpattern import request_path
+
+__all__ = [
+    "ALLOWED_SCHEMES",
+    "FetchGuard",
+    "Resolve",
+    "TargetRefused",
+    "request_url",
+    "resolve_host",
+    "scheme_refusal",
+]
 
 #: The only schemes consentry fetches.
 ALLOWED_SCHEMES = frozenset({"http", "https"})
@@ -46,6 +57,15 @@ def _literal(host: str) -> str | None:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return None
+
+
+def request_url(url: str) -> str:
+    """`url` as it is requested and matched: its path normalised by `request_path` (dot segments removed,
+    unreserved escapes decoded — RFC 3986 §6.2.2, RFC 9309 §2.2.2), the fragment dropped."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return url
+    return f"{parts.scheme}://{parts.netloc}{request_path(url)}"
 
 
 def scheme_refusal(url: str) -> str | None:

@@ -451,3 +451,39 @@ def test_crawl_honours_the_licence_hosts_robots_txt(servers: list[SiteServer], t
     assert "/open/l.xml" in host.requested  # allowed by the host's robots.txt: fetched
     assert host.requested.index("/robots.txt") < host.requested.index("/open/l.xml")
     assert f"refused by robots.txt of {host.origin}" in json.dumps(result.decision(site.url("/a.jpg")))
+
+
+# --- one spelling: what is matched is what is requested ------------------------------------------------------
+
+
+def _dotted_site() -> SiteServer:
+    return SiteServer({
+        "/robots.txt": Route.text("User-agent: *\nDisallow: /private/\n"),
+        "/": html('<img src="/public/%2e%2e/open/a.jpg"><img src="/public/%2E%2E/private/b.jpg">'
+                  '<img src="/open/.%2e/private/c.jpg">'),
+        "/open/a.jpg": jpeg(),
+        "/private/b.jpg": jpeg(),
+        "/private/c.jpg": jpeg(),
+    }).start()
+
+
+def test_crawl_requests_the_normalised_url_it_matched(servers: list[SiteServer], tmp_path: Path) -> None:
+    site = _dotted_site()
+    servers.append(site)
+    result = run_crawl([site.url("/")], tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "/open/a.jpg" in site.requested
+    assert not [path for path in site.requested if "%2" in path.lower() or "private" in path]
+    assert result.decision(site.url("/open/a.jpg"))["action"] == "keep"
+    assert {d["action"] for d in result.decisions if "private" in d["url"]} == {"skip"}
+
+
+def test_check_requests_the_normalised_url_it_matched(servers: list[SiteServer],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    site = _dotted_site()
+    servers.append(site)
+    _, output = _check(capsys, site.url("/public/%2e%2e/open/a.jpg"), site.url("/public/%2E%2E/private/b.jpg"))
+    records = json.loads(output[: output.rindex("]") + 1])
+    assert [(r["url"], r["action"]) for r in records] == [(site.url("/open/a.jpg"), "keep"),
+                                                          (site.url("/private/b.jpg"), "skip")]
+    assert not [path for path in site.requested if "%2" in path.lower() or "private" in path]
