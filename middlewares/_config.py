@@ -53,6 +53,9 @@ class ConsentSettings:
     follow_dropped_pages: bool = True
     registry_path: str | None = None
     max_retry_after: int = 300
+    allow_private_addresses: bool = False
+    max_linked_per_response: int = 16  # `CONSENT_MAX_LINKED_PER_RESPONSE`'s default
+    max_linked_per_origin: int = 256  # `CONSENT_MAX_LINKED_PER_ORIGIN`'s default
 
 
 @functools.cache
@@ -175,6 +178,13 @@ def _seconds(name: str, value: object) -> int:
     return number
 
 
+def _count(name: str, value: object) -> int:
+    number = _seconds(name, value)
+    if number < 1:
+        raise ValueError(f"{name}: must be at least 1, got {number}")
+    return number
+
+
 def consent_enabled(settings: BaseSettings | Mapping[str, object]) -> bool:
     """`CONSENT_ENABLED` (default from the settings table); `ValueError` names it when it is not a boolean."""
     return _boolean("CONSENT_ENABLED", settings.get("CONSENT_ENABLED"))
@@ -197,5 +207,10 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
         unreachable_ttl=_seconds("CONSENT_UNREACHABLE_TTL", settings.get("CONSENT_UNREACHABLE_TTL")),
         follow_dropped_pages=_boolean("CONSENT_FOLLOW_DROPPED_PAGES", settings.get("CONSENT_FOLLOW_DROPPED_PAGES")),
         max_retry_after=_seconds("CONSENT_MAX_RETRY_AFTER", settings.get("CONSENT_MAX_RETRY_AFTER")),
+        allow_private_addresses=_boolean("CONSENT_ALLOW_PRIVATE_ADDRESSES",
+                                         settings.get("CONSENT_ALLOW_PRIVATE_ADDRESSES")),
+        max_linked_per_response=_count("CONSENT_MAX_LINKED_PER_RESPONSE",
+                                       settings.get("CONSENT_MAX_LINKED_PER_RESPONSE")),
+        max_linked_per_origin=_count("CONSENT_MAX_LINKED_PER_ORIGIN", settings.get("CONSENT_MAX_LINKED_PER_ORIGIN")),
         registry_path=check_registry(_path("CONSENT_REGISTRY", settings.get("CONSENT_REGISTRY"))),
     )

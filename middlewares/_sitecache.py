@@ -2,8 +2,9 @@
 
 The Scrapy transport of the one gathering path: it answers the needs `consentry.policies.gather` states
 (site files, then the licences robots.txt names; per response, licences and remote manifests) and never
-decides what to fetch itself. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
-are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), download errors are UNREACHABLE (never an empty
+decides what to fetch itself; a licence or manifest is fetched only where its own origin's robots.txt allows it. RFC 9309 §2.3.1: every fetch becomes a `SiteFile` (OK / UNAVAILABLE / UNREACHABLE), redirects
+are followed up to `MAX_REDIRECTS` (more is UNREACHABLE), each hop http(s) only (any other scheme is UNREACHABLE
+with the reason; addresses are checked by `consentry.middlewares.fetchguard` on every request), download errors are UNREACHABLE (never an empty
 allow-all file). Concurrent callers for one key await ONE task; results expire after `CONSENT_SITEFILE_TTL`,
 or after the short unreachable TTL when a file could not be fetched (on the injectable `clock`). At most
 `max_entries` origins and documents are kept: beyond that the least recently used completed entry is dropped
@@ -29,7 +30,10 @@ from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 
 from consentry.middlewares._scrapyio import SITE_FILE_META
+from consentry.middlewares.adapters.addresses import scheme_refusal
+from consentry.middlewares.adapters.linkbudget import LinkBudget
 from consentry.middlewares.signals import consent_fetch_failed
+from consentry.policies.evaluate import evaluate_access, origin_of
 from consentry.policies.exclusion import excluded_file
 from consentry.policies.gather import DocumentKind, Need, licence_needs, site_from_files, site_needs
 from consentry.policies.model import MAX_REDIRECTS, FetchStatus, SiteFile
@@ -42,13 +46,17 @@ if TYPE_CHECKING:
 
     from consentry.middlewares._config import ConsentSettings
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "SiteCache", "site_cache"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "LINKED_FETCHED_STAT", "SITE_FILE_DOWNLOAD_FACTOR", "SiteCache", "site_cache"]
 
 logger = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CACHES: weakref.WeakKeyDictionary[Crawler, SiteCache] = weakref.WeakKeyDictionary()
 _STAT_KINDS = {"robots": "robots.txt", "ai_txt": "ai.txt", "tdmrep": "tdmrep.json"}
+#: A site file or licence is downloaded (and decoded) up to this many times `CONSENT_MAX_SITEFILE_BYTES`.
+SITE_FILE_DOWNLOAD_FACTOR = 32
+#: Stats key counting linked documents fetched (RSL licences, remote manifests).
+LINKED_FETCHED_STAT = "consent/linked/fetched"
 #: How many origins and documents one crawl's `SiteCache` keeps (least recently used completed ones go first).
 DEFAULT_MAX_ENTRIES = 10_000
 
@@ -78,6 +86,8 @@ class SiteCache:
         self._clock = clock
         self._max_entries = max_entries
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._building: set[str] = set()
+        self._budget = LinkBudget(settings.max_linked_per_response, settings.max_linked_per_origin)
 
     async def _once(self, key: tuple[str, str], make: Callable[[], Awaitable[tuple[Any, bool]]]) -> Any:
         entry = self._entries.get(key)
@@ -108,22 +118,50 @@ class SiteCache:
         return policy
 
     async def answer(self, needs: Sequence[Need]) -> dict[str, SiteFile]:
-        """The core's needs answered: linked documents (RSL licences, remote manifests), each fetched once per TTL."""
-        wanted = list({need.url: need for need in needs}.values())
+        """The core's needs answered: linked documents (RSL licences, remote manifests), each fetched once per TTL,
+        within the caps of `LinkBudget` (the others answered unreachable with the reason, counted in stats)."""
+        wanted, refused = self._budget.split(needs)
+        if refused and self._crawler.stats is not None:
+            self._crawler.stats.inc_value("consent/linked/capped", len(refused))
         found = await asyncio.gather(
             *(self._once(("doc", n.url), functools.partial(self._doc, n.url, n.kind.value)) for n in wanted)
         )
-        return {need.url: site_file for need, site_file in zip(wanted, found, strict=True)}
+        return {**refused, **{need.url: site_file for need, site_file in zip(wanted, found, strict=True)}}
 
     async def documents(self, urls: Iterable[str], kind: str = "licence") -> dict[str, SiteFile]:
         """Linked documents of one `kind` by URL (see `answer`)."""
         return await self.answer([Need(url, DocumentKind(kind)) for url in urls])
 
+    async def _refusal(self, url: str) -> str | None:
+        """Why the linked document `url` may not be fetched under its own origin's robots.txt (RFC 9309 §2.2.2).
+
+        An origin whose site files are being gathered right now is not asked (its robots.txt is not known
+        yet, and awaiting it from inside its own gathering would never end).
+        """
+        origin = origin_of(url)
+        if origin in self._building:
+            return None
+        skipped = evaluate_access(await self.policy(origin), url, self._config, fetched_at=None)
+        return None if skipped is None else f"refused by robots.txt of {origin}: {skipped.reason}"
+
     async def _doc(self, url: str, kind: str) -> tuple[SiteFile, bool]:
+        refused = await self._refusal(url)
+        if refused is not None:
+            logger.info("%s %s not fetched: %s", kind, url, refused)
+            return SiteFile.from_error(url, refused), True
+        if self._crawler.stats is not None:  # counted in the crawl's request budget (`AssetSpider`)
+            self._crawler.stats.inc_value(LINKED_FETCHED_STAT)
         site_file = await self.fetch(url, kind)
         return site_file, site_file.status is not FetchStatus.UNREACHABLE
 
     async def _build(self, origin: str) -> tuple[SitePolicy, bool]:
+        self._building.add(origin)
+        try:
+            return await self._gather(origin)
+        finally:
+            self._building.discard(origin)
+
+    async def _gather(self, origin: str) -> tuple[SitePolicy, bool]:
         needs = site_needs(origin)
         fetched = await asyncio.gather(*(self.fetch(need.url, need.kind.value) for need in needs))
         files = {need.url: site_file for need, site_file in zip(needs, fetched, strict=True)}
@@ -136,6 +174,13 @@ class SiteCache:
         reachable = all(f.status is not FetchStatus.UNREACHABLE for f in files.values())
         return policy, reachable
 
+    def _max_download(self, kind: str) -> int:
+        """Bytes a document of `kind` may take on the wire and decoded: a manifest up to the C2PA cap, any
+        other document `SITE_FILE_DOWNLOAD_FACTOR` × the parsed size (beyond it the fetch is UNREACHABLE)."""
+        if kind == "manifest":
+            return self._config.c2pa_max_bytes + 1
+        return self._config.max_sitefile_bytes * SITE_FILE_DOWNLOAD_FACTOR
+
     async def fetch(self, url: str, kind: str) -> SiteFile:
         """One document through the engine, redirects followed by hand (≤ 5), every status let through."""
         site_file = await self._fetch(url, kind)
@@ -147,6 +192,10 @@ class SiteCache:
     async def _fetch(self, url: str, kind: str) -> SiteFile:
         target = url
         for _ in range(MAX_REDIRECTS + 1):
+            refused = scheme_refusal(target)
+            if refused is not None:  # file:, ftp:, data: … never reach a download handler
+                logger.warning("site file %s not fetched: %s", url, refused)
+                return SiteFile.from_error(url, refused)
             excluded = self._config.excluded.match(target)
             if excluded is not None:  # an excluded host's documents are never fetched, redirected to or not
                 detail = excluded_file(target, excluded).detail  # archived as a fetch failure: audits replay it
@@ -162,6 +211,8 @@ class SiteCache:
                     "handle_httpstatus_all": True,
                     "dont_redirect": True,
                     "dont_retry": True,
+                    # raw and decoded size (HttpCompressionMiddleware): a compression bomb stops here
+                    "download_maxsize": self._max_download(kind),
                 },
             )
             try:

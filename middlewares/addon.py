@@ -1,8 +1,8 @@
 """`ConsentAddon`: every consent component in a Scrapy project with one line (Scrapy add-ons).
 
 To activate it, add ``ADDONS = {"consentry.middlewares.addon.ConsentAddon": 0}`` to the project settings. It
-installs the components at their orders (downloader: `SiteFilesMiddleware` 100, `AssetConsentMiddleware` 120,
-`OriginPolitenessMiddleware` 950 (download slots per origin, `Retry-After`);
+installs the components at their orders (downloader: `FetchGuardMiddleware` 50, `SiteFilesMiddleware` 100,
+`AssetConsentMiddleware` 120, `OriginPolitenessMiddleware` 950 (download slots per origin, `Retry-After`);
 spider: `ConsentTagMiddleware` 800; extensions: `DecisionLogExtension` and `WarcExtension` 500), turns
 Scrapy's `RobotsTxtMiddleware` off (it lets requests through when robots.txt is unreachable, where RFC 9309
 §2.3.1.4 asks for complete disallow; `SiteFilesMiddleware` applies robots.txt instead), sets every `CONSENT_*`
@@ -23,6 +23,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from consentry.middlewares._config import consent_enabled
 from consentry.middlewares.assets import AssetConsentMiddleware
 from consentry.middlewares.decisionlog import DecisionLogExtension
+from consentry.middlewares.fetchguard import FetchGuardMiddleware
 from consentry.middlewares.politeness import OriginPolitenessMiddleware
 from consentry.middlewares.sitefiles import SiteFilesMiddleware
 from consentry.middlewares.tagging import ConsentTagMiddleware
@@ -43,7 +44,8 @@ ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 #: component-priority setting -> (component, order).
 COMPONENTS: dict[str, tuple[tuple[type, int], ...]] = {
     "DOWNLOADER_MIDDLEWARES": (
-        (SiteFilesMiddleware, 100), (AssetConsentMiddleware, 120), (OriginPolitenessMiddleware, 950),
+        (FetchGuardMiddleware, 50), (SiteFilesMiddleware, 100), (AssetConsentMiddleware, 120),
+        (OriginPolitenessMiddleware, 950),
     ),
     "SPIDER_MIDDLEWARES": ((ConsentTagMiddleware, 800),),
     "EXTENSIONS": ((DecisionLogExtension, 500), (WarcExtension, 500)),

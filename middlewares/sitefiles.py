@@ -5,8 +5,9 @@ A URL our product token may not fetch — including every URL of an origin whose
 (5xx, timeout, connection error, > 5 redirects) — is never requested, nor is a URL on an excluded domain
 (`CONSENT_EXCLUDED_DOMAINS`, checked before any site file of its origin is fetched; a redirect to one is a
 new request and is skipped here too): its `skip` decision is emitted
-(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Bypass: meta
-`dont_check_consent`.
+(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. A request is sent
+with the URL robots.txt was matched against (RFC 9309 §2.2.2: `/public/../private/` is requested as
+`/private/`, never as written). Bypass: meta `dont_check_consent`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scrapy.exceptions import IgnoreRequest
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import emit_decision, wants_check
 from consentry.middlewares._sitecache import SiteCache, site_cache
+from consentry.middlewares.adapters.addresses import request_url
 from consentry.middlewares.adapters.clock import now
 from consentry.policies.evaluate import evaluate_access, evaluate_exclusion, origin_of
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["SiteFilesMiddleware"]
 
 logger = logging.getLogger(__name__)
+
+_NORMALISED = "consent_normalised_url"
 
 
 class SiteFilesMiddleware:
@@ -61,15 +65,20 @@ class SiteFilesMiddleware:
             )
         return cls(crawler, config=settings.config, cache=site_cache(crawler, settings))
 
-    async def process_request(self, request: Request) -> None:
-        """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied."""
+    async def process_request(self, request: Request) -> Request | None:
+        """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied; a URL not in its
+        normalised spelling (`request_url`) is replaced by it, so what is requested is what was matched."""
         if not wants_check(request):
-            return
+            return None
         decision = evaluate_exclusion(request.url, self.config, fetched_at=now())  # before any site file
         if decision is None:
+            normalised = request_url(request.url)
+            if normalised != request.url and not request.meta.get(_NORMALISED):
+                # the original passed the duplicate filter already, and its fingerprint is the normalised one
+                return request.replace(url=normalised, meta={**request.meta, _NORMALISED: True}, dont_filter=True)
             site = await self.cache.policy(origin_of(request.url))
             decision = evaluate_access(site, request.url, self.config, fetched_at=now())
         if decision is None:
-            return
+            return None
         emit_decision(self.crawler, decision, request, None)
         raise IgnoreRequest(f"consent skip: {decision.reason}")

@@ -144,6 +144,19 @@ SETTINGS: tuple[Setting, ...] = (
         "CONSENT_MAX_RETRY_AFTER", 300, "seconds, at least 0",
         "the longest `Retry-After` (on a 429 or 503) for which an origin is left alone; longer values are capped",
     ),
+    Setting(
+        "CONSENT_ALLOW_PRIVATE_ADDRESSES", False, "boolean",
+        "also fetch from loopback, private, link-local and other non-public addresses (those of the start URLs "
+        "are always allowed)",
+    ),
+    Setting(
+        "CONSENT_MAX_LINKED_PER_RESPONSE", 16, "count, at least 1",
+        "licences and remote manifests fetched for one response or robots.txt; the rest read `unverifiable`",
+    ),
+    Setting(
+        "CONSENT_MAX_LINKED_PER_ORIGIN", 256, "count, at least 1",
+        "distinct licences and remote manifests fetched from one origin per run; the rest read `unverifiable`",
+    ),
     Setting("CONSENT_LOG_PATH", None, "file path", "the decision log (JSON lines); unset disables it"),
     Setting("CONSENT_WARC_PATH", None, "file path", "the crawl's WARC; unset disables it"),
     Setting(

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from consentry.crawler.check.sources import DocumentSource
+from consentry.middlewares.adapters.addresses import request_url
 from consentry.middlewares.adapters.clock import now
+from consentry.middlewares.adapters.linkbudget import LinkBudget
 from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.policies.config import PolicyConfig
 from consentry.policies.evaluate import (
@@ -22,7 +24,7 @@ from consentry.policies.evaluate import (
     origin_of,
     response_warnings,
 )
-from consentry.policies.gather import Need, asset_needs, gather_site
+from consentry.policies.gather import DocumentKind, Need, asset_needs, gather_site
 from consentry.policies.lint import decision_warnings
 from consentry.policies.model import SiteFile
 from consentry.policies.record import Decision
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
     from consentry.middlewares.adapters.registry import Registry
 
 __all__ = ["CheckResult", "Checker"]
+
+_LINKED = frozenset({DocumentKind.LICENCE, DocumentKind.MANIFEST})
+
+
+def _anywhere(url: str) -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,29 +59,55 @@ class Checker:
     config: PolicyConfig
     trust_anchors_pem: str | None = None
     registry: Registry | None = None
+    budget: LinkBudget = field(default_factory=LinkBudget)
     _sites: dict[str, SitePolicy] = field(default_factory=dict)
     _documents: dict[str, SiteFile] = field(default_factory=dict)
+    _building: set[str] = field(default_factory=set)
 
     def answer(self, needs: Sequence[Need]) -> dict[str, SiteFile]:
-        """The core's needs answered from the source, each document fetched once per run."""
+        """The core's needs answered from the source, each document fetched once per run; licences and
+        manifests only where their host's robots.txt lets us (`permit`, every redirect hop) and within the
+        caps of `budget` (the others answered unreachable with the reason)."""
+        linked = [need for need in needs if need.kind in _LINKED and need.url not in self._documents]
+        self._documents.update(self.budget.split(linked)[1])
         for need in needs:
             if need.url not in self._documents:
-                self._documents[need.url] = self.source.site_file(need.url, self.config.max_sitefile_bytes)
+                permit = self.permit if need.kind in _LINKED else _anywhere
+                self._documents[need.url] = self.source.site_file(need.url, self.config.max_sitefile_bytes, permit)
         return {need.url: self._documents[need.url] for need in needs}
+
+    def permit(self, url: str) -> str | None:
+        """Why `url` may not be requested under its own origin's robots.txt (RFC 9309 §2.2.2), or None.
+
+        An origin whose site files are being gathered right now (a licence its robots.txt names on itself or
+        on an origin naming it back) is not asked again: its robots.txt is not known yet.
+        """
+        origin = origin_of(url)
+        if origin in self._building:
+            return None
+        skipped = evaluate_access(self.site(origin), url, self.config, fetched_at=None)
+        return None if skipped is None else f"refused by robots.txt of {origin}: {skipped.reason}"
 
     def site(self, origin: str) -> SitePolicy:
         """The origin's parsed site files (fetched on first use), with the RSL licences robots.txt names."""
         if origin not in self._sites:
-            self._sites[origin] = gather_site(origin, self.config.agent, self.answer)
+            self._building.add(origin)
+            try:
+                self._sites[origin] = gather_site(origin, self.config.agent, self.answer)
+            finally:
+                self._building.discard(origin)
         return self._sites[origin]
 
     def check(self, url: str) -> CheckResult:
-        """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate."""
+        """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate. The URL
+        is requested and matched in one spelling (`request_url`: dot segments removed, escapes normalised)."""
+        url = request_url(url)
         site = self.site(origin_of(url))
         skipped = evaluate_access(site, url, self.config, fetched_at=now())
         if skipped is not None:
             return CheckResult(url, skipped, (*site.warnings, *decision_warnings(skipped)))
-        fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1)  # one byte over: "too big" is visible
+        # one byte over: "too big" is visible; every redirect hop is checked against its own origin's robots.txt
+        fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1, self.permit)
         if isinstance(fetched, str):
             return CheckResult(url, None, site.warnings, error=fetched)
         documents = self.answer(asset_needs(fetched, self.config))

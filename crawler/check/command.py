@@ -54,6 +54,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     check.add_argument("--header", action="append", type=_header, default=[], metavar="'Name: value'",
                        help="add a response header to each asset, as if the server sent it")
     check.add_argument("--root", type=Path, help="read a local web root instead of the live site")
+    check.add_argument("--allow-private-addresses", action="store_true",
+                       help="also fetch from loopback, private and link-local addresses other than the URLs' own")
     check.add_argument("--json", action="store_true", help="print only a JSON array of decision records")
     check.add_argument("--trust-anchors", type=Path, metavar="PEM",
                        help="C2PA trust anchors (PEM); signers chaining to them read Trusted")
@@ -73,10 +75,27 @@ def _open_registry(path: Path | None) -> Registry | None:
         raise UsageError(f"--registry {exc}") from None
 
 
+def _budget() -> Any:
+    """The linked-document caps (the settings table's defaults)."""
+    from consentry.middlewares.adapters.linkbudget import LinkBudget
+
+    return LinkBudget()
+
+
+def _live_source(args: argparse.Namespace, agent: str) -> Any:
+    """httpx, refusing non-public addresses except those of the URLs checked (or all, when allowed)."""
+    from consentry.crawler.check.sources import HttpSource
+    from consentry.middlewares.adapters.addresses import FetchGuard
+
+    guard = FetchGuard(allow_private=args.allow_private_addresses)
+    guard.allow_urls(args.urls)
+    return HttpSource(agent, args.header, guard=guard)
+
+
 def run(args: argparse.Namespace) -> int:
     """Check every URL; print the table (or `--json`); exit 2 when a URL could not be fetched."""
     from consentry.crawler.check.checker import Checker
-    from consentry.crawler.check.sources import HttpSource, RootSource
+    from consentry.crawler.check.sources import RootSource
     from consentry.crawler.table import render_check
     from consentry.middlewares._config import read_trust_anchors
 
@@ -90,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
         anchors = read_trust_anchors(config.c2pa_trust_anchors)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    source = RootSource(args.root, args.header) if args.root else HttpSource(config.agent, args.header)
+    source = RootSource(args.root, args.header) if args.root else _live_source(args, config.agent)
     registry = _open_registry(args.registry)
     try:
-        checker = Checker(source, config, trust_anchors_pem=anchors, registry=registry)
+        checker = Checker(source, config, trust_anchors_pem=anchors, registry=registry, budget=_budget())
         results = [checker.check(url) for url in args.urls]
     finally:
         source.close()

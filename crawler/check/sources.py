@@ -8,76 +8,213 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from typing import Any, Protocol
+from urllib.parse import unquote, urljoin, urlsplit
 
+import httpcore
 import httpx
 
+from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, request_url, scheme_refusal
+from consentry.middlewares.adapters.contentcoding import SUPPORTED, DecodedTooLarge, decode, split_codings
 from consentry.policies.config import user_agent
 from consentry.policies.model import MAX_REDIRECTS, AssetResponse, SiteFile
 
-__all__ = ["DocumentSource", "HttpSource", "RootSource"]
+__all__ = ["DEFAULT_DEADLINE", "DocumentSource", "HttpSource", "Permit", "RootSource"]
 
 logger = logging.getLogger(__name__)
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_ACCEPT_ENCODING = ", ".join(sorted(SUPPORTED - {"x-gzip"}))
+#: Seconds one fetch may take in all, redirects and reads included (a slow-drip server is cut here).
+DEFAULT_DEADLINE = 30.0
 
 
 class DocumentSource(Protocol):
     """Where `check` gets documents from."""
 
-    def site_file(self, url: str, max_bytes: int) -> SiteFile: ...
+    def site_file(self, url: str, max_bytes: int, permit: Permit = ...) -> SiteFile: ...
 
-    def asset(self, url: str, max_bytes: int) -> AssetResponse | str: ...
+    def asset(self, url: str, max_bytes: int, permit: Permit = ...) -> AssetResponse | str: ...
 
     def close(self) -> None: ...
 
 
+class _GuardedBackend(httpcore.SyncBackend):
+    """httpcore's socket backend that resolves the host itself, checks every address, and dials the checked one."""
+
+    def __init__(self, guard: FetchGuard) -> None:
+        self.guard = guard
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        try:
+            addresses = self.guard.addresses(host)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        except TargetRefused as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+class _Refused(Exception):
+    """A hop refused before it was requested (scheme, address or robots.txt), or a bound exceeded."""
+
+
+#: httpcore's exceptions as the httpx exceptions the rest of `check` handles (httpx's public hierarchy).
+_HTTPCORE_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError), (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol), (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.NetworkError, httpx.NetworkError), (httpcore.ProtocolError, httpx.ProtocolError),
+)  # fmt: skip
+
+
+def _httpx_error(exc: Exception) -> Exception:
+    for core, mapped in _HTTPCORE_ERRORS:
+        if isinstance(exc, core):
+            return mapped(str(exc))
+    return exc
+
+
+class _GuardedStream(httpx.SyncByteStream):
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._stream
+        except Exception as exc:  # httpcore's errors surface as httpx's
+            raise _httpx_error(exc) from exc
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class _GuardedTransport(httpx.BaseTransport):
+    """An httpx transport over httpcore's public connection pool with the guarded network backend."""
+
+    def __init__(self, guard: FetchGuard) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_GuardedBackend(guard)
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        try:
+            response = self._pool.handle_request(core)
+        except Exception as exc:
+            raise _httpx_error(exc) from exc
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_GuardedStream(response.stream),  # type: ignore[arg-type]
+                              extensions=response.extensions)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+#: A hop check: why `url` may not be requested (robots.txt of its origin), or None.
+Permit = Callable[[str], "str | None"]
+
+
+def _no_check(url: str) -> str | None:
+    return None
+
+
 @dataclass
 class HttpSource:
-    """Live fetching with httpx: redirects followed up to RFC 9309's five, bodies capped while streaming."""
+    """Live fetching with httpx, hop by hop: every redirect target is checked (scheme, address after DNS,
+    `permit` — robots.txt of its origin) before it is requested, at most RFC 9309's five redirects; bodies are
+    read raw and decoded here with the caps of `consentry.middlewares.adapters.contentcoding`; each fetch has a
+    total `deadline` (seconds, all hops and reads together) besides the per-read `timeout`."""
 
     agent: str
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
     timeout: float = 15.0
+    deadline: float = DEFAULT_DEADLINE
+    guard: FetchGuard = field(default_factory=FetchGuard)
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            timeout=self.timeout,
-            headers={"User-Agent": user_agent(self.agent)},
+            follow_redirects=False,
+            timeout=min(self.timeout, self.deadline),
+            headers={"User-Agent": user_agent(self.agent), "Accept-Encoding": _ACCEPT_ENCODING},
             trust_env=False,
+            transport=_GuardedTransport(self.guard),
         )
 
-    def _get(self, url: str, max_bytes: int) -> tuple[httpx.Response, bytes]:
-        with self.client.stream("GET", url) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    break
-            return response, bytes(body)
+    def _read(self, response: httpx.Response, max_bytes: int, until: float) -> bytes:
+        raw = bytearray()
+        for chunk in response.iter_raw():
+            raw.extend(chunk)
+            if time.monotonic() > until:
+                raise _Refused(f"total deadline of {self.deadline:g} s exceeded")
+            if len(raw) > max_bytes:
+                break
+        body = bytes(raw)
+        for coding in split_codings(response.headers.get_list("content-encoding"))[0]:
+            body = decode(body, coding, max_bytes)
+        return body
 
-    def site_file(self, url: str, max_bytes: int) -> SiteFile:
-        """Fetch a site file; network failures and > 5 redirects become UNREACHABLE (RFC 9309 §2.3.1.4)."""
+    def _get(self, url: str, max_bytes: int, permit: Permit) -> tuple[httpx.Response, bytes]:
+        until = time.monotonic() + self.deadline
+        target = url
+        for _ in range(MAX_REDIRECTS + 1):
+            why = scheme_refusal(target) or permit(target)
+            if why is not None:
+                raise _Refused(why)
+            try:
+                with self.client.stream("GET", target) as response:
+                    location = response.headers.get("location")
+                    if response.status_code not in _REDIRECTS or not location:
+                        return response, self._read(response, max_bytes, until)
+            except httpx.InvalidURL as exc:  # httpx parses every Location, even one it is not asked to follow
+                raise _Refused(f"refused: {target} redirects to an unusable URL ({exc})") from None
+            if time.monotonic() > until:
+                raise _Refused(f"total deadline of {self.deadline:g} s exceeded")
+            target = request_url(urljoin(target, location))
+        raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+    def site_file(self, url: str, max_bytes: int, permit: Permit = _no_check) -> SiteFile:
+        """Fetch a site file; refusals, network failures, bombs and > 5 redirects are UNREACHABLE with the
+        reason (RFC 9309 §2.3.1.4)."""
         try:
-            response, body = self._get(url, max_bytes + 1)
+            response, body = self._get(url, max_bytes + 1, permit)
         except httpx.TooManyRedirects:
             return SiteFile.from_error(url, f"more than {MAX_REDIRECTS} redirects")
-        except (httpx.HTTPError, UnicodeError, ValueError) as exc:
+        except (_Refused, DecodedTooLarge) as exc:
+            return SiteFile.from_error(url, str(exc))
+        except (httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
             return SiteFile.from_error(url, f"{type(exc).__name__}: {exc}")
         return SiteFile.from_http(url, response.status_code, body,
                                   content_type=response.headers.get("content-type", ""), max_bytes=max_bytes)
 
-    def asset(self, url: str, max_bytes: int) -> AssetResponse | str:
+    def asset(self, url: str, max_bytes: int, permit: Permit = _no_check) -> AssetResponse | str:
         """Fetch the asset; `--header`s are appended as if the server had sent them (a what-if for owners)."""
         try:
-            response, body = self._get(url, max_bytes)
-        except (httpx.HTTPError, UnicodeError, ValueError) as exc:
+            response, body = self._get(url, max_bytes, permit)
+        except (_Refused, DecodedTooLarge) as exc:
+            return str(exc)
+        except (httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
             return f"{type(exc).__name__}: {exc}"
-        headers = (*((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw),
+        headers = (*((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
+                     if k.lower() != b"content-encoding"),
                    *self.extra_headers)
         return AssetResponse(url=str(response.url), status=response.status_code, headers=headers,
                              body=body[:max_bytes])
@@ -107,7 +244,7 @@ class RootSource:
             candidate = candidate / "index.html"
         return candidate if candidate.is_file() else None
 
-    def site_file(self, url: str, max_bytes: int) -> SiteFile:
+    def site_file(self, url: str, max_bytes: int, permit: Permit = _no_check) -> SiteFile:
         """A site file from the root; absent → 404 (UNAVAILABLE)."""
         path = self._path(url)
         if path is None:
@@ -117,7 +254,7 @@ class RootSource:
         kind = mimetypes.guess_type(path.name)[0] or "text/plain"
         return SiteFile.from_http(url, 200, body, content_type=kind, max_bytes=max_bytes)
 
-    def asset(self, url: str, max_bytes: int) -> AssetResponse | str:
+    def asset(self, url: str, max_bytes: int, permit: Permit = _no_check) -> AssetResponse | str:
         """The file at the URL's path, with a guessed Content-Type and the `--header`s."""
         path = self._path(url)
         if path is None:

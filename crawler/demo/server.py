@@ -27,7 +27,7 @@ class Route:
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-    fault: str = ""  # "" | "drop" | "stall" | "redirect-loop"
+    fault: str = ""  # "" | "drop" | "stall" | "redirect-loop" | "drip" (the body one byte per `delay`, endlessly)
     delay: float = 0.0
 
     @classmethod
@@ -66,8 +66,21 @@ class _Handler(BaseHTTPRequestHandler):
         if "content-length" not in names:
             self.send_header("Content-Length", str(len(route.body)))
         self.end_headers()
-        if with_body:
+        if with_body and route.fault == "drip":
+            self._drip(route)
+        elif with_body:
             self.wfile.write(route.body)
+
+    def _drip(self, route: Route) -> None:
+        """A slow-drip body: one byte per `route.delay` seconds until the client hangs up."""
+        body = route.body or b"#"
+        try:
+            for index in range(10**9):
+                time.sleep(route.delay)
+                self.wfile.write(body[index % len(body):][:1])
+                self.wfile.flush()
+        except OSError:
+            self.close_connection = True
 
     def do_GET(self) -> None:
         self._answer(with_body=True)

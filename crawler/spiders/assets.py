@@ -4,12 +4,16 @@
 for IP addresses and single-label hosts (127.0.0.1, localhost) the site is the host itself, so every
 loopback port of one host is one site. Links are followed within the start sites; media referenced by a
 page (img src/srcset, source, video, audio, a/href to a media file) are fetched wherever they live and
-marked `consent_media` so the page's `noai`/`noimageai` reaches them. One item per fetched response.
+marked `consent_media` so the page's `noai`/`noimageai` reaches them. One item per fetched response. Pages are
+streamed for links, at most `MAX_PAGE_LINKS` each; linked documents fetched by the consent components count
+against `max_requests` with the spider's own requests.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,10 +22,14 @@ from urllib.parse import urldefrag, urlsplit
 import scrapy
 import tldextract
 
+from consentry.middlewares._sitecache import LINKED_FETCHED_STAT
+
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-__all__ = ["MEDIA_EXTENSIONS", "AssetSpider", "page_links", "site_of"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_PAGE_LINKS", "MEDIA_EXTENSIONS", "AssetSpider", "page_links", "site_of"]
 
 #: File extensions that make an `<a href>` a media link.
 MEDIA_EXTENSIONS = frozenset({
@@ -30,11 +38,8 @@ MEDIA_EXTENSIONS = frozenset({
     "pdf", "epub",
 })  # fmt: skip
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
-_MEDIA_XPATH = (
-    "//img/@src | //source/@src | //video/@src | //video/@poster | //audio/@src"
-    " | //track/@src | //embed/@src | //object/@data"
-)
-_SRCSET_XPATH = "//img/@srcset | //source/@srcset"
+#: Links read from one page at most (`consent/links/capped` counts pages cut there).
+MAX_PAGE_LINKS = 10_000
 
 
 def site_of(url: str) -> str:
@@ -59,15 +64,52 @@ def _srcset_urls(values: Iterable[str]) -> Iterator[str]:
                 yield parts[0]
 
 
-def page_links(response: Response) -> list[tuple[str, bool]]:
-    """Every URL an HTML page references, absolute, in document order, with whether it is a medium
-    (img src/srcset, source, video, audio, track, embed, object, and `<a href>` to a media file)."""
-    sources = [*response.xpath(_MEDIA_XPATH).getall(), *_srcset_urls(response.xpath(_SRCSET_XPATH).getall())]
-    links = [(response.urljoin(src.strip()), True) for src in sources]
-    for href in response.xpath("//a/@href").getall():
+#: element -> (attributes holding one URL, attributes holding a srcset).
+_URL_ATTRIBUTES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "img": (("src",), ("srcset",)), "source": (("src",), ("srcset",)), "video": (("src", "poster"), ()),
+    "audio": (("src",), ()), "track": (("src",), ()), "embed": (("src",), ()), "object": (("data",), ()),
+}  # fmt: skip
+
+
+def _stream_elements(response: Response) -> Iterator[Any]:
+    """The page's elements in document order, each forgotten once read (memory flat in the page's size)."""
+    from lxml import etree
+
+    parser = etree.iterparse(io.BytesIO(response.body), events=("end",), html=True, recover=True,
+                             encoding=getattr(response, "encoding", None), no_network=True)
+    try:
+        for _, element in parser:
+            yield element
+            element.clear(keep_tail=False)
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
+    except etree.LxmlError:  # a page lxml gives up on: the links read so far
+        return
+
+
+def page_links(response: Response, max_links: int = MAX_PAGE_LINKS) -> list[tuple[str, bool]]:
+    """The URLs an HTML page references, absolute, with whether each is a medium (img src/srcset, source,
+    video, audio, track, embed, object, and `<a href>` to a media file): media in document order, then
+    srcset candidates, then anchors. At most `max_links` are read; the page is streamed, so a page with a
+    million links costs the memory of `max_links`."""
+    media: list[str] = []
+    srcsets: list[str] = []
+    anchors: list[str] = []
+    for element in _stream_elements(response):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "a" and element.get("href") is not None:
+            anchors.append(element.get("href"))
+        plain, sets = _URL_ATTRIBUTES.get(tag, ((), ()))
+        media.extend(element.get(name) for name in plain if element.get(name) is not None)
+        srcsets.extend(_srcset_urls(element.get(name) for name in sets if element.get(name) is not None))
+        if len(media) + len(srcsets) + len(anchors) >= max_links:
+            break
+    links = [(response.urljoin(src.strip()), True) for src in [*media, *srcsets]]
+    for href in anchors:
         url = response.urljoin(href.strip())
         links.append((url, _is_media(url)))
-    return links
+    return links[:max_links]
 
 
 class AssetSpider(scrapy.Spider):
@@ -86,12 +128,18 @@ class AssetSpider(scrapy.Spider):
         url = urldefrag(url)[0]
         if not url.startswith(("http://", "https://")) or url in self._seen:
             return None
-        if self.max_requests and len(self._seen) >= self.max_requests:
+        if self.max_requests and self._spent() >= self.max_requests:
             return None
         self._seen.add(url)
         if media:
             return scrapy.Request(url, callback=self.parse_media, meta={"consent_media": True})
         return scrapy.Request(url, callback=self.parse)
+
+    def _spent(self) -> int:
+        """Requests made so far: the spider's own and the linked documents fetched for them."""
+        stats = getattr(self, "crawler", None) and self.crawler.stats
+        linked = stats.get_value(LINKED_FETCHED_STAT, 0) if stats else 0
+        return len(self._seen) + int(linked)
 
     async def start(self) -> Any:
         """The start URLs, counted against the request limit."""
@@ -101,7 +149,12 @@ class AssetSpider(scrapy.Spider):
                 yield request
 
     def _links(self, response: Response) -> Iterator[scrapy.Request | None]:
-        for url, media in page_links(response):
+        links = page_links(response)
+        if len(links) >= MAX_PAGE_LINKS:
+            logger.warning("%s: only the first %d links read", response.url, MAX_PAGE_LINKS)
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("consent/links/capped")
+        for url, media in links:
             if media or site_of(url) in self.sites:
                 yield self._request(url, media=media)
 

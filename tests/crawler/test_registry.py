@@ -16,6 +16,7 @@ from consentry.crawler.check.sources import HttpSource
 from consentry.crawler.cli import main as consentry_main
 from consentry.crawler.demo.server import Route, SiteServer
 from consentry.crawler.registry.runner import WORK_SCHEMA
+from consentry.middlewares.adapters.addresses import FetchGuard
 from consentry.middlewares.adapters.registry import Registry
 from consentry.policies.config import PolicyConfig
 from tests.crawler._helpers import html, run_crawl
@@ -262,7 +263,9 @@ def _registry_signal(record: dict) -> dict | None:
 
 def test_check_catches_transformed_copies_on_another_origin(db: Path, site: SiteServer) -> None:
     with Registry.open(db) as registry:
-        checker = Checker(HttpSource("consentry", []), PolicyConfig(), registry=registry)
+        guard = FetchGuard()
+        guard.allow_urls([site.origin])  # as `check` allows the addresses of the URLs it checks
+        checker = Checker(HttpSource("consentry", [], guard=guard), PolicyConfig(), registry=registry)
         for path, title in CAUGHT.items():
             record = checker.check(site.url(path)).decision.to_record()
             signal = _registry_signal(record)

@@ -15,6 +15,7 @@ from scrapy.utils.test import get_crawler
 from consentry.middlewares.addon import ASYNCIO_REACTOR
 from consentry.middlewares.assets import AssetConsentMiddleware
 from consentry.middlewares.decisionlog import DecisionLogExtension
+from consentry.middlewares.fetchguard import FetchGuardMiddleware
 from consentry.middlewares.politeness import OriginPolitenessMiddleware
 from consentry.middlewares.sitefiles import SiteFilesMiddleware
 from consentry.middlewares.tagging import ConsentTagMiddleware
@@ -33,7 +34,7 @@ def test_the_addon_alone_installs_every_component(tmp_path: Path) -> None:
     crawler = _crawler(CONSENT_LOG_PATH=str(tmp_path / "d.jsonl"), CONSENT_WARC_PATH=str(tmp_path / "c.warc.gz"))
     settings = crawler.settings
     assert settings.getdict("DOWNLOADER_MIDDLEWARES") == {
-        RobotsTxtMiddleware: None, SiteFilesMiddleware: 100, AssetConsentMiddleware: 120,
+        RobotsTxtMiddleware: None, FetchGuardMiddleware: 50, SiteFilesMiddleware: 100, AssetConsentMiddleware: 120,
         OriginPolitenessMiddleware: 950}
     assert settings.getdict("SPIDER_MIDDLEWARES") == {ConsentTagMiddleware: 800}
     assert settings.getdict("EXTENSIONS") == {DecisionLogExtension: 500, WarcExtension: 500}

@@ -1,0 +1,90 @@
+"""Scheme and address policy for every request of a crawl (`consentry.middlewares.adapters.addresses`).
+
+Downloader middleware, order 50 (before the site-file middleware, so site files, licences, manifests and
+every redirect hop pass it too: a redirect is a new request through the whole chain). A request whose scheme
+is not http(s), or whose host resolves to a non-public address, is refused with `IgnoreRequest` before a
+connection is opened; the site-file cache turns that into an unreachable site file with the reason, an
+asset is not fetched and the refusal is logged and counted (`consent/refused/...` stats). The host is resolved
+with the reactor's resolver (Scrapy's DNS cache), so the address checked is the address Scrapy dials while
+the cache holds it. The addresses of the spider's `start_urls` are allowed, and every address when
+`CONSENT_ALLOW_PRIVATE_ADDRESSES` is true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+
+from consentry.middlewares._config import consent_settings
+from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, resolve_host
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+__all__ = ["FetchGuardMiddleware"]
+
+logger = logging.getLogger(__name__)
+
+
+async def _reactor_resolve(host: str) -> list[str]:
+    """`host`'s address from the Twisted reactor's resolver (the one Scrapy connects with)."""
+    try:
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import reactor
+    except ImportError:  # pragma: no cover - Scrapy without a Twisted reactor
+        return await asyncio.to_thread(resolve_host, host)
+    address: str = await maybe_deferred_to_future(cast("Any", reactor).resolve(host))
+    return [address]
+
+
+class FetchGuardMiddleware:
+    """Refuses non-http(s) requests and non-public addresses before connecting."""
+
+    def __init__(self, crawler: Crawler, guard: FetchGuard) -> None:
+        self.crawler = crawler
+        self.guard = guard
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """`NotConfigured` when `CONSENT_ENABLED` is false."""
+        settings = consent_settings(crawler.settings)
+        middleware = cls(crawler, FetchGuard(allow_private=settings.allow_private_addresses))
+        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        return middleware
+
+    def spider_opened(self, spider: Spider) -> None:
+        """Allow the addresses of the crawl's own start URLs."""
+        self.guard.allow_urls(str(url) for url in getattr(spider, "start_urls", ()) or ())
+
+    def _refuse(self, request: Request, why: str, kind: str) -> None:
+        logger.warning("not fetched: %s", why)
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"consent/refused/{kind}")
+        raise IgnoreRequest(why)
+
+    async def process_request(self, request: Request) -> None:
+        """Pass `request` on, or `IgnoreRequest` naming why its target may not be dialled."""
+        try:
+            self.guard.check_url(request.url)
+        except TargetRefused as exc:
+            self._refuse(request, str(exc), "scheme" if "scheme" in str(exc) else "address")
+        host = urlsplit(request.url).hostname or ""
+        if self.guard.allow_private or host in self.guard.allowed:
+            return
+        try:
+            addresses = await _reactor_resolve(host)
+        except Exception:
+            return
+        try:
+            for address in addresses:
+                self.guard.check_address(host, address)
+        except TargetRefused as exc:
+            self._refuse(request, str(exc), "address")
