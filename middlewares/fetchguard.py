@@ -51,6 +51,8 @@ class FetchGuardMiddleware:
     def __init__(self, crawler: Crawler, guard: FetchGuard) -> None:
         self.crawler = crawler
         self.guard = guard
+        self._start_hosts: set[str] = set()
+        self._started: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -61,8 +63,17 @@ class FetchGuardMiddleware:
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
-        """Allow the addresses of the crawl's own start URLs."""
-        self.guard.allow_urls(str(url) for url in getattr(spider, "start_urls", ()) or ())
+        """Allow the addresses of the crawl's own start URLs (resolved on the first request, with the resolver
+        the crawl dials with)."""
+        urls = [str(url) for url in getattr(spider, "start_urls", ()) or ()]
+        self._start_hosts = {host for host in (urlsplit(url).hostname for url in urls) if host}
+
+    async def _allow_start_hosts(self) -> None:
+        for host in self._start_hosts:
+            try:
+                self.guard.allowed.update(await _reactor_resolve(host))
+            except Exception:  # an unresolvable start URL fails on its own request
+                logger.debug("start URL host %s does not resolve", host)
 
     def _refuse(self, request: Request, why: str, kind: str) -> None:
         logger.warning("not fetched: %s", why)
@@ -72,6 +83,9 @@ class FetchGuardMiddleware:
 
     async def process_request(self, request: Request) -> None:
         """Pass `request` on, or `IgnoreRequest` naming why its target may not be dialled."""
+        if self._started is None:  # every request waits for the one resolution of the start hosts
+            self._started = asyncio.ensure_future(self._allow_start_hosts())
+        await asyncio.shield(self._started)
         try:
             self.guard.check_url(request.url)
         except TargetRefused as exc:
