@@ -50,12 +50,12 @@ class ConsentSettings:
     log_path: str | None
     warc_path: str | None
     unreachable_ttl: int
-    follow_dropped_pages: bool = True
-    registry_path: str | None = None
-    max_retry_after: int = 300
-    allow_private_addresses: bool = False
-    max_linked_per_response: int = 16  # `CONSENT_MAX_LINKED_PER_RESPONSE`'s default
-    max_linked_per_origin: int = 256  # `CONSENT_MAX_LINKED_PER_ORIGIN`'s default
+    follow_dropped_pages: bool
+    registry_path: str | None
+    max_retry_after: int
+    allow_private_addresses: bool
+    max_linked_per_response: int
+    max_linked_per_origin: int
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Purpose, expand_purposes, parse_purpose
 
 __all__ = [
+    "DEFAULT_C2PA_MAX_BYTES",
     "InferredMode",
     "OnAiGenerated",
     "OnDeny",
@@ -31,6 +32,8 @@ __all__ = [
     "user_agent",
 ]
 
+#: `CONSENT_C2PA_MAX_BYTES` default: bodies above it are not handed to the C2PA reader.
+DEFAULT_C2PA_MAX_BYTES = 50 * 1024 * 1024
 _TOKEN = re.compile(r"[A-Za-z_-]+")
 _E = TypeVar("_E", bound=enum.StrEnum)
 
@@ -137,7 +140,7 @@ class PolicyConfig:
     inferred: InferredMode = InferredMode.ENFORCE
     sitefile_ttl: int = 86_400
     max_sitefile_bytes: int = MIN_SITEFILE_BYTES
-    c2pa_max_bytes: int = 50 * 1024 * 1024
+    c2pa_max_bytes: int = DEFAULT_C2PA_MAX_BYTES
     c2pa_trust_anchors: str | None = None
     on_ai_generated: OnAiGenerated = OnAiGenerated.KEEP
     #: `CONSENT_EXCLUDED_DOMAINS`, its list files read by the transport (`consentry.middlewares._config`).

@@ -455,7 +455,7 @@ def render_summary(outcomes: Sequence[FileOutcome], *, overridden: bool = False)
 def _options(args: argparse.Namespace) -> AuditOptions:
     config = None
     if args.agent or args.purposes:
-        values: dict[str, object] = {"CONSENT_AGENT": args.agent or "consentry"}
+        values: dict[str, object] = {"CONSENT_AGENT": args.agent} if args.agent else {}
         if args.purposes:
             values["CONSENT_PURPOSES"] = args.purposes
         try:

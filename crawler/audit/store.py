@@ -67,7 +67,7 @@ class DocumentStore:
     """Every small archived document that a decision may depend on, per URL, sorted by WARC-Date."""
 
     max_bytes: int
-    agent: str = "consentry"
+    agent: str
     captures: dict[str, list[DocCapture]] = field(default_factory=dict)
     wanted: set[str] = field(default_factory=set)
     recent: OrderedDict[str, list[Capture]] = field(default_factory=OrderedDict)

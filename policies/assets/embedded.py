@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consentry.policies.assets import aigenerated, credentials, epub, prescan, xmp
+from consentry.policies.config import DEFAULT_C2PA_MAX_BYTES
 from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
 from consentry.policies.record import Provenance
 from consentry.policies.tdmrep import TdmDeclaration, TdmLayer
@@ -51,7 +52,7 @@ class ManifestReader(Protocol):
 
 
 #: `CONSENT_C2PA_MAX_BYTES` default: bodies above it are not handed to the c2pa reader.
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_BYTES = DEFAULT_C2PA_MAX_BYTES
 
 #: pre-scan container -> the MIME type the c2pa reader is told (the server's Content-Type may lie).
 _READER_TYPES = {
