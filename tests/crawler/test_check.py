@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ def _site(robots: str | None, routes: dict[str, Route]) -> SiteServer:
     if robots is not None:
         table["/robots.txt"] = Route.text(robots)
     return SiteServer(table).start()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[SiteServer]]:
-    started: list[SiteServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def _check_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:

@@ -70,14 +70,6 @@ def listeners() -> Iterator[list[Listener]]:
         listener.close()
 
 
-@pytest.fixture
-def servers() -> Iterator[list[SiteServer]]:
-    started: list[SiteServer] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
 def _redirect(location: str) -> Route:
     return Route(302, (("Location", location),))
 
