@@ -14,10 +14,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from consentry.crawler import exitcodes
 from consentry.crawler.errors import Parser, UsageError
 from consentry.policies.version import VERSION
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "verbosity"]
 
 #: subcommand -> the module that declares (`add_parser`) and runs (`run`) it.
 _COMMANDS = {
@@ -34,24 +35,52 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = Parser(prog="consentry", description="Consent-respecting crawling: evaluate AI-training "
                     "and TDM consent signals on every asset.")
-    parser.add_argument("--version", action="version", version=f"consentry {VERSION}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser.add_argument("-V", "--version", action="version", version=f"consentry {VERSION}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
     for module in _COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
+    for command in sub.choices.values():
+        _add_verbosity(command)
     return parser
+
+
+def _add_verbosity(command: argparse.ArgumentParser) -> None:
+    """`-v/--verbose` and `-q/--quiet` on every subcommand (and its own subcommands): `args.verbose` and
+    `args.quiet` count them; `verbosity(args)` is their difference."""
+    nested = [action for action in command._actions if isinstance(action, argparse._SubParsersAction)]
+    for action in nested:
+        for child in action.choices.values():
+            _add_verbosity(child)
+    if nested:
+        return
+    group = command.add_argument_group("output")
+    group.add_argument("-v", "--verbose", action="count", default=0,
+                       help="say more (repeatable): -v shows download tracebacks and Scrapy's log")
+    group.add_argument("-q", "--quiet", action="count", default=0,
+                       help="say less: -q prints no summary, only errors")
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """`-v` count minus `-q` count (0 by default; negative: quiet)."""
+    return int(getattr(args, "verbose", 0)) - int(getattr(args, "quiet", 0))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return exitcodes.USAGE
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
         code: int = importlib.import_module(_COMMANDS[args.command]).run(args)
     except UsageError as exc:
         print(f"consentry: error: {exc}", file=sys.stderr)
-        return 2
+        return exitcodes.USAGE
     except KeyboardInterrupt:
         print("consentry: interrupted", file=sys.stderr)
-        return 130
+        return exitcodes.INTERRUPTED
     return code
 
 
