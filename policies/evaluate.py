@@ -59,6 +59,21 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
+def _own_refusal(robots: RobotsPolicy, documents: SiteDocuments, url: str) -> str | None:
+    """Why a licence that robots.txt names on its own origin may not be fetched (its path is disallowed for the
+    agent, RFC 9309 §2.2.2), or None (another origin's licence is checked against that origin's robots.txt)."""
+    if origin_of(url) != documents.origin or robots.access(url)[0] is Verdict.ALLOW:
+        return None
+    return f"refused: {url} is disallowed by the robots.txt that names it (RFC 9309 §2.2.2); not fetched"
+
+
+def _unfetched_licence(robots: RobotsPolicy, documents: SiteDocuments, url: str) -> SiteFile:
+    """The stand-in for a licence the transport did not answer: refused under the origin's own robots.txt, or
+    absent."""
+    refused = _own_refusal(robots, documents, url)
+    return SiteFile.absent(url) if refused is None else SiteFile.from_error(url, refused)
+
+
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` of an absolute URL, lower-cased, default port dropped (RFC 9309 §2.3)."""
     parts = urlsplit(url)
@@ -105,7 +120,7 @@ class SitePolicy:
         """Parse every site file of `documents` for `agent`. Never raises on remote content."""
         robots = RobotsPolicy.parse(documents.robots, agent)
         licences = tuple(
-            (url, rsl.RslDocument.parse(documents.licences.get(url) or SiteFile.absent(url)))
+            (url, rsl.RslDocument.parse(documents.licences.get(url) or _unfetched_licence(robots, documents, url)))
             for url in robots.license_urls
         )
         return cls(documents, robots, AiTxtPolicy.parse(documents.ai_txt, agent),
@@ -113,8 +128,9 @@ class SitePolicy:
 
     @property
     def licence_urls(self) -> tuple[str, ...]:
-        """The RSL licences robots.txt declares (`License:`), which the transport must fetch."""
-        return self.robots.license_urls
+        """The RSL licences robots.txt declares (`License:`) that the transport must fetch: all but those on this
+        origin under a path its own robots.txt disallows (RFC 9309 §2.2.2; they read as refused, never fetched)."""
+        return tuple(url for url in self.robots.license_urls if _own_refusal(self.robots, self.documents, url) is None)
 
     def with_licences(self, licences: Mapping[str, SiteFile], agent: str) -> SitePolicy:
         """This policy rebuilt with the fetched licence documents."""

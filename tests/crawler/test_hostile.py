@@ -27,6 +27,7 @@ from consentry.crawler.demo.server import Route, SiteServer
 from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, address_refusal
 from consentry.policies.config import PolicyConfig
 from consentry.policies.model import FetchStatus
+from tests.crawler._audit import run_audit
 from tests.crawler._helpers import ROOT, html, jpeg, run_crawl
 
 CANARY = "CANARY-7f3a-never-in-output"
@@ -443,6 +444,44 @@ def test_crawl_honours_the_licence_hosts_robots_txt(servers: list[SiteServer], t
     assert "/open/l.xml" in host.requested  # allowed by the host's robots.txt: fetched
     assert host.requested.index("/robots.txt") < host.requested.index("/open/l.xml")
     assert f"refused by robots.txt of {host.origin}" in json.dumps(result.decision(site.url("/a.jpg")))
+
+
+def _self_licensed_site() -> SiteServer:
+    """A site whose robots.txt names, on its own origin, a licence under a path it disallows."""
+    site = SiteServer({
+        "/private/l.xml": Route.text("<rsl/>", "application/rsl+xml"),
+        "/": html('<img src="/a.jpg">'),
+        "/a.jpg": jpeg(),
+    }).start()
+    site._server.routes["/robots.txt"] = Route.text(
+        f"User-agent: *\nDisallow: /private/\nLicense: {site.url('/private/l.xml')}\n")
+    return site
+
+
+def test_crawl_does_not_fetch_a_licence_its_own_robots_txt_disallows(servers: list[SiteServer], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    site = _self_licensed_site()
+    servers.append(site)
+    result = run_crawl([site.url("/")], tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "/private/l.xml" not in site.requested
+    assert "/a.jpg" in site.requested
+    assert "is disallowed by the robots.txt that names it" in json.dumps(result.decision(site.url("/a.jpg")))
+    code, out, err = run_audit(capsys, str(result.out / "crawl.warc.gz"))  # the audit reads it the same way
+    assert code == 0, out + err
+
+
+def test_check_does_not_fetch_a_licence_its_own_robots_txt_disallows(servers: list[SiteServer]) -> None:
+    site = _self_licensed_site()
+    servers.append(site)
+    source = HttpSource("consentry", guard=FetchGuard(allow_private=True))
+    try:
+        result = Checker(source, PolicyConfig()).check(site.url("/a.jpg"))
+    finally:
+        source.close()
+    assert result.decision is not None
+    assert "/private/l.xml" not in site.requested
+    assert "is disallowed by the robots.txt that names it" in json.dumps(result.decision.to_record())
 
 
 # --- one spelling: what is matched is what is requested ------------------------------------------------------
