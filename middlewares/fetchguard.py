@@ -5,9 +5,11 @@ every redirect hop pass it too: a redirect is a new request through the whole ch
 is not http(s), or whose host resolves to a non-public address, is refused with `IgnoreRequest` before a
 connection is opened; the site-file cache turns that into an unreachable site file with the reason, an
 asset is not fetched and the refusal is logged and counted (`consent/refused/...` stats). The host is resolved
-with the reactor's resolver (Scrapy's DNS cache), so the address checked is the address Scrapy dials while
-the cache holds it. The addresses of the spider's `start_urls` are allowed, and every address when
-`CONSENT_ALLOW_PRIVATE_ADDRESSES` is true.
+with the reactor's resolver (Scrapy's DNS cache). The connection resolves the name again: the same policy
+filters that answer too (`consentry.middlewares.adapters.dialguard`, around the reactor's name resolver), so a
+name that answers differently the second time (DNS rebinding, or Scrapy's DNS cache off) is still never
+dialled on a refused address; that failure is reported with the same reason. The addresses of the spider's
+`start_urls` are allowed, and every address when `CONSENT_ALLOW_PRIVATE_ADDRESSES` is true.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import logging
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
+from scrapy import exceptions as scrapy_exceptions
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
+from twisted.internet.error import DNSLookupError
 
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares.adapters import dialguard
 from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, resolve_host
 
 if TYPE_CHECKING:
@@ -32,6 +37,11 @@ if TYPE_CHECKING:
 __all__ = ["FetchGuardMiddleware"]
 
 logger = logging.getLogger(__name__)
+
+#: How a connection whose every address was refused fails: Twisted's lookup error (Scrapy ≥ 2.19 re-raises it
+#: as its own `CannotResolveHostError`).
+_LOOKUP_FAILURES: tuple[type[Exception], ...] = (
+    DNSLookupError, getattr(scrapy_exceptions, "CannotResolveHostError", DNSLookupError))
 
 
 async def _reactor_resolve(host: str) -> list[str]:
@@ -45,6 +55,15 @@ async def _reactor_resolve(host: str) -> list[str]:
     return [address]
 
 
+def _reactor() -> Any:
+    """The installed Twisted reactor (None without Twisted)."""
+    try:
+        from twisted.internet import reactor
+    except ImportError:  # pragma: no cover - Scrapy without a Twisted reactor
+        return None
+    return reactor
+
+
 class FetchGuardMiddleware:
     """Refuses non-http(s) requests and non-public addresses before connecting."""
 
@@ -53,6 +72,7 @@ class FetchGuardMiddleware:
         self.guard = guard
         self._start_hosts: set[str] = set()
         self._started: asyncio.Future[None] | None = None
+        self._dial_guard: dialguard.DialGuard | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -60,6 +80,7 @@ class FetchGuardMiddleware:
         settings = consent_settings(crawler.settings)
         middleware = cls(crawler, FetchGuard(allow_private=settings.allow_private_addresses))
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def spider_opened(self, spider: Spider) -> None:
@@ -67,6 +88,19 @@ class FetchGuardMiddleware:
         the crawl dials with)."""
         urls = [str(url) for url in getattr(spider, "start_urls", ()) or ()]
         self._start_hosts = {host for host in (urlsplit(url).hostname for url in urls) if host}
+        self._dial_guard = dialguard.install(_reactor(), self.guard)
+
+    def spider_closed(self, spider: Spider) -> None:
+        """Take this crawl's guard off the reactor's name resolver."""
+        dialguard.uninstall(_reactor(), self.guard)
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A connection whose every address the dial guard refused: `IgnoreRequest` with the refusal as reason
+        (other failures pass on unchanged)."""
+        host = urlsplit(request.url).hostname or ""
+        why = self._dial_guard.refusal(host) if self._dial_guard is not None else None
+        if why is not None and isinstance(exception, _LOOKUP_FAILURES):
+            self._refuse(request, why, "address")
 
     async def _allow_start_hosts(self) -> None:
         for host in self._start_hosts:

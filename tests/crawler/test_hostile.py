@@ -426,6 +426,25 @@ def test_crawl_refuses_a_name_resolving_to_another_address_before_connecting(
         assert "internal.test resolves to loopback address 127.0.0.2" in result.stderr
 
 
+@pytest.mark.parametrize("dnscache", [True, False])
+def test_crawl_never_dials_a_name_that_rebinds_to_a_refused_address(
+        servers: list[SiteServer], listeners: list[Listener], tmp_path: Path, dnscache: bool) -> None:
+    inside = Listener("127.0.0.2")
+    listeners.append(inside)
+    site = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
+                       "/": html(f'<img src="http://rebind.test:{inside.port}/x.jpg">')}).start()
+    servers.append(site)
+    settings: dict[str, object] = {"TWISTED_DNS_RESOLVER": "tests.crawler._resolver.RebindingResolver",
+                                   "DNSCACHE_ENABLED": dnscache, "DOWNLOAD_TIMEOUT": 2}
+    result = run_crawl([site.url("/")], tmp_path / "out", settings=settings)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not inside.dialled()  # the check saw a public address; the connection's answer was filtered
+    assert "rebind.test resolves to loopback address 127.0.0.2" in result.stderr
+    decision = result.decision(f"http://rebind.test:{inside.port}/x.jpg")
+    assert decision["action"] != "keep"
+    assert "rebind.test resolves to loopback address 127.0.0.2" in json.dumps(decision)
+
+
 def test_crawl_honours_the_licence_hosts_robots_txt(servers: list[SiteServer], tmp_path: Path) -> None:
     host = SiteServer({"/robots.txt": Route.text("User-agent: *\nDisallow: /licences/\n"),
                        "/licences/l.xml": Route.text("<rsl/>", "application/rsl+xml"),
