@@ -25,14 +25,20 @@ from scrapy.exceptions import IgnoreRequest
 from twisted.internet.error import DNSLookupError
 
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares._scrapyio import SITE_FILE_META, emit_decision
 from consentry.middlewares.adapters import dialguard
 from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, resolve_host
+from consentry.middlewares.adapters.clock import now
+from consentry.middlewares.signals import consent_fetch_failed
+from consentry.policies.evaluate import evaluate_refused
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+
+    from consentry.policies.config import PolicyConfig
 
 __all__ = ["FetchGuardMiddleware"]
 
@@ -67,9 +73,10 @@ def _reactor() -> Any:
 class FetchGuardMiddleware:
     """Refuses non-http(s) requests and non-public addresses before connecting."""
 
-    def __init__(self, crawler: Crawler, guard: FetchGuard) -> None:
+    def __init__(self, crawler: Crawler, guard: FetchGuard, config: PolicyConfig) -> None:
         self.crawler = crawler
         self.guard = guard
+        self.config = config
         self._start_hosts: set[str] = set()
         self._started: asyncio.Future[None] | None = None
         self._dial_guard: dialguard.DialGuard | None = None
@@ -78,7 +85,7 @@ class FetchGuardMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         """`NotConfigured` when `CONSENT_ENABLED` is false."""
         settings = consent_settings(crawler.settings)
-        middleware = cls(crawler, FetchGuard(allow_private=settings.allow_private_addresses))
+        middleware = cls(crawler, FetchGuard(allow_private=settings.allow_private_addresses), settings.config)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
@@ -110,9 +117,20 @@ class FetchGuardMiddleware:
                 logger.debug("start URL host %s does not resolve", host)
 
     def _refuse(self, request: Request, why: str, kind: str) -> None:
+        """Log and count the refusal; an asset (not a site file, licence or manifest: their fetchers record the
+        refusal as the document's failure) gets its `skip` decision, tagged `unverifiable`, and the refusal is
+        archived as a fetch failure so an audit replays it. Then `IgnoreRequest`."""
         logger.warning("not fetched: %s", why)
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"consent/refused/{kind}")
+        meta = request.meta
+        if not meta.get("dont_check_consent") and SITE_FILE_META not in meta:
+            hops = meta.get("redirect_urls") or ()
+            if hops:
+                why = f"{why} (redirected from {hops[0]})"
+            self.crawler.signals.send_catch_log(consent_fetch_failed, url=request.url, detail=why)
+            emit_decision(self.crawler, evaluate_refused(request.url, why, self.config, fetched_at=now()),
+                          request, None)
         raise IgnoreRequest(why)
 
     async def process_request(self, request: Request) -> None:

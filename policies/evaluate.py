@@ -39,6 +39,7 @@ __all__ = [
     "evaluate_access",
     "evaluate_asset",
     "evaluate_exclusion",
+    "evaluate_refused",
     "evaluate_response",
     "is_html",
     "licence_urls",
@@ -194,6 +195,14 @@ def evaluate_exclusion(url: str, config: PolicyConfig, *, fetched_at: str | None
         return None
     return decide(url=url, config=config, access=Verdict.DENY, access_signal=excluded_signal(url, entry),
                   fetched_at=fetched_at)
+
+
+def evaluate_refused(url: str, why: str, config: PolicyConfig, *, fetched_at: str | None) -> Decision:
+    """The `skip` decision for a URL consentry refused to dial (a scheme other than http(s), or a host on a
+    non-public address, docs/protocols.md "Fetch policy"): never requested, tagged `unverifiable` — nothing
+    about its creator's terms could be read, and the refusal is never consent. `why` is the refusal."""
+    signal = Signal(Mechanism.FETCH_POLICY, Scope.SITE, url, why, tags=(Tag.UNVERIFIABLE,))
+    return decide(url=url, config=config, access=Verdict.DENY, access_signal=signal, fetched_at=fetched_at)
 
 
 def evaluate_access(site: SitePolicy, url: str, config: PolicyConfig, *, fetched_at: str | None) -> Decision | None:

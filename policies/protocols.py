@@ -82,6 +82,9 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("Access restrictions", "RFC 9110 (401, 402, 403 with WWW-Authenticate), schema.org isAccessibleForFree",
              (Kind.CRAWL,), "a GPAI Code of Practice measure (no circumvention of access restrictions)",
              (Mechanism.ACCESS_RESTRICTION,), "none", "protocols.md"),
+    Protocol("Fetch policy", "consentry's own: http(s) only, public addresses only (RFC 9110 §4.2, RFC 6890)",
+             (Kind.CRAWL,), "not applicable", (Mechanism.FETCH_POLICY,),
+             "`CONSENT_ALLOW_PRIVATE_ADDRESSES` (addresses only)", "protocols.md"),
 )  # fmt: skip
 
 _BY_MECHANISM = {mechanism: protocol for protocol in PROTOCOLS for mechanism in protocol.mechanisms}

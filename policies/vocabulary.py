@@ -85,6 +85,7 @@ class Mechanism(enum.StrEnum):
     REGISTRY = "registry"
     EXCLUDED_DOMAIN = "excluded-domain"
     ACCESS_RESTRICTION = "access-restriction"
+    FETCH_POLICY = "fetch-policy"
 
 
 class Scope(enum.StrEnum):

@@ -23,6 +23,7 @@ from consentry.crawler.audit.compare import differences, policy_from_decision
 from consentry.crawler.audit.records import authority, sortable_date
 from consentry.crawler.audit.result import AuditOptions, Pending, RecordResult, seconds
 from consentry.crawler.audit.store import DocumentStore, Resolved
+from consentry.middlewares.adapters.addresses import REFUSAL_PREFIX
 from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.middlewares.adapters.registry import Registry
 from consentry.policies.config import PolicyConfig
@@ -31,6 +32,7 @@ from consentry.policies.evaluate import (
     SitePolicy,
     evaluate_access,
     evaluate_asset,
+    evaluate_refused,
     is_html,
     origin_of,
     page_inheritance,
@@ -154,7 +156,13 @@ class Judge:
         return {need.url: self._resolve(need.url, anchor) for need in needs}
 
     def skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
-        """Replay a `skip` (no response archived): access as robots.txt was archived at `date`."""
+        """Replay a `skip` (no response archived): the crawl's archived refusal to dial the URL (fetch policy),
+        else access as robots.txt was archived at `date`."""
+        own = self.store.resolve(url, date)
+        if own.archived and own.site_file.detail.startswith(REFUSAL_PREFIX):
+            refused = evaluate_refused(url, own.site_file.detail, config, fetched_at=seconds(date))
+            note = "not dialled by the crawl's fetch policy (archived refusal; the address it resolved to is not"
+            return RecordResult(url, record_id, date, None, refused, notes=[f"{note} archived)"])
         site, notes, unverifiable, _, _ = self._site(url, date, config)
         decision = evaluate_access(site, url, config, fetched_at=seconds(date))
         return RecordResult(url, record_id, date, None, decision, notes=notes, unverifiable=unverifiable)

@@ -24,6 +24,7 @@ from consentry.policies.robots.urlpattern import request_path
 
 __all__ = [
     "ALLOWED_SCHEMES",
+    "REFUSAL_PREFIX",
     "FetchGuard",
     "Resolve",
     "TargetRefused",
@@ -31,6 +32,9 @@ __all__ = [
     "resolve_host",
     "scheme_refusal",
 ]
+
+#: How every refusal's message (its evidence) begins; the audit recognises an archived refusal by it.
+REFUSAL_PREFIX = "refused: "
 
 #: The only schemes consentry fetches.
 ALLOWED_SCHEMES = frozenset({"http", "https"})
@@ -73,7 +77,7 @@ def scheme_refusal(url: str) -> str | None:
     scheme = urlsplit(url).scheme.lower()
     if scheme in ALLOWED_SCHEMES:
         return None
-    return f"refused: scheme {scheme or '(none)'!r} of {url} is not http(s)"
+    return f"{REFUSAL_PREFIX}scheme {scheme or '(none)'!r} of {url} is not http(s)"
 
 
 def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -118,7 +122,7 @@ class FetchGuard:
             return
         why = address_refusal(address)
         if why is not None:
-            raise TargetRefused(f"refused: {host} resolves to {why} (CONSENT_ALLOW_PRIVATE_ADDRESSES is off)")
+            raise TargetRefused(f"{REFUSAL_PREFIX}{host} resolves to {why} (CONSENT_ALLOW_PRIVATE_ADDRESSES is off)")
 
     def addresses(self, host: str) -> list[str]:
         """The addresses of `host`, every one checked (`TargetRefused`), `OSError` when it does not resolve."""

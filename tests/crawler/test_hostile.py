@@ -316,6 +316,10 @@ def test_crawl_never_reads_a_local_file_or_dials_ftp_or_another_address(
     assert "is not http(s)" in result.stderr
     assert "127.0.0.2 resolves to loopback address" in result.stderr
     assert result.decision(other.url("/c.jpg"))["action"] in {"keep", "drop"}
+    refused = result.decision(f"http://127.0.0.2:{inside.port}/b.jpg")  # the redirect target: never dialled
+    assert (refused["action"], refused["tags"]) == ("skip", ["unverifiable"])
+    assert refused["signals"][0]["mechanism"] == "fetch-policy"
+    assert f"redirected from {other.url('/b.jpg')}" in refused["signals"][0]["evidence"]
 
 
 # --- caps on linked documents and on links per page ----------------------------------------------------------
@@ -409,7 +413,8 @@ def test_crawl_brotli_bomb_robots_txt_stays_small(servers: list[SiteServer], tmp
 
 @pytest.mark.parametrize("allowed", [False, True])
 def test_crawl_refuses_a_name_resolving_to_another_address_before_connecting(
-        servers: list[SiteServer], listeners: list[Listener], tmp_path: Path, allowed: bool) -> None:
+        servers: list[SiteServer], listeners: list[Listener], tmp_path: Path, allowed: bool,
+        capsys: pytest.CaptureFixture[str]) -> None:
     inside = Listener("127.0.0.2")
     listeners.append(inside)
     site = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
@@ -424,6 +429,11 @@ def test_crawl_refuses_a_name_resolving_to_another_address_before_connecting(
     assert inside.dialled() is allowed  # allowed, the same name is dialled: the resolver answer is real
     if not allowed:
         assert "internal.test resolves to loopback address 127.0.0.2" in result.stderr
+        refused = result.decision(f"http://internal.test:{inside.port}/x.jpg")
+        assert (refused["action"], refused["access"], refused["tags"]) == ("skip", "deny", ["unverifiable"])
+        assert "internal.test resolves to loopback address 127.0.0.2" in refused["reason"]
+        code, out, err = run_audit(capsys, str(result.out / "crawl.warc.gz"))  # replayed from the archived refusal
+        assert code == 0, out + err
 
 
 @pytest.mark.parametrize("dnscache", [True, False])

@@ -29,7 +29,7 @@ _PROTOCOL = {
     "tdmrep-epub": "TDMRep", "robots-license": "RSL", "rsl": "RSL", "x-robots-tag": "noai / noimageai",
     "meta-robots": "noai / noimageai", "page-inherited": "noai / noimageai",
     "c2pa": "C2PA / CAWG training-and-data-mining", "iptc-xmp": "IPTC Data Mining", "registry": "Works registry",
-    "excluded-domain": "Excluded domains", "access-restriction": "Access restrictions",
+    "excluded-domain": "Excluded domains", "access-restriction": "Access restrictions", "fetch-policy": "Fetch policy",
 }  # fmt: skip
 
 
