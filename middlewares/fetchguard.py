@@ -6,7 +6,7 @@ is not http(s), or whose host resolves to a non-public address, is refused with 
 connection is opened; the site-file cache turns that into an unreachable site file with the reason, an
 asset is not fetched and the refusal is logged and counted (`consent/refused/...` stats). The host is resolved
 with the reactor's resolver (Scrapy's DNS cache). The connection resolves the name again: the same policy
-filters that answer too (`consentry.middlewares.adapters.dialguard`, around the reactor's name resolver), so a
+filters that answer too (`consentry.middlewares.dialguard`, around the reactor's name resolver), so a
 name that answers differently the second time (DNS rebinding, or Scrapy's DNS cache off) is still never
 dialled on a refused address; that failure is reported with the same reason. The addresses of the spider's
 `start_urls` are allowed, and every address when `CONSENT_ALLOW_PRIVATE_ADDRESSES` is true.
@@ -24,9 +24,9 @@ from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from twisted.internet.error import DNSLookupError
 
+from consentry.middlewares import dialguard
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import SITE_FILE_META, emit_decision
-from consentry.middlewares.adapters import dialguard
 from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, resolve_host
 from consentry.middlewares.adapters.clock import now
 from consentry.middlewares.signals import consent_fetch_failed
