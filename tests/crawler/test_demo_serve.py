@@ -4,6 +4,7 @@
 URLs and commands to paste; a busy port is one line, exit 2. Every ```console block in README.md is run: each
 `$ ` line against a `demo --serve` on free ports (README's `--port` and the ports after it rewritten), its
 exit code must be 0 and its headings and table rows (the lines indented at most two spaces) must be README's.
+The newcomer path (README's `.venv/bin/consentry …` commands: demo, check, audit --report) runs as written.
 """
 
 from __future__ import annotations
@@ -207,3 +208,27 @@ def test_readme_example_runs_as_shown(command: str, output: str, demo_sites: int
     expected = _shape(_rewrite(output, demo_sites, readme_port))
     assert expected
     assert _shape(done.stdout) == expected
+
+
+def _newcomer_commands() -> list[str]:
+    """README's `.venv/bin/consentry …` commands in its ```sh blocks, in order (`demo --serve` left out: the
+    fixture serves the sites)."""
+    commands = []
+    for block in re.findall(r"^```sh\n(.*?)^```", README, flags=re.MULTILINE | re.DOTALL):
+        for part in re.split(r"&&|\n", block):
+            command = part.strip()
+            if command.startswith(".venv/bin/consentry ") and "--serve" not in command:
+                commands.append(command)
+    return commands
+
+
+def test_readme_newcomer_path_runs_as_written(demo_sites: int, tmp_path: Path) -> None:
+    commands = _newcomer_commands()
+    assert [c.split()[1] for c in commands] == ["demo", "check", "audit"]
+    for command in commands:  # in one directory, in README's order: the audit reads the demo's crawl
+        argv = shlex.split(_rewrite(command, demo_sites, _readme_port()), comments=True)
+        done = _consentry(*argv[1:], cwd=tmp_path)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        assert "Traceback" not in done.stderr
+    assert (tmp_path / "consentry-demo" / "crawl.warc.gz").stat().st_size > 0
+    assert "<html" in (tmp_path / "audit.html").read_text(encoding="utf-8").lower()
