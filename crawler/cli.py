@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 
 from consentry.crawler import exitcodes
-from consentry.crawler.errors import Parser, UsageError
+from consentry.crawler.errors import UsageError
+from consentry.crawler.helptext import EXIT_CODES, HelpParser, examples
 from consentry.policies.version import VERSION
 
 __all__ = ["build_parser", "main", "verbosity"]
@@ -31,12 +32,27 @@ _COMMANDS = {
 }
 
 
+_DESCRIPTION = """\
+Consent-respecting crawling: read every signal by which creators and sites grant or withhold consent
+to AI training and text-and-data mining (robots.txt and its extensions, ai.txt, TDMRep, AIPREF
+Content-Usage, Content-Signal, RSL, X-Robots-Tag noai, C2PA/CAWG, IPTC), decide per asset, and record
+each decision with its evidence. Every COMMAND has -v/--verbose and -q/--quiet; `consentry COMMAND
+--help` lists its options with their defaults."""
+
+_EXAMPLES = (
+    ("consentry demo --serve --port 8000", "serve the bundled demo sites on 127.0.0.1:8000-8003 until Ctrl-C"),
+    ("consentry check http://127.0.0.1:8001/news/reserved.html", "how one URL's signals are read, signal by signal"),
+    ("consentry crawl https://example.org/ -o out --registry works.db", "a consent-respecting crawl into out/"),
+    ("consentry audit out/crawl.warc.gz --report audit.html", "replay the crawl's archive, decision by decision"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = Parser(prog="consentry", description="Consent-respecting crawling: evaluate AI-training "
-                    "and TDM consent signals on every asset.")
-    parser.add_argument("-V", "--version", action="version", version=f"consentry {VERSION}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    parser = HelpParser(prog="consentry", description=_DESCRIPTION, epilog=examples(_EXAMPLES, EXIT_CODES))
+    parser.add_argument("-V", "--version", action="version", version=f"consentry {VERSION}",
+                        help="print consentry's version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=HelpParser, metavar="COMMAND")
     for module in _COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
     for command in sub.choices.values():

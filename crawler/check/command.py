@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consentry.crawler.errors import UsageError
+from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 from consentry.policies.config import PolicyConfig
 from consentry.policies.settings_table import default
 
@@ -19,6 +20,23 @@ if TYPE_CHECKING:
     from consentry.middlewares.adapters.registry import Registry
 
 __all__ = ["add_parser", "policy_args", "policy_config", "run"]
+
+
+_DESCRIPTION = """\
+For a site owner: fetch each URL's origin files (robots.txt, ai.txt, tdmrep.json and the RSL licences
+they name), then the URL itself, and show signal by signal where each came from, the exact line or
+value, how consentry read it, the verdict per purpose and the action a crawl would take. Nothing is
+crawled. --root DIR reads a local web root instead of the live site; --header tries a response header
+before you deploy it. The table goes to stdout (--json: only a JSON array of decision records, one per
+URL, warnings on stderr)."""
+
+_EXAMPLES = (
+    ("consentry check https://example.com/img/a.jpg", "how example.com's signals are read for one image"),
+    ("consentry check https://example.com/ --header 'X-Robots-Tag: noai'", "try a header before deploying it"),
+    ("consentry check --root ./public https://example.com/blog/", "read a local web root, not the live site"),
+    ("consentry check --purpose search --json https://example.com/", "records for the search purpose, as JSON"),
+    ("consentry check --registry society.db https://example.com/a.jpg", "with a works registry (CONSENT_REGISTRY)"),
+)
 
 
 def _header(value: str) -> tuple[str, str]:
@@ -30,9 +48,9 @@ def _header(value: str) -> tuple[str, str]:
 
 def policy_args(parser: argparse.ArgumentParser) -> None:
     """`--agent` and `--purpose`, shared by the commands that evaluate."""
-    parser.add_argument("--agent", default=default("CONSENT_AGENT"), help="our product token (default: %(default)s)")
-    parser.add_argument("--purpose", action="append", dest="purposes", metavar="P",
-                        help="declared purpose, repeatable (default: ai-train)")
+    parser.add_argument("--agent", default=default("CONSENT_AGENT"), metavar="TOKEN",
+                        help="our product token, matched against robots.txt groups (CONSENT_AGENT)")
+    parser.add_argument("--purpose", action="append", dest="purposes", metavar="P", help=purposes_help())
 
 
 def policy_config(args: argparse.Namespace, **extra: object) -> PolicyConfig:
@@ -48,19 +66,22 @@ def policy_config(args: argparse.Namespace, **extra: object) -> PolicyConfig:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Declare `consentry check`."""
-    check: argparse.ArgumentParser = sub.add_parser("check", help="show how a site's directives are read for URLs")
-    check.add_argument("urls", nargs="+", metavar="URL")
+    check: argparse.ArgumentParser = sub.add_parser(
+        "check", help="show how a site's directives are read for URLs", description=_DESCRIPTION,
+        epilog=examples(_EXAMPLES, purposes_epilog()))
+    check.add_argument("urls", nargs="+", metavar="URL", help="absolute http(s) URLs, checked in argument order")
     policy_args(check)
     check.add_argument("--header", action="append", type=_header, default=[], metavar="'Name: value'",
                        help="add a response header to each asset, as if the server sent it")
-    check.add_argument("--root", type=Path, help="read a local web root instead of the live site")
+    check.add_argument("--root", type=Path, metavar="DIR", help="read a local web root instead of the live site")
     check.add_argument("--allow-private-addresses", action="store_true",
                        help="also fetch from loopback, private and link-local addresses other than the URLs' own")
     check.add_argument("--json", action="store_true", help="print only a JSON array of decision records")
     check.add_argument("--trust-anchors", type=Path, metavar="PEM",
                        help="C2PA trust anchors (PEM); signers chaining to them read Trusted")
     check.add_argument("--registry", type=Path, metavar="FILE",
-                       help="a works registry (consentry registry add): matching assets carry its creator's terms")
+                       help="a works registry file (consentry registry add; the crawl's CONSENT_REGISTRY): "
+                            "matching assets carry its creator's terms")
     return check
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from consentry.crawler.errors import UsageError
+from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 from consentry.policies.combine import resolve
 from consentry.policies.settings_table import default
 from consentry.policies.vocabulary import Purpose, Verdict
@@ -141,55 +142,57 @@ def _setting(value: str) -> tuple[str, str]:
     return name.strip(), rest
 
 
+_DESCRIPTION = """\
+For a data team: crawl the start URLs' sites (same registrable domain), pages plus the media they
+reference, with every consent component on. Each asset is decided (keep, drop, skip) from every signal
+its creator and site give; DIR/decisions.jsonl gets one record per decision, DIR/items.jsonl the kept
+assets with their verdicts, DIR/crawl.warc.gz every request and response plus the decisions (audit it
+with `consentry audit`). A summary of what was kept, dropped and skipped, by the mechanism that decided,
+goes to stderr. Any Scrapy or CONSENT_* setting can be given with --set (README "Settings");
+--registry FILE sets CONSENT_REGISTRY."""
+
+_EXAMPLES = (
+    ("consentry crawl https://example.org/ -o out", "crawl example.org into out/"),
+    ("consentry crawl https://example.org/ -o out --purpose ai-input --on-unknown drop",
+     "collect for AI input, keeping only what is explicitly allowed"),
+    ("consentry crawl https://example.org/ --registry society.db --exclude-list infringing.txt",
+     "honour a works registry (CONSENT_REGISTRY) and a list of excluded domains"),
+    ("consentry crawl https://example.org/ --depth 0 --max-requests 0 --set DOWNLOAD_DELAY=1",
+     "no depth or request limit, one second between requests"),
+)
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the `crawl` subcommand to `consentry`'s subparsers."""
     crawl: argparse.ArgumentParser = subparsers.add_parser(
-        "crawl", help="crawl sites, keeping only what creators did not withhold"
-    )
-    crawl.add_argument("urls", nargs="+", metavar="URL")
-    crawl.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=Path("consentry-crawl"),
-        metavar="DIR",
-        help="output directory (default: ./consentry-crawl)",
-    )
-    crawl.add_argument("--agent", default=default("CONSENT_AGENT"), help="our product token (default: %(default)s)")
-    crawl.add_argument(
-        "--purpose",
-        action="append",
-        dest="purposes",
-        metavar="P",
-        help="declared purpose, repeatable (default: ai-train)",
-    )
+        "crawl", help="crawl sites, keeping only what creators did not withhold", description=_DESCRIPTION,
+        epilog=examples(_EXAMPLES, purposes_epilog()))
+    crawl.add_argument("urls", nargs="+", metavar="URL", help="start URLs (absolute http(s))")
+    crawl.add_argument("-o", "--output", type=Path, default=Path("consentry-crawl"), metavar="DIR",
+                       help="output directory: items.jsonl, decisions.jsonl, crawl.warc.gz")
+    crawl.add_argument("--agent", default=default("CONSENT_AGENT"), metavar="TOKEN",
+                       help="our product token, matched against robots.txt groups (CONSENT_AGENT)")
+    crawl.add_argument("--purpose", action="append", dest="purposes", metavar="P", help=purposes_help())
     crawl.add_argument("--registry", type=Path, metavar="FILE",
-                       help="a works registry: assets matching a registered work carry its creator's terms")
+                       help="a works registry file (CONSENT_REGISTRY): assets matching a registered work carry "
+                            "its creator's terms")
     crawl.add_argument("--exclude-list", action="append", type=Path, default=[], dest="exclude_lists",
                        metavar="FILE", help="never request these domains (one registrable domain or host per line, "
                        "# comments; subdomains included), repeatable; adds to CONSENT_EXCLUDED_DOMAINS")
-    crawl.add_argument("--on-deny", choices=("drop", "tag"), default=default("CONSENT_ON_DENY"))
-    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default=default("CONSENT_ON_UNKNOWN"))
+    crawl.add_argument("--on-deny", choices=("drop", "tag"), default=default("CONSENT_ON_DENY"),
+                       help="a declared purpose withheld: drop the asset, or tag it and keep it (CONSENT_ON_DENY)")
+    crawl.add_argument("--on-unknown", choices=("keep", "drop"), default=default("CONSENT_ON_UNKNOWN"),
+                       help="no signal for a declared purpose: keep (opt-out regime) or drop (opt-in) "
+                            "(CONSENT_ON_UNKNOWN)")
     crawl.add_argument("--on-ai-generated", choices=("keep", "tag", "drop"), default=default("CONSENT_ON_AI_GENERATED"),
                        help="assets whose C2PA/IPTC metadata says AI-generated: keep (label recorded), "
-                            "tag (tag ai-generated) or drop (default keep)")
-    crawl.add_argument("--depth", type=int, default=3, metavar="N", help="link depth limit (default 3)")
-    crawl.add_argument(
-        "--max-requests",
-        type=int,
-        default=500,
-        metavar="N",
-        help="stop scheduling after N requests (default 500; 0: no limit)",
-    )
-    crawl.add_argument(
-        "--set",
-        action="append",
-        type=_setting,
-        default=[],
-        dest="settings",
-        metavar="NAME=VALUE",
-        help="any Scrapy or CONSENT_* setting, repeatable",
-    )
+                            "tag (tag ai-generated) or drop (CONSENT_ON_AI_GENERATED)")
+    crawl.add_argument("--depth", type=int, default=3, metavar="N",
+                       help="link depth limit; 0 means unlimited (Scrapy's DEPTH_LIMIT)")
+    crawl.add_argument("--max-requests", type=int, default=500, metavar="N",
+                       help="stop scheduling after N requests (linked licences and manifests count too); 0 means no limit")
+    crawl.add_argument("--set", action="append", type=_setting, default=[], dest="settings", metavar="NAME=VALUE",
+                       help="any Scrapy or CONSENT_* setting, repeatable (README \"Settings\")")
     return crawl
 
 

@@ -1,4 +1,5 @@
-"""`consentry demo`: serve the bundled demo origins on 127.0.0.1, crawl them, explain every decision.
+"""`consentry demo`: serve the bundled demo origins on 127.0.0.1, crawl them, explain every decision; or, with
+`--serve`, only serve them until Ctrl-C (`consentry.crawler.demo.serve`).
 
 No network is needed: the four origins (see `consentry.crawler.demo.site`) run in this process on free loopback
 ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`.
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from consentry.crawler.crawl.command import render_summary
+from consentry.crawler.errors import UsageError
+from consentry.crawler.helptext import examples
 
 if TYPE_CHECKING:
     from consentry.crawler.demo.site import DemoSite
@@ -29,12 +32,32 @@ What the actions mean:
         whole origin, as RFC 9309 requires)"""
 
 
+_DESCRIPTION = """\
+For a newcomer: serve the bundled demo sites (four origins that between them use every consent
+mechanism) on 127.0.0.1, crawl them with every consent component on exactly as `consentry crawl` does,
+and explain every decision: what was kept, dropped and skipped, and why. No network is needed. With
+--serve, nothing is crawled: the sites stay up (on --port N, N+1, N+2, N+3, or free ports) until Ctrl-C,
+which ends serving with exit 0, so `consentry check` and `consentry crawl` can be tried against them."""
+
+_EXAMPLES = (
+    ("consentry demo", "crawl the demo sites into ./consentry-demo and explain every decision"),
+    ("consentry audit consentry-demo/crawl.warc.gz --report audit.html", "then verify that crawl from its archive"),
+    ("consentry demo --serve --port 8000", "keep the sites up on ports 8000-8003 until Ctrl-C; in another terminal:"),
+    ("consentry check http://127.0.0.1:8001/news/reserved.html", "how the newsroom's signals are read for one page"),
+)
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `consentry demo`."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "demo", help="crawl the bundled demo sites on 127.0.0.1 and explain every decision")
-    parser.add_argument("-o", "--output", type=Path, default=Path("consentry-demo"),
-                        help="output directory (default: ./consentry-demo)")
+        "demo", help="crawl the bundled demo sites on 127.0.0.1 and explain every decision (--serve: only serve them)",
+        description=_DESCRIPTION, epilog=examples(_EXAMPLES))
+    parser.add_argument("-o", "--output", type=Path, default=Path("consentry-demo"), metavar="DIR",
+                        help="output directory of the crawl: items.jsonl, decisions.jsonl, crawl.warc.gz")
+    parser.add_argument("--serve", action="store_true",
+                        help="only serve the demo sites, printing their URLs, until Ctrl-C (exit 0); no crawl")
+    parser.add_argument("--port", type=int, default=0, metavar="N",
+                        help="with --serve: the first site on port N, the others on N+1, N+2, N+3; 0: free ports")
     return parser
 
 
@@ -58,8 +81,19 @@ def explain(decisions_path: Path, names: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    if not args.serve:
+        raise UsageError("--port needs --serve (the demo crawl uses free ports)")
+    from consentry.crawler.demo.serve import serve
+
+    return serve(args.port)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Start the demo origins, crawl them, print the summary and every decision with its reason."""
+    """Start the demo origins, crawl them, print the summary and every decision with its reason (`--serve`:
+    only serve them, `consentry.crawler.demo.serve`)."""
+    if args.serve or args.port:
+        return _serve(args)
     from consentry.crawler.crawl.runner import run_crawl
     from consentry.crawler.demo.site import start_demo
 

@@ -93,8 +93,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, routes: Mapping[str, Route]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, routes: Mapping[str, Route], port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.routes = dict(routes)
         self.log: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -105,10 +105,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class SiteServer:
-    """One origin on 127.0.0.1 with a free port; use as a context manager or start()/stop()."""
+    """One origin on 127.0.0.1, on `port` or (0) a free one; use as a context manager or start()/stop().
+    A port that cannot be bound raises `OSError` here."""
 
-    def __init__(self, routes: Mapping[str, Route]) -> None:
-        self._server = _Server(routes)
+    def __init__(self, routes: Mapping[str, Route], port: int = 0) -> None:
+        self._server = _Server(routes, port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="site-server", daemon=True)
 
     @property

@@ -17,9 +17,15 @@ from importlib import resources
 
 from consentry.crawler.demo.server import Route, SiteServer
 
-__all__ = ["DemoSite", "start_demo"]
+__all__ = ["ORIGINS", "DemoSite", "start_demo"]
 
-_ORIGINS = ("gallery", "newsroom", "mirror", "plain")
+#: The demo origins, in port order, with what each shows.
+ORIGINS = {
+    "gallery": "an illustrator: robots.txt Content-Usage, AI-crawler groups, ai.txt, noai, C2PA and IPTC images",
+    "newsroom": "a publisher: Content-Signal, TDMRep file and HTML meta, an RSL licence, a Content-Usage header",
+    "mirror": "robots.txt answers 503, so nothing there may be fetched",
+    "plain": "no signals at all: everything is kept with unknown verdicts",
+}
 
 
 def _asset(name: str) -> bytes:
@@ -129,9 +135,16 @@ class DemoSite:
             server.stop()
 
 
-def start_demo() -> DemoSite:
-    """Start the demo origins on free loopback ports."""
-    servers = {name: SiteServer({}).start() for name in _ORIGINS}
+def start_demo(port: int = 0) -> DemoSite:
+    """Start the demo origins on free loopback ports, or on `port`, `port + 1`… in `ORIGINS` order; a port that
+    cannot be bound raises `OSError` (the origins already started are stopped)."""
+    servers: dict[str, SiteServer] = {}
+    try:
+        for offset, name in enumerate(ORIGINS):
+            servers[name] = SiteServer({}, port + offset if port else 0).start()
+    except OSError:
+        DemoSite(servers).stop()
+        raise
     builders: dict[str, Callable[[str], dict[str, Route]]] = {"gallery": _gallery, "newsroom": _newsroom,
                 "mirror": lambda o: _mirror(), "plain": lambda o: _plain()}
     for name, server in servers.items():

@@ -20,7 +20,7 @@ from consentry.middlewares.adapters.registry import Registry, RegistryError, Wor
 from consentry.policies.registrymatch import RegistryMatch, match_signal
 from consentry.policies.vocabulary import parse_purpose
 
-__all__ = ["WORK_SCHEMA", "run", "work_from_record", "work_record"]
+__all__ = ["WORK_SCHEMA", "match_record", "run", "work_from_record", "work_record"]
 
 WORK_SCHEMA = "consentry.work/1"
 _BATCH = 200  # works per transaction in `add`: concurrent readers see progress
@@ -203,19 +203,42 @@ def _describe(match: RegistryMatch, out: TextIO) -> None:
     print(f"  {signal.evidence}  [{terms}]", file=out)
 
 
+def match_record(match: RegistryMatch) -> dict[str, object]:
+    """One match as JSON: the work, how it matched, the creator's terms and those that count for this copy (the
+    statement of its `registry` signal: allows only for a byte-identical copy)."""
+    signal = match_signal(match, "")
+    return {"work_id": match.work_id, "creator": match.creator, "title": match.title, "kind": match.kind,
+            "distance": match.distance, "deny": [p.value for p in match.deny],
+            "allow": [p.value for p in match.allow],
+            "counted": {p.value: v.value for p, v in signal.statement.items()}, "evidence": signal.evidence}
+
+
+def _lookup(registry: Registry, path: Path) -> list[RegistryMatch] | str:
+    """The works `path` matches, or why it could not be read."""
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    return registry.lookup(fingerprint(body, _MIMES.get(path.suffix.lower(), "")))
+
+
 def _match(registry: Registry, args: argparse.Namespace) -> int:
     failed = False
+    elements: list[dict[str, object]] = []
     for path in args.files:
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            print(f"consentry: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        matches = _lookup(registry, path)
+        if isinstance(matches, str):
+            print(f"consentry: {matches}", file=sys.stderr)
             failed = True
+            elements.append({"file": str(path), "error": matches, "matches": []})
             continue
-        matches = registry.lookup(fingerprint(body, _MIMES.get(path.suffix.lower(), "")))
-        print(f"{path}: {len(matches)} matching work{'s' * (len(matches) != 1)}")
-        for match in matches:
-            _describe(match, sys.stdout)
+        elements.append({"file": str(path), "error": None, "matches": [match_record(m) for m in matches]})
+        if not args.json:
+            print(f"{path}: {len(matches)} matching work{'s' * (len(matches) != 1)}")
+            for match in matches:
+                _describe(match, sys.stdout)
+    if args.json:
+        print(json.dumps(elements, ensure_ascii=False, indent=1))
     return 2 if failed else 0
 
 

@@ -175,6 +175,32 @@ def test_match_shows_work_and_distance(db: Path, tmp_path: Path, capsys: pytest.
     assert f"{other}: 0 matching works" in out
 
 
+def test_match_json_is_one_element_per_file_in_argument_order(
+    db: Path, portfolio: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exact = portfolio / "harbour-2.jpg"
+    near = tmp_path / "near.webp"
+    near.write_bytes(encode(synthetic_image(101).resize((200, 150)), "WEBP"))
+    other = tmp_path / "other.png"
+    other.write_bytes(encode(synthetic_image(555), "PNG"))
+    missing = tmp_path / "missing.jpg"
+    assert main(["match", "--db", str(db), str(other), str(missing), str(exact), str(near), "--json"]) == 2
+    captured = capsys.readouterr()
+    elements = json.loads(captured.out)  # stdout is the array alone
+    assert [e["file"] for e in elements] == [str(other), str(missing), str(exact), str(near)]
+    assert elements[0] == {"file": str(other), "error": None, "matches": []}
+    assert elements[1]["matches"] == []
+    assert "cannot read" in elements[1]["error"]
+    assert f"cannot read {missing}" in captured.err
+    [byte_copy] = elements[2]["matches"]
+    assert (byte_copy["title"], byte_copy["kind"], byte_copy["distance"]) == ("harbour-2.jpg", "sha256", 0)
+    assert byte_copy["counted"] == {"ai-train": "deny", "search": "allow"}  # an exact copy carries the allow
+    [similar] = elements[3]["matches"]
+    assert (similar["title"], similar["kind"]) == ("harbour-1.jpg", "image")
+    assert similar["allow"] == ["search"]
+    assert similar["counted"] == {"ai-train": "deny"}
+
+
 def test_export_import_round_trip_and_remove(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
