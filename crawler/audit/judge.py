@@ -38,6 +38,7 @@ from consentry.policies.evaluate import (
 from consentry.policies.gather import Need, asset_needs, licence_needs, site_from_files, site_needs
 from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
 from consentry.policies.record import Decision, ResponseSummary
+from consentry.policies.withhold import withheld_before_download
 
 __all__ = ["PAGES", "Judge", "trim"]
 
@@ -154,9 +155,13 @@ class Judge:
         return {need.url: self._resolve(need.url, anchor) for need in needs}
 
     def skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
-        """Replay a `skip` (no response archived): access as robots.txt was archived at `date`."""
+        """Replay a decision taken without a response: a `skip` (access as robots.txt was archived at `date`)
+        or a `drop` withheld before download (the site files as archived at `date` deny every declared
+        purpose: `consentry.policies.withhold`)."""
         site, notes, unverifiable, _, _ = self._site(url, date, config)
-        decision = evaluate_access(site, url, config, fetched_at=seconds(date))
+        when = seconds(date)
+        decision = evaluate_access(site, url, config, fetched_at=when) or withheld_before_download(
+            site, url, config, fetched_at=when)
         return RecordResult(url, record_id, date, None, decision, notes=notes, unverifiable=unverifiable)
 
     def _inherited(self, pending: Pending, agent: str) -> tuple[Signal, ...]:

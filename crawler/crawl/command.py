@@ -181,6 +181,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="stop scheduling after N requests (default 500; 0: no limit)",
     )
+    crawl.add_argument("--sitemaps", action="store_true",
+                       help="also start from the pages listed in the sitemaps robots.txt names (Sitemap: lines)")
     crawl.add_argument(
         "--set",
         action="append",
@@ -227,7 +229,8 @@ def run(args: argparse.Namespace) -> int:
         crawl_settings(args.output, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests)
+    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests,
+                        sitemaps=args.sitemaps)
     print(render_summary(summary), file=sys.stderr)
     if summary.error:
         print(f"consentry: error: {summary.error}; the crawl was stopped", file=sys.stderr)
