@@ -18,8 +18,9 @@ origin is denied until it is fetched again after `CONSENT_UNREACHABLE_TTL`.
 
 `Crawl-delay` and `Request-rate` of the robots.txt group that applies to our product token
 (`consentry.policies.robots.pacing`; neither is defined by RFC 9309) pace the origin once its robots.txt is
-known: one request in flight at a time, each starting at least that many seconds after the previous one
-ended (the interval is capped at `CONSENT_MAX_CRAWL_DELAY`). This holds on top of Scrapy's own concurrency,
+known: one request in flight at a time, each starting at least that many seconds after the previous request
+to the origin ended (the interval is capped at `CONSENT_MAX_CRAWL_DELAY`; the site files fetched together
+before robots.txt is read are the only requests not paced). This holds on top of Scrapy's own concurrency,
 `DOWNLOAD_DELAY` and AutoThrottle, which can only make the origin slower still.
 """
 
@@ -162,11 +163,12 @@ class OriginPolitenessMiddleware:
 
     def _release(self, request: Request) -> None:
         semaphore = self._holding.pop(request, None)
-        if semaphore is not None:
-            semaphore.release()
+        if semaphore is None:
+            return
+        semaphore.release()
+        self._ended[origin_of(request.url)] = time.monotonic()  # robots.txt's own fetch counts too
         paced = self._pacing.pop(request, None)
         if paced is not None:
-            self._ended[paced[0]] = time.monotonic()
             paced[1].release()
 
     def process_exception(self, request: Request, exception: BaseException) -> None:
