@@ -74,9 +74,9 @@ def main() -> None:
     served: dict[str, list[int]] = {"drop": [], "tag": []}
     with SiteServer(_site(args.images)) as site:
         for _ in range(args.rounds):
-            for mode in served:
+            for mode, counts in served.items():
                 count, actions = _run(site, mode)
-                served[mode].append(count)
+                counts.append(count)
                 print(f"CONSENT_ON_DENY={mode:<4} bytes served: {count:>10,}  decisions: {actions}")
     withheld, full = statistics.median(served["drop"]), statistics.median(served["tag"])
     print(f"images: {args.images} of {len(_IMAGE):,} bytes; half withheld (a quarter by robots.txt, a quarter "

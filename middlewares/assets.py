@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 STOPPED_AFTER_HEADERS_META = "consent_stopped_after_headers"
 #: Stats key counting transfers stopped after the headers.
 STOPPED_STAT = "consent/withheld/after_headers"
+_STOPPED_FLAG = "download_stopped"  # Scrapy's flag on a response whose transfer a signal handler stopped
 
 
 def _open_registry(path: str | None) -> Registry | None:
@@ -112,7 +113,8 @@ class AssetConsentMiddleware:
 
     def headers_received(self, headers: Headers, request: Request, **_: object) -> None:
         """Stop the transfer (`StopDownload(fail=False)`) when the headers already decide a `drop` for good."""
-        if not wants_check(request) or not request.url.startswith(("http://", "https://")):
+        request.meta.pop(STOPPED_AFTER_HEADERS_META, None)  # a retried request is judged afresh
+        if not wants_check(request):
             return
         site = self.cache.peek(origin_of(request.url))
         if site is None:
@@ -150,7 +152,7 @@ class AssetConsentMiddleware:
         decision = await self.evaluate(request, response)
         request.meta["consent"] = decision
         emit_decision(self.crawler, decision, request, response)
-        if request.meta.get(STOPPED_AFTER_HEADERS_META):  # the body was never read: the spider gets nothing
+        if request.meta.get(STOPPED_AFTER_HEADERS_META) and _STOPPED_FLAG in response.flags:  # no body was read
             raise IgnoreRequest(f"consent {decision.action.value} (transfer stopped after the headers): "
                                 f"{decision.reason}")
         if decision.action is Action.KEEP:
