@@ -7,6 +7,7 @@ may supersede it); pages whose links the spider follows are still read. `consent
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ def _image(*headers: tuple[str, str]) -> Route:
 
 
 def _site() -> dict[str, Route]:
-    images = ["/reserved/a.jpg", "/aitxt/b.jpg", "/header/noai.jpg", "/header/usage.jpg", "/tdm/c.jpg", "/free/d.jpg"]
+    images = ["/reserved/a.jpg", "/aitxt/b.jpg", "/header/noai.jpg", "/header/usage.jpg", "/header/gzip.jpg",
+              "/tdm/c.jpg", "/free/d.jpg"]
     tags = "".join(f'<img src="{src}">' for src in images)
     return {
         "/robots.txt": Route.text(ROBOTS),
@@ -47,6 +49,8 @@ def _site() -> dict[str, Route]:
         "/aitxt/b.jpg": _image(),
         "/header/noai.jpg": _image(("X-Robots-Tag", "noai")),
         "/header/usage.jpg": _image(("Content-Usage", "train-ai=n")),
+        "/header/gzip.jpg": Route(200, (("Content-Type", "image/jpeg"), ("Content-Encoding", "gzip"),
+                                        ("X-Robots-Tag", "noai")), gzip.compress(_BODY), body_after=_HOLD),
         "/tdm/c.jpg": _image(),
         "/free/d.jpg": _image(),
     }
@@ -76,7 +80,7 @@ def test_site_level_denials_are_never_requested(crawled) -> None:  # type: ignor
 
 def test_header_denials_stop_after_the_headers(crawled) -> None:  # type: ignore[no-untyped-def]
     site, _, result = crawled
-    for path in ("/header/noai.jpg", "/header/usage.jpg"):
+    for path in ("/header/noai.jpg", "/header/usage.jpg", "/header/gzip.jpg"):
         assert site.requested.count(path) == 1
         assert site.header_bytes[path] > 0
         assert site.body_bytes[path] == 0  # the client hung up after the headers
@@ -114,7 +118,7 @@ def test_audit_replays_withholding(crawled, capsys: pytest.CaptureFixture[str]) 
     code, text, _ = run_audit(capsys, str(out / "crawl.warc.gz"), "--json")
     found = {r["url"]: r for r in results(text)}
     assert code == 0, [r for r in found.values() if not r["match"]]
-    for path in ("/reserved/a.jpg", "/aitxt/b.jpg", "/header/noai.jpg", "/header/usage.jpg"):
+    for path in ("/reserved/a.jpg", "/aitxt/b.jpg", "/header/noai.jpg", "/header/usage.jpg", "/header/gzip.jpg"):
         replay = found[site.url(path)]
         assert replay["match"] is True, replay
         assert replay["replayed"]["action"] == "drop"
