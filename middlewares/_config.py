@@ -54,6 +54,7 @@ class ConsentSettings:
     registry_path: str | None
     max_retry_after: int
     allow_private_addresses: bool
+    max_crawl_delay: int
     max_linked_per_response: int
     max_linked_per_origin: int
 
@@ -209,6 +210,7 @@ def consent_settings(settings: BaseSettings | Mapping[str, object]) -> ConsentSe
         max_retry_after=_seconds("CONSENT_MAX_RETRY_AFTER", settings.get("CONSENT_MAX_RETRY_AFTER")),
         allow_private_addresses=_boolean("CONSENT_ALLOW_PRIVATE_ADDRESSES",
                                          settings.get("CONSENT_ALLOW_PRIVATE_ADDRESSES")),
+        max_crawl_delay=_seconds("CONSENT_MAX_CRAWL_DELAY", settings.get("CONSENT_MAX_CRAWL_DELAY")),
         max_linked_per_response=_count("CONSENT_MAX_LINKED_PER_RESPONSE",
                                        settings.get("CONSENT_MAX_LINKED_PER_RESPONSE")),
         max_linked_per_origin=_count("CONSENT_MAX_LINKED_PER_ORIGIN", settings.get("CONSENT_MAX_LINKED_PER_ORIGIN")),

@@ -17,21 +17,27 @@ from consentry.policies.model import AssetResponse, Signal
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
+    from scrapy.http import Headers, Response
 
     from consentry.policies.record import Decision
 
 __all__ = [
+    "FOLLOW_LINKS_META",
     "INHERITED_META",
     "SITE_FILE_META",
     "DecisionNotLogged",
     "asset_response",
+    "body_needed",
     "emit_decision",
+    "field_lines",
     "wants_check",
 ]
 
 #: request.meta key: signals inherited from the page that linked the request (tuple of `Signal`).
 INHERITED_META = "consent_inherited"
+#: request.meta key: the spider follows the links of this request's HTML response (its body is needed even when
+#: the asset is dropped, with `CONSENT_FOLLOW_DROPPED_PAGES`); unset, a dropped asset's body is never needed.
+FOLLOW_LINKS_META = "consent_follow_links"
 #: request.meta key set on our own site-file / linked-document fetches (value: the document kind).
 SITE_FILE_META = "consent_site_file"
 
@@ -49,11 +55,23 @@ def wants_check(request: Request) -> bool:
     return request.url.startswith(("http://", "https://"))
 
 
+def body_needed(request: Request, *, follow_dropped_pages: bool) -> bool:
+    """Whether the spider needs this request's body even if the asset is dropped: a page whose links it follows
+    (`FOLLOW_LINKS_META`) while `CONSENT_FOLLOW_DROPPED_PAGES` is true. Such a request is never withheld before
+    download nor cut after its headers (docs/decision-record.md "Withheld before download")."""
+    return follow_dropped_pages and bool(request.meta.get(FOLLOW_LINKS_META))
+
+
 def header_pairs(response: Response) -> tuple[tuple[str, str], ...]:
     """Every header field line as (name, value), decoded latin-1."""
+    return field_lines(response.headers)
+
+
+def field_lines(headers: Headers) -> tuple[tuple[str, str], ...]:
+    """Every field line of Scrapy `Headers` as (name, value), decoded latin-1."""
     return tuple(
         (name.decode("latin-1"), value.decode("latin-1"))
-        for name, values in response.headers.items()
+        for name, values in headers.items()
         for value in values
     )
 

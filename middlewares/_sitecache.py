@@ -117,6 +117,22 @@ class SiteCache:
         policy: SitePolicy = await self._once(("site", origin), functools.partial(self._build, origin))
         return policy
 
+    def peek(self, origin: str) -> SitePolicy | None:
+        """The policy of `origin` if it has been gathered already (never fetches, never waits); else None."""
+        policy: SitePolicy | None = self._done(("site", origin))
+        return policy
+
+    def peek_documents(self, needs: Iterable[Need]) -> dict[str, SiteFile]:
+        """The linked documents among `needs` fetched already (never fetches, never waits), by URL."""
+        found = ((need.url, self._done(("doc", need.url))) for need in needs)
+        return {url: value for url, value in found if value is not None}
+
+    def _done(self, key: tuple[str, str]) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or not entry.task.done() or entry.task.cancelled() or entry.task.exception() is not None:
+            return None
+        return entry.task.result()
+
     async def answer(self, needs: Sequence[Need]) -> dict[str, SiteFile]:
         """The core's needs answered: linked documents (RSL licences, remote manifests), each fetched once per TTL,
         within the caps of `LinkBudget` (the others answered unreachable with the reason, counted in stats)."""

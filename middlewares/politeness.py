@@ -15,6 +15,13 @@ A 429 or 503 carrying `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP
 request to that origin until the delay has passed, capped at `CONSENT_MAX_RETRY_AFTER` seconds; the
 retry Scrapy schedules waits too. A 429 robots.txt is `unreachable` (`consentry.policies.model`), so the
 origin is denied until it is fetched again after `CONSENT_UNREACHABLE_TTL`.
+
+`Crawl-delay` and `Request-rate` of the robots.txt group that applies to our product token
+(`consentry.policies.robots.pacing`; neither is defined by RFC 9309) pace the origin once its robots.txt is
+known: one request in flight at a time, each starting at least that many seconds after the previous request
+to the origin ended (the interval is capped at `CONSENT_MAX_CRAWL_DELAY`; the site files fetched together
+before robots.txt is read are the only requests not paced). This holds on top of Scrapy's own concurrency,
+`DOWNLOAD_DELAY` and AutoThrottle, which can only make the origin slower still.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares._sitecache import site_cache
 from consentry.policies.evaluate import origin_of
 
 if TYPE_CHECKING:
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from consentry.middlewares._sitecache import SiteCache
 
 __all__ = ["RETRY_AFTER_STATUSES", "OriginPolitenessMiddleware", "retry_after_seconds"]
 
@@ -64,14 +74,20 @@ class OriginPolitenessMiddleware:
     """Download slots per origin; an origin that answered `Retry-After` is left alone until then."""
 
     def __init__(
-        self, *, max_retry_after: int, concurrency: int, slot_concurrency: Mapping[str, int] | None = None
+        self, *, max_retry_after: int, concurrency: int, slot_concurrency: Mapping[str, int] | None = None,
+        cache: SiteCache | None = None, max_crawl_delay: float = 0.0,
     ) -> None:
         self.max_retry_after = max_retry_after
         self.concurrency = concurrency
         self.slot_concurrency = dict(slot_concurrency or {})
+        self.cache = cache
+        self.max_crawl_delay = max_crawl_delay
         self._held_until: dict[str, float] = {}  # origin -> time.monotonic() deadline
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._holding: dict[Request, asyncio.Semaphore] = {}
+        self._paced: dict[str, asyncio.Lock] = {}  # origin -> the one request in flight while paced
+        self._pacing: dict[Request, tuple[str, asyncio.Lock]] = {}
+        self._ended: dict[str, float] = {}  # origin -> time.monotonic() the last paced request ended
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -83,11 +99,34 @@ class OriginPolitenessMiddleware:
             if isinstance(value, dict) and "concurrency" in value
         }
         concurrency = settings.getint("CONCURRENT_REQUESTS_PER_IP") or settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        consent = consent_settings(settings)
         return cls(
-            max_retry_after=consent_settings(settings).max_retry_after,
+            max_retry_after=consent.max_retry_after,
             concurrency=max(1, concurrency),
             slot_concurrency=slots,
+            cache=site_cache(crawler, consent),
+            max_crawl_delay=float(consent.max_crawl_delay),
         )
+
+    def crawl_delay(self, origin: str) -> float:
+        """Seconds between two requests to `origin` that its robots.txt asks for (0 while it is not known yet —
+        robots.txt itself and the site files fetched with it are not paced), capped at `max_crawl_delay`."""
+        policy = self.cache.peek(origin) if self.cache is not None else None
+        asked = policy.robots.pacing.delay if policy is not None else None
+        return min(asked or 0.0, self.max_crawl_delay)
+
+    async def _pace(self, request: Request, origin: str) -> None:
+        """With a crawl delay: wait for the origin's one place, then until the delay after the last request
+        ended has passed."""
+        delay = self.crawl_delay(origin)
+        if delay <= 0:
+            return
+        lock = self._paced.setdefault(origin, asyncio.Lock())
+        await lock.acquire()
+        self._pacing[request] = (origin, lock)
+        while (wait := self._ended.get(origin, float("-inf")) + delay - time.monotonic()) > 0:
+            logger.debug("pacing a request to %s: %.1f s (robots.txt crawl delay)", origin, wait)
+            await asyncio.sleep(wait)
 
     def _semaphore(self, slot: str) -> asyncio.Semaphore:
         semaphore = self._semaphores.get(slot)
@@ -116,11 +155,21 @@ class OriginPolitenessMiddleware:
                 break
             semaphore.release()  # a Retry-After arrived while this request waited
         self._holding[request] = semaphore
+        try:
+            await self._pace(request, origin)
+        except BaseException:
+            self._release(request)
+            raise
 
     def _release(self, request: Request) -> None:
         semaphore = self._holding.pop(request, None)
-        if semaphore is not None:
-            semaphore.release()
+        if semaphore is None:
+            return
+        semaphore.release()
+        self._ended[origin_of(request.url)] = time.monotonic()  # robots.txt's own fetch counts too
+        paced = self._pacing.pop(request, None)
+        if paced is not None:
+            paced[1].release()
 
     def process_exception(self, request: Request, exception: BaseException) -> None:
         """Free the request's place in its origin's slot."""

@@ -5,7 +5,10 @@ A URL our product token may not fetch — including every URL of an origin whose
 (5xx, timeout, connection error, > 5 redirects) — is never requested, nor is a URL on an excluded domain
 (`CONSENT_EXCLUDED_DOMAINS`, checked before any site file of its origin is fetched; a redirect to one is a
 new request and is skipped here too): its `skip` decision is emitted
-(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. A request is sent
+(`consentry.middlewares.signals.consent_decision`) and the request raises `IgnoreRequest`. Nor is a URL whose
+site files alone deny every declared purpose while `CONSENT_ON_DENY` is `drop`
+(`consentry.policies.withhold.withheld_before_download`): its `drop` decision has no response — unless the
+spider follows the page's links (`consentry.middlewares._scrapyio.body_needed`). A request is sent
 with the URL robots.txt was matched against (RFC 9309 §2.2.2: `/public/../private/` is requested as
 `/private/`, never as written). Bypass: meta `dont_check_consent`.
 """
@@ -18,11 +21,12 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import IgnoreRequest
 
 from consentry.middlewares._config import consent_settings
-from consentry.middlewares._scrapyio import emit_decision, wants_check
+from consentry.middlewares._scrapyio import body_needed, emit_decision, wants_check
 from consentry.middlewares._sitecache import SiteCache, site_cache
 from consentry.middlewares.adapters.addresses import request_url
 from consentry.middlewares.adapters.clock import now
 from consentry.policies.evaluate import evaluate_access, evaluate_exclusion, origin_of
+from consentry.policies.withhold import withheld_before_download
 
 if TYPE_CHECKING:
     from typing import Self
@@ -32,20 +36,25 @@ if TYPE_CHECKING:
 
     from consentry.policies.config import PolicyConfig
 
-__all__ = ["SiteFilesMiddleware"]
+__all__ = ["WITHHELD_STAT", "SiteFilesMiddleware"]
 
 logger = logging.getLogger(__name__)
 
 _NORMALISED = "consent_normalised_url"
+#: Stats key counting URLs decided without being requested (withheld before download).
+WITHHELD_STAT = "consent/withheld/before_download"
 
 
 class SiteFilesMiddleware:
     """Skips what robots.txt denies our product token; never fails open."""
 
-    def __init__(self, crawler: Crawler, *, config: PolicyConfig, cache: SiteCache) -> None:
+    def __init__(
+        self, crawler: Crawler, *, config: PolicyConfig, cache: SiteCache, follow_dropped_pages: bool = True
+    ) -> None:
         self.crawler = crawler
         self.config = config
         self.cache = cache
+        self.follow_dropped_pages = follow_dropped_pages
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -63,7 +72,8 @@ class SiteFilesMiddleware:
                 user_agent,
                 settings.config.agent,
             )
-        return cls(crawler, config=settings.config, cache=site_cache(crawler, settings))
+        return cls(crawler, config=settings.config, cache=site_cache(crawler, settings),
+                   follow_dropped_pages=settings.follow_dropped_pages)
 
     async def process_request(self, request: Request) -> Request | None:
         """Raise `IgnoreRequest` (after emitting the `skip` decision) when access is denied; a URL not in its
@@ -78,7 +88,14 @@ class SiteFilesMiddleware:
                 return request.replace(url=normalised, meta={**request.meta, _NORMALISED: True}, dont_filter=True)
             site = await self.cache.policy(origin_of(request.url))
             decision = evaluate_access(site, request.url, self.config, fetched_at=now())
+            if decision is None and not body_needed(request, follow_dropped_pages=self.follow_dropped_pages):
+                decision = withheld_before_download(site, request.url, self.config, fetched_at=now())
+                self._count_withheld(decision)
         if decision is None:
             return None
         emit_decision(self.crawler, decision, request, None)
-        raise IgnoreRequest(f"consent skip: {decision.reason}")
+        raise IgnoreRequest(f"consent {decision.action.value}: {decision.reason}")
+
+    def _count_withheld(self, decision: object) -> None:
+        if decision is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(WITHHELD_STAT)

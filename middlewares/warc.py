@@ -11,7 +11,10 @@ leaves a WARC that reads back up to the last complete record. A record that cann
 is not left half on disk: the crawl is stopped (`consentry crawl` exits 1), and a decision that cannot be
 archived raises `OutputWriteError`, so `emit_decision` withholds the response it was about. Enabled by
 `CONSENT_WARC_PATH`. The warcinfo record's `consentry-policy` field holds the crawl's policy (JSON), so
-`consentry audit` replays with it.
+`consentry audit` replays with it. A response whose transfer was stopped after its headers (Scrapy's
+`download_stopped` flag: consentry stops the asset whose headers deny every declared purpose) is archived
+with what was received — the headers and no body — and `WARC-Truncated: length` (WARC 1.1 §5.13: the
+payload was cut at a length limit, here zero bytes; docs/decision-record.md "Withheld before download").
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ logger = logging.getLogger(__name__)
 #: request.meta key: the WARC-Record-ID of the response record archived for this request.
 RECORD_ID_META = "consent_warc_record_id"
 _HOP_BY_HOP = frozenset({"transfer-encoding"})
+#: Scrapy's flag on a response whose download a `headers_received`/`bytes_received` handler stopped.
+_STOPPED_FLAG = "download_stopped"
 
 
 def _pairs(headers: Any, *, skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
@@ -129,13 +134,16 @@ class WarcExtension:
         """A `response` record (body as received) and its `request` record; a write failure stops the crawl
         (raising here would only be logged by the downloader)."""
         body = response.body
+        fields = {"WARC-IP-Address": str(response.ip_address)} if response.ip_address else {}
+        if _STOPPED_FLAG in response.flags:
+            fields["WARC-Truncated"] = "length"
         record = self._writer.create_warc_record(
             response.url,
             "response",
             payload=io.BytesIO(body),
             length=len(body),
             http_headers=_response_head(response),
-            warc_headers_dict={"WARC-IP-Address": str(response.ip_address)} if response.ip_address else None,
+            warc_headers_dict=fields or None,
         )
         record_id = record.rec_headers.get_header("WARC-Record-ID")
         request_record = self._writer.create_warc_record(

@@ -145,6 +145,11 @@ SETTINGS: tuple[Setting, ...] = (
         "the longest `Retry-After` (on a 429 or 503) for which an origin is left alone; longer values are capped",
     ),
     Setting(
+        "CONSENT_MAX_CRAWL_DELAY", 30, "seconds, at least 0",
+        "the longest interval between two requests to an origin that its robots.txt `Crawl-delay` or "
+        "`Request-rate` (our group's) can ask for; longer values are capped",
+    ),
+    Setting(
         "CONSENT_ALLOW_PRIVATE_ADDRESSES", False, "boolean",
         "also fetch from loopback, private, link-local and other non-public addresses (those of the start URLs "
         "are always allowed)",

@@ -40,6 +40,7 @@ from consentry.policies.evaluate import (
 from consentry.policies.gather import Need, asset_needs, licence_needs, site_from_files, site_needs
 from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
 from consentry.policies.record import Decision, ResponseSummary
+from consentry.policies.withhold import withheld_before_download
 
 __all__ = ["PAGES", "Judge", "trim"]
 
@@ -156,15 +157,18 @@ class Judge:
         return {need.url: self._resolve(need.url, anchor) for need in needs}
 
     def skip(self, url: str, record_id: str, date: str, config: PolicyConfig) -> RecordResult:
-        """Replay a `skip` (no response archived): the crawl's archived refusal to dial the URL (fetch policy),
-        else access as robots.txt was archived at `date`."""
+        """Replay a decision taken without a response: the crawl's archived refusal to dial the URL (fetch
+        policy), else a `skip` (access as robots.txt was archived at `date`) or a `drop` withheld before
+        download (the site files as archived at `date` deny every declared purpose: `consentry.policies.withhold`)."""
         own = self.store.resolve(url, date)
         if own.archived and own.site_file.detail.startswith(REFUSAL_PREFIX):
             refused = evaluate_refused(url, own.site_file.detail, config, fetched_at=seconds(date))
             note = "not dialled by the crawl's fetch policy (archived refusal; the address it resolved to is not"
             return RecordResult(url, record_id, date, None, refused, notes=[f"{note} archived)"])
         site, notes, unverifiable, _, _ = self._site(url, date, config)
-        decision = evaluate_access(site, url, config, fetched_at=seconds(date))
+        when = seconds(date)
+        decision = evaluate_access(site, url, config, fetched_at=when) or withheld_before_download(
+            site, url, config, fetched_at=when)
         return RecordResult(url, record_id, date, None, decision, notes=notes, unverifiable=unverifiable)
 
     def _inherited(self, pending: Pending, agent: str) -> tuple[Signal, ...]:

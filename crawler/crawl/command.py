@@ -191,6 +191,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="link depth limit; 0 means unlimited (Scrapy's DEPTH_LIMIT)")
     crawl.add_argument("--max-requests", type=int, default=500, metavar="N",
                        help="stop scheduling after N requests (linked licences and manifests count too); 0 means no limit")
+    crawl.add_argument("--sitemaps", action="store_true",
+                       help="also start from the pages listed in the sitemaps robots.txt names (Sitemap: lines)")
     crawl.add_argument("--set", action="append", type=_setting, default=[], dest="settings", metavar="NAME=VALUE",
                        help="any Scrapy or CONSENT_* setting, repeatable (README \"Settings\")")
     return crawl
@@ -230,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
         crawl_settings(args.output, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests)
+    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests,
+                        sitemaps=args.sitemaps)
     print(render_summary(summary), file=sys.stderr)
     if summary.error:
         print(f"consentry: error: {summary.error}; the crawl was stopped", file=sys.stderr)

@@ -56,9 +56,10 @@ def run_crawl(
     *,
     settings_overrides: Mapping[str, Any] | None = None,
     max_requests: int = 0,
+    sitemaps: bool = False,
 ) -> CrawlSummary:
     """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart); `UsageError` when
-    another crawl holds `out_dir`."""
+    another crawl holds `out_dir`. `sitemaps`: also start from robots.txt's sitemaps (`--sitemaps`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = crawl_settings(out, settings_overrides or {})
@@ -67,7 +68,7 @@ def run_crawl(
             (out / name).unlink(missing_ok=True)
         process = AsyncCrawlerProcess(settings)
         crawler = process.create_crawler(AssetSpider)
-        process.crawl(crawler, urls=list(urls), max_requests=max_requests)
+        process.crawl(crawler, urls=list(urls), max_requests=max_requests, sitemaps=sitemaps)
         process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     log_path = settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl"  # `--set CONSENT_LOG_PATH=…` moves it

@@ -2,15 +2,21 @@
 
 Each `SiteServer` is one origin (its own port on 127.0.0.1). Routes map a path (with query) to a status,
 headers and body, or to a fault (`drop`: close the connection without a response; `stall`: send nothing
-for `delay` seconds; `redirect-loop`: redirect to itself forever). Every request's path is logged, so a
-test can prove that a URL was never requested.
+for `delay` seconds; `redirect-loop`: redirect to itself forever). Every request's path is logged with its
+arrival time, so a test can prove that a URL was never requested or how far apart requests came, and the bytes
+written per path are counted (header and body apart). A route with `body_after` waits that long after its
+headers and sends the body only if the client is still there, so a client that hangs up after the headers is
+seen to have received no body byte.
 """
 
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +35,7 @@ class Route:
     body: bytes = b""
     fault: str = ""  # "" | "drop" | "stall" | "redirect-loop" | "drip" (the body one byte per `delay`, endlessly)
     delay: float = 0.0
+    body_after: float = 0.0  # seconds between the headers and the body; a client gone by then gets no body
 
     @classmethod
     def text(cls, body: str, content_type: str = "text/plain; charset=utf-8", *,
@@ -68,8 +75,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if with_body and route.fault == "drip":
             self._drip(route)
+        elif with_body and route.body_after and self._client_left(route.body_after):
+            self.close_connection = True
         elif with_body:
             self.wfile.write(route.body)
+            self.server.count(self.path, body=len(route.body))
+
+    def flush_headers(self) -> None:
+        buffered = getattr(self, "_headers_buffer", [])
+        self.server.count(self.path, header=sum(len(chunk) for chunk in buffered))
+        super().flush_headers()
+
+    def _client_left(self, seconds: float) -> bool:
+        """Whether the client closed the connection within `seconds` of the headers."""
+        readable, _, _ = select.select([self.connection], [], [], seconds)
+        if not readable:
+            return False
+        try:
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+        except OSError:
+            return True
 
     def _drip(self, route: Route) -> None:
         """A slow-drip body: one byte per `route.delay` seconds until the client hangs up."""
@@ -97,11 +122,20 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.routes = dict(routes)
         self.log: list[tuple[str, str]] = []
+        self.arrivals: list[tuple[float, str]] = []  # (time.monotonic(), path)
+        self.header_bytes: Counter[str] = Counter()
+        self.body_bytes: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def record(self, path: str, user_agent: str) -> None:
         with self._lock:
             self.log.append((path, user_agent))
+            self.arrivals.append((time.monotonic(), path))
+
+    def count(self, path: str, *, header: int = 0, body: int = 0) -> None:
+        with self._lock:
+            self.header_bytes[path] += header
+            self.body_bytes[path] += body
 
 
 class SiteServer:
@@ -126,6 +160,21 @@ class SiteServer:
     def requested(self) -> list[str]:
         """Every requested path, in arrival order."""
         return [path for path, _ in self._server.log]
+
+    @property
+    def arrivals(self) -> list[tuple[float, str]]:
+        """(`time.monotonic()` at arrival, path) of every request, in arrival order."""
+        return list(self._server.arrivals)
+
+    @property
+    def body_bytes(self) -> Counter[str]:
+        """Body bytes written per path."""
+        return Counter(self._server.body_bytes)
+
+    @property
+    def header_bytes(self) -> Counter[str]:
+        """Status line and header bytes written per path."""
+        return Counter(self._server.header_bytes)
 
     @property
     def user_agents(self) -> list[str]:

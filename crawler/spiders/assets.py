@@ -6,7 +6,9 @@ loopback port of one host is one site. Links are followed within the start sites
 page (img src/srcset, source, video, audio, a/href to a media file) are fetched wherever they live and
 marked `consent_media` so the page's `noai`/`noimageai` reaches them. One item per fetched response. Pages are
 streamed for links, at most `MAX_PAGE_LINKS` each; linked documents fetched by the consent components count
-against `max_requests` with the spider's own requests.
+against `max_requests` with the spider's own requests. Page requests carry `consent_follow_links` (their body is
+needed for links even when the page is dropped, so they are never withheld before download). With `sitemaps`,
+the `Sitemap:` lines of the start origins' robots.txt add start pages (`consentry.crawler.spiders.sitemaps`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from urllib.parse import urldefrag, urlsplit
 import scrapy
 import tldextract
 
+from consentry.middlewares._scrapyio import FOLLOW_LINKS_META
 from consentry.middlewares._sitecache import LINKED_FETCHED_STAT
+from consentry.policies.evaluate import origin_of
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -117,12 +121,15 @@ class AssetSpider(scrapy.Spider):
 
     name = "assets"
 
-    def __init__(self, urls: Sequence[str] | str = (), max_requests: int | str = 0, **kwargs: Any) -> None:
+    def __init__(self, urls: Sequence[str] | str = (), max_requests: int | str = 0, sitemaps: bool | str = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.start_urls = [u for u in (urls.split(",") if isinstance(urls, str) else urls) if u]
         self.sites = frozenset(site_of(u) for u in self.start_urls)
         self.max_requests = int(max_requests)
+        self.sitemaps = str(sitemaps).lower() in ("1", "true", "yes")
         self._seen: set[str] = set()
+        self._sitemaps: Any = None
 
     def _request(self, url: str, *, media: bool) -> scrapy.Request | None:
         url = urldefrag(url)[0]
@@ -133,7 +140,7 @@ class AssetSpider(scrapy.Spider):
         self._seen.add(url)
         if media:
             return scrapy.Request(url, callback=self.parse_media, meta={"consent_media": True})
-        return scrapy.Request(url, callback=self.parse)
+        return scrapy.Request(url, callback=self.parse, meta={FOLLOW_LINKS_META: True})
 
     def _spent(self) -> int:
         """Requests made so far: the spider's own and the linked documents fetched for them."""
@@ -146,6 +153,31 @@ class AssetSpider(scrapy.Spider):
         for url in self.start_urls:
             request = self._request(url, media=False)
             if request is not None:
+                yield request
+        if self.sitemaps:
+            for request in await self._sitemap_discovery().requests(
+                    (origin_of(url) for url in self.start_urls), self.parse_sitemap):
+                self._seen.add(request.url)  # a sitemap fetch counts against the request limit
+                yield request
+
+    def _sitemap_discovery(self) -> Any:
+        from consentry.crawler.spiders.sitemaps import SitemapDiscovery
+        from consentry.middlewares._config import consent_settings
+        from consentry.middlewares._sitecache import site_cache
+
+        if self._sitemaps is None:
+            settings = consent_settings(self.crawler.settings)
+            self._sitemaps = SitemapDiscovery(self.crawler, site_cache(self.crawler, settings), settings.config)
+        return self._sitemaps
+
+    async def parse_sitemap(self, response: Response, **_: Any) -> Any:
+        """The sitemaps a sitemap index names; the same-site pages a sitemap lists."""
+        more, urls = await self._sitemap_discovery().parse(response, self.parse_sitemap)
+        for request in more:
+            self._seen.add(request.url)
+            yield request
+        for url in urls:
+            if site_of(url) in self.sites and (request := self._request(url, media=_is_media(url))) is not None:
                 yield request
 
     def _links(self, response: Response) -> Iterator[scrapy.Request | None]:

@@ -27,6 +27,7 @@ from consentry.policies.robots.groups import (
     product_token,
     select_groups,
 )
+from consentry.policies.robots.pacing import Pacing, pacing_from
 from consentry.policies.robots.rules import RuleMatcher, rules_from
 from consentry.policies.robots.urlpattern import request_path
 from consentry.policies.vocabulary import Mechanism, Scope, Tag, Verdict
@@ -63,15 +64,21 @@ def _content_signal(lines: Sequence[Line], label: str, source: str, tags: Sequen
 
 def _license_urls(parsed: RobotsFile) -> tuple[tuple[str, ...], list[str]]:
     """Every `License:` URL anywhere in the file (not group-bound, RSL "Adding RSL to robots.txt") and warnings."""
+    return _absolute_urls(parsed, "license")
+
+
+def _absolute_urls(parsed: RobotsFile, field: str) -> tuple[tuple[str, ...], list[str]]:
+    """Every absolute http(s) URL of the `field` records anywhere in the file, and warnings for the others."""
     urls: list[str] = []
     warnings: list[str] = []
-    for line in parsed.records("license"):
+    label = field.capitalize()
+    for line in parsed.records(field):
         parts = urlsplit(line.value) if line.value.isprintable() else None
         if parts is not None and parts.scheme.lower() in ("http", "https") and parts.netloc:
             urls.append(line.value)
         else:
             warnings.append(
-                f"line {line.number}: License {line.value!r} is not an absolute http(s) URL: ignored"
+                f"line {line.number}: {label} {line.value!r} is not an absolute http(s) URL: ignored"
             )
     return tuple(urls), warnings
 
@@ -91,6 +98,8 @@ class RobotsPolicy:
         "_training",
         "_usage",
         "license_urls",
+        "pacing",
+        "sitemap_urls",
         "warnings",
     )
 
@@ -114,6 +123,8 @@ class RobotsPolicy:
         self._last: tuple[str, tuple[Verdict, Signal]] | None = None
         self.warnings: tuple[str, ...] = tuple(warnings)
         self.license_urls: tuple[str, ...] = tuple(license_urls)
+        self.pacing = Pacing()  # Crawl-delay / Request-rate of our groups (`consentry.policies.robots.pacing`)
+        self.sitemap_urls: tuple[str, ...] = ()  # `Sitemap:` lines, anywhere in the file (absolute http(s))
 
     @classmethod
     def parse(cls, site_file: SiteFile, agent: str) -> Self:
@@ -152,7 +163,9 @@ class RobotsPolicy:
         self._build_usage(parsed, records, label, source, warnings)
         self._inferred = InferredRules(parsed.groups, product_token(agent), source)
         self.license_urls, license_warnings = _license_urls(parsed)
-        self.warnings = tuple(warnings + license_warnings)
+        self.pacing = pacing_from(records)
+        self.sitemap_urls = _absolute_urls(parsed, "sitemap")[0]
+        self.warnings = tuple(warnings + license_warnings + list(self.pacing.warnings))
 
     def _build_access(self, records: Sequence[Line], label: str, source: str, tags: Sequence[Tag]) -> None:
         rules = rules_from((r for r in records if r.field in ACCESS_FIELDS), "allow", "disallow")

@@ -85,7 +85,8 @@ def test_flipped_decision_is_caught(crawl: Path, tmp_path: Path, capsys: pytest.
         record = json.loads(payload)
         record["action"] = "keep"
         body = json.dumps(record).encode()
-        extra = {k: headers.get_header(k) for k in ("WARC-Record-ID", "WARC-Date", "WARC-Concurrent-To")}  # type: ignore[attr-defined]
+        extra = {k: v for k in ("WARC-Record-ID", "WARC-Date", "WARC-Concurrent-To")  # none for a drop withheld before download
+                 if (v := headers.get_header(k)) is not None}  # type: ignore[attr-defined]
         return member(
             record["url"], body, kind="metadata", extra={**extra, "Content-Type": "application/json"}
         )

@@ -57,7 +57,6 @@ def test_spider_fetches_pages_and_referenced_media(server: SiteServer, dropped: 
         "/m/big.jpg",
         "/m/pic.webp",
         "/m/clip.mp4",
-        "/m/song.mp3",
         "/docs/paper.pdf",
         "/deep/1.html",
         "/deep/2.html",
@@ -65,6 +64,7 @@ def test_spider_fetches_pages_and_referenced_media(server: SiteServer, dropped: 
         assert path in server.requested
     assert "/deep/3.html" not in server.requested  # --depth 2
     assert "/private/x.html" not in server.requested
+    assert "/m/song.mp3" not in server.requested  # ai.txt denies every declared purpose: withheld before download
 
 
 def test_items_and_decisions(server: SiteServer, dropped: CrawlResult) -> None:
@@ -76,6 +76,7 @@ def test_items_and_decisions(server: SiteServer, dropped: CrawlResult) -> None:
     assert set(item) == {"url", "status", "content_type", "length", "sha256", "consent"}
     assert all(record_problems(d) == [] for d in dropped.decisions)
     assert "ai-txt" in dropped.decision(server.url("/m/song.mp3"))["reason"]
+    assert dropped.decision(server.url("/m/song.mp3"))["response"] is None
     assert "tdmrep-file" in dropped.decision(server.url("/docs/paper.pdf"))["reason"]
 
 
