@@ -31,10 +31,12 @@ from consentry.crawler.errors import UsageError
 from consentry.middlewares._config import read_trust_anchors
 from consentry.middlewares.adapters.addresses import FetchGuard, request_url
 from consentry.middlewares.adapters.clock import now
+from consentry.middlewares.politeness import RETRY_AFTER_STATUSES, retry_after_seconds
 from consentry.policies.config import PolicyConfig
 from consentry.policies.evaluate import evaluate_access, origin_of
 from consentry.policies.model import AssetResponse, SiteFile
 from consentry.policies.record import Decision
+from consentry.policies.settings_table import default
 
 __all__ = [
     "NEWLY_ALLOWED",
@@ -197,28 +199,44 @@ def freshen(stored: Sequence[tuple[str, str]], fresh: Sequence[tuple[str, str]])
 
 @dataclass
 class _PacedSource:
-    """The guarded source with the politeness of the recheck: one request at a time, and at least `delay`
-    seconds between two requests to one origin."""
+    """The guarded source with the crawl's politeness (README "Politeness"): one request at a time, at least
+    `delay` seconds between two requests to one origin, and a 429/503 `Retry-After` (RFC 9110 §10.2.3, at most
+    `max_retry_after` seconds) holding the origin, the asset asked again once after it."""
 
     source: HttpSource
     delay: float
-    _last: dict[str, float] = field(default_factory=dict)
+    max_retry_after: float
+    _next: dict[str, float] = field(default_factory=dict)
     requests: int = 0
 
-    def _wait(self, url: str) -> None:
-        origin = origin_of(url)
-        if self.delay and origin in self._last:
-            time.sleep(max(0.0, self._last[origin] + self.delay - time.monotonic()))
-        self._last[origin] = time.monotonic()
+    def _wait(self, origin: str) -> None:
+        pause = self._next.get(origin, 0.0) - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        self._next[origin] = time.monotonic() + self.delay
         self.requests += 1
 
+    def _retry_after(self, fetched: AssetResponse | str) -> float | None:
+        if isinstance(fetched, str) or fetched.status not in RETRY_AFTER_STATUSES:
+            return None
+        values = fetched.header("retry-after")
+        seconds = retry_after_seconds(values[-1], now=time.time()) if values else None
+        return None if seconds is None else min(seconds, self.max_retry_after)
+
     def site_file(self, url: str, max_bytes: int, permit: Permit = lambda url: None) -> SiteFile:
-        self._wait(url)
+        self._wait(origin_of(url))
         return self.source.site_file(url, max_bytes, permit)
 
     def asset(self, url: str, max_bytes: int, permit: Permit = lambda url: None,
               conditional: Sequence[tuple[str, str]] = ()) -> AssetResponse | str:
-        self._wait(url)
+        origin = origin_of(url)
+        self._wait(origin)
+        fetched = self.source.asset(url, max_bytes, permit, conditional)
+        seconds = self._retry_after(fetched)
+        if seconds is None:
+            return fetched
+        self._next[origin] = max(self._next[origin], time.monotonic() + seconds)
+        self._wait(origin)
         return self.source.asset(url, max_bytes, permit, conditional)
 
     def close(self) -> None:
@@ -407,7 +425,8 @@ def run_recheck(directory: Path, options: RecheckOptions) -> dict[str, Any]:
         raise UsageError(str(exc)) from None
     guard = FetchGuard(allow_private=options.allow_private)
     guard.allow_urls(sorted({origin_of(url) for url in (*inputs.kept, *inputs.dropped)}))
-    source = _PacedSource(HttpSource(config.agent, guard=guard), options.delay)
+    source = _PacedSource(HttpSource(config.agent, guard=guard), options.delay,
+                          float(default("CONSENT_MAX_RETRY_AFTER")))  # type: ignore[arg-type]
     tally = _Tally()
     rechecker = _Rechecker(Checker(source, config, trust_anchors_pem=anchors), source, config, tally)
     withdrawn: list[dict[str, Any]] = []

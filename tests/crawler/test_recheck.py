@@ -8,10 +8,12 @@ server in this process that honours `If-None-Match` and logs every request with 
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +39,7 @@ class Resource:
     headers: list[tuple[str, str]]
     body: bytes
     etag: str | None = None
+    busy: int = 0  # answer this many requests 503 with Retry-After: 1 first
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Hit:
     if_none_match: str | None
     status: int
     body_bytes: int
+    at: float
 
 
 @dataclass
@@ -74,12 +78,15 @@ class _Handler(BaseHTTPRequestHandler):
         condition = self.headers.get("If-None-Match")
         if resource is None:
             status, headers, body = 404, [("Content-Type", "text/plain")], b"not found\n"
+        elif resource.busy:
+            resource.busy -= 1
+            status, headers, body = 503, [("Retry-After", "1"), ("Content-Type", "text/plain")], b"busy\n"
         else:
             headers = [*resource.headers, *((("ETag", resource.etag),) if resource.etag else ())]
             fresh = condition is not None and resource.etag is not None and condition == resource.etag
             status, body = (304, b"") if fresh else (200, resource.body)
         with site.lock:
-            site.log.append(Hit(self.path, condition, status, len(body)))
+            site.log.append(Hit(self.path, condition, status, len(body), time.monotonic()))
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -219,6 +226,21 @@ def test_unchanged_site_withdraws_nothing_and_sends_no_bodies(site: Site, tmp_pa
     assert summary["bodies_fetched"] == 0
 
 
+def test_retry_after_holds_the_origin_then_asks_again(site: Site, tmp_path: Path) -> None:
+    _publish(site)
+    _crawl(site, tmp_path)
+    before = len(site.log)
+    site.resources["/img/keep.jpg"].busy = 1
+    proc = _recheck(str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["unavailable"] == 0
+    hits = [hit for hit in site.log[before:] if hit.path == "/img/keep.jpg"]
+    assert [hit.status for hit in hits] == [503, 304]
+    assert hits[1].at - hits[0].at >= 1.0  # Retry-After: 1 honoured
+    after = site.log[site.log.index(hits[0]) + 1]
+    assert after == hits[1]  # nothing else was sent to the origin meanwhile (one origin, one request at a time)
+
+
 def test_asset_without_validators_is_fetched_whole(site: Site, tmp_path: Path) -> None:
     _publish(site)
     for name in IMAGES:  # no ETag anywhere: nothing to make conditional
@@ -264,13 +286,18 @@ def test_corrupt_log_lines_are_counted_not_fatal(site: Site, tmp_path: Path) -> 
     with (tmp_path / "decisions.jsonl").open("a", encoding="utf-8") as log:
         log.write('{"schema": "consentry.decision/1", "url": "http://127.0.0.1:1/cut')  # cut mid-line
         log.write("\n[1, 2]\n\n")
-    proc = _recheck(str(tmp_path), "--json")
+    before = len(site.log)
+    proc = _recheck(str(tmp_path), "--json", "--delay", "0.3")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["corrupt_lines"] == 2
     assert summary["corrupt_by_reason"] == {"not JSON": 1, "not a decision record": 1}
     assert summary["rechecked"] == 7
     assert "2 unreadable line(s) skipped" in proc.stderr
+    arrivals = [hit.at for hit in site.log[before:]]
+    assert len(arrivals) >= 10
+    # --delay per origin (measured at arrival: a few ms of scheduling either side; without it the gaps are ~1 ms)
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.25
 
 
 @pytest.mark.parametrize(
