@@ -39,6 +39,7 @@ class Resource:
     headers: list[tuple[str, str]]
     body: bytes
     etag: str | None = None
+    last_modified: str | None = None  # honoured with If-Modified-Since (exact match) when there is no ETag
     busy: int = 0  # answer this many requests 503 with Retry-After: 1 first
 
 
@@ -46,6 +47,7 @@ class Resource:
 class Hit:
     path: str
     if_none_match: str | None
+    if_modified_since: str | None
     status: int
     body_bytes: int
     at: float
@@ -82,11 +84,15 @@ class _Handler(BaseHTTPRequestHandler):
             resource.busy -= 1
             status, headers, body = 503, [("Retry-After", "1"), ("Content-Type", "text/plain")], b"busy\n"
         else:
-            headers = [*resource.headers, *((("ETag", resource.etag),) if resource.etag else ())]
-            fresh = condition is not None and resource.etag is not None and condition == resource.etag
+            headers = [*resource.headers, *((("ETag", resource.etag),) if resource.etag else ()),
+                       *((("Last-Modified", resource.last_modified),) if resource.last_modified else ())]
+            since = self.headers.get("If-Modified-Since")
+            fresh = (condition is not None and condition == resource.etag) or (
+                resource.etag is None and since is not None and since == resource.last_modified)
             status, body = (304, b"") if fresh else (200, resource.body)
         with site.lock:
-            site.log.append(Hit(self.path, condition, status, len(body), time.monotonic()))
+            site.log.append(Hit(self.path, condition, self.headers.get("If-Modified-Since"), status, len(body),
+                                time.monotonic()))
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -125,7 +131,8 @@ def _publish(site: Site) -> None:
         "/robots.txt": _text(ROBOTS),
         "/ai.txt": _text("User-agent: *\nAllow: /\n"),
         "/index.html": Resource([("Content-Type", "text/html; charset=utf-8")],
-                                f"<html><body>{images}</body></html>".encode(), '"page"'),
+                                f"<html><body>{images}</body></html>".encode(),
+                                last_modified="Sun, 01 Nov 2026 10:00:00 GMT"),
         **{f"/img/{name}.jpg": _jpeg() for name in ("keep", "header", "embedded", "usage")},
         "/private/robots.jpg": _jpeg(),
         "/ai/aitxt.jpg": _jpeg(),
@@ -221,7 +228,10 @@ def test_unchanged_site_withdraws_nothing_and_sends_no_bodies(site: Site, tmp_pa
     recheck = site.log[before:]
     assets = [hit for hit in recheck if hit.path.endswith((".jpg", ".html"))]
     assert len(assets) == 8  # every kept asset once, and the dropped one
-    assert all(hit.status == 304 and hit.body_bytes == 0 and hit.if_none_match for hit in assets)
+    assert all(hit.status == 304 and hit.body_bytes == 0 for hit in assets)
+    page = [hit for hit in assets if hit.path == "/index.html"]
+    assert [(h.if_none_match, h.if_modified_since) for h in page] == [(None, "Sun, 01 Nov 2026 10:00:00 GMT")]
+    assert all(hit.if_none_match == '"v1"' for hit in assets if hit.path != "/index.html")
     assert summary["not_modified"] == 8
     assert summary["bodies_fetched"] == 0
 
