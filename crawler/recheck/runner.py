@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from consentry.crawler.audit.readers.archive import Capture, UnusableArchive, WarcReader
 from consentry.crawler.check.checker import Checker
@@ -72,50 +73,82 @@ class RecheckOptions:
 
 @dataclass(slots=True)
 class Target:
-    """One URL to recheck: its dataset key, and the crawl's decision record (None: a dataset row the log lacks)."""
+    """One URL to recheck: its dataset key, the crawl's action, and where its decision record starts in the
+    decision log (None: a dataset row the log lacks). Records are read again only for the assets that changed,
+    so memory holds a few small values per URL, not the records."""
 
     url: str
     key: str | None = None
-    record: dict[str, Any] | None = None
-
-    @property
-    def action(self) -> str:
-        """The crawl's action (a dataset row without a record was kept)."""
-        return str(self.record.get("action")) if self.record else "keep"
+    action: str = "keep"
+    offset: int | None = None
 
 
 @dataclass(slots=True)
 class Inputs:
-    """The parsed inputs: kept targets, dropped targets, the WARC, and what the decision log did not yield."""
+    """The parsed inputs: kept targets, dropped targets, the decision log and WARC, and what the log did not
+    yield (its first record gives the crawl's policy; unreadable lines counted per reason)."""
 
     kept: dict[str, Target]
     dropped: dict[str, Target]
+    log: Path | None
     warc: Path | None
-    records: list[dict[str, Any]] = field(default_factory=list)
+    first: dict[str, Any] = field(default_factory=dict)
     corrupt: Counter[str] = field(default_factory=Counter)
 
 
 # --- inputs ---------------------------------------------------------------------------------------------------
 
 
-def _read_log(path: Path, corrupt: Counter[str]) -> dict[str, dict[str, Any]]:
-    """url -> the last decision record of a fetched asset (keep or drop); unreadable lines counted by reason."""
-    records: dict[str, dict[str, Any]] = {}
+def _parse(line: bytes) -> dict[str, Any] | str:
+    """A decision record, or why the line is not one."""
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeError):
+        return "not JSON"
+    if not isinstance(record, dict) or not isinstance(record.get("url"), str) \
+            or record.get("action") not in ("keep", "drop", "skip"):
+        return "not a decision record"
+    return record
+
+
+def _read_log(path: Path, corrupt: Counter[str]) -> tuple[dict[str, Target], dict[str, Any]]:
+    """url -> the target of its last decision record, and the first record; unreadable lines counted by reason."""
+    targets: dict[str, Target] = {}
+    first: dict[str, Any] = {}
+    offset = 0
     with path.open("rb") as handle:
         for line in handle:
+            start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except (ValueError, UnicodeError):
-                corrupt["not JSON"] += 1
+            record = _parse(line)
+            if isinstance(record, str):
+                corrupt[record] += 1
                 continue
-            if not isinstance(record, dict) or not isinstance(record.get("url"), str) \
-                    or record.get("action") not in ("keep", "drop", "skip"):
-                corrupt["not a decision record"] += 1
-                continue
-            records[record["url"]] = record
-    return records
+            first = first or record
+            targets[record["url"]] = Target(record["url"], _key(record), record["action"], start)
+    return targets, first
+
+
+@dataclass
+class _Records:
+    """Reads a target's decision record again from the log, by offset."""
+
+    path: Path | None
+    _handle: Any = None
+
+    def get(self, target: Target) -> dict[str, Any] | None:
+        if self.path is None or target.offset is None:
+            return None
+        if self._handle is None:
+            self._handle = self.path.open("rb")
+        self._handle.seek(target.offset)
+        record = _parse(self._handle.readline())
+        return None if isinstance(record, str) else record
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 def _key(record: Mapping[str, Any]) -> str | None:
@@ -164,16 +197,22 @@ def load_targets(directory: Path) -> Inputs:
         raise UsageError(f"{directory}: no {_LOG} (a consentry crawl's output) and no *.parquet dataset index")
     corrupt: Counter[str] = Counter()
     try:
-        records = _read_log(log, corrupt) if log.is_file() else {}
+        logged, first = _read_log(log, corrupt) if log.is_file() else ({}, {})
     except OSError as exc:
         raise UsageError(f"{log}: cannot read: {exc.strerror or exc}") from None
-    dropped = {url: Target(url, None, r) for url, r in records.items() if r["action"] == "drop"}
+    dropped = {url: target for url, target in logged.items() if target.action == "drop"}
     if files:
-        kept = {url: Target(url, key, records.get(url)) for url, key in _dataset_rows(files)}
+        kept = {url: _row(url, key, logged.get(url)) for url, key in _dataset_rows(files)}
     else:
-        kept = {url: Target(url, _key(r), r) for url, r in records.items() if r["action"] == "keep"}
+        kept = {url: target for url, target in logged.items() if target.action == "keep"}
     warc = crawl / _WARC
-    return Inputs(kept, dropped, warc if warc.is_file() else None, list(records.values()), corrupt)
+    return Inputs(kept, dropped, log if log.is_file() else None, warc if warc.is_file() else None, first,
+                  corrupt)
+
+
+def _row(url: str, key: str | None, logged: Target | None) -> Target:
+    """A dataset row: kept, with its decision record's offset when the log has one."""
+    return Target(url, key, "keep", logged.offset if logged is not None else None)
 
 
 # --- the conditional request ----------------------------------------------------------------------------------
@@ -305,6 +344,7 @@ class _Rechecker:
     source: _PacedSource
     config: PolicyConfig
     tally: _Tally
+    records: _Records
 
     def evaluate(self, target: Target, capture: Capture | None) -> tuple[Decision | None, str, str | None]:
         """Today's decision on `target`, how it was fetched (`not-requested`, `not-modified`, `modified`,
@@ -349,10 +389,11 @@ class _Rechecker:
         if (was == "keep") == (new["action"] == "keep"):
             self.tally.unchanged += was == "keep"
             return None
-        changed = changes(target.record, new)
+        record = self.records.get(target)
+        changed = changes(record, new)
         if new["action"] == "skip":  # never requested: only its access signal was evaluated
             changed = [c for c in changed if c["mechanism"] == new["signals"][0]["mechanism"]]
-        old_purposes = (target.record or {}).get("purposes", {})
+        old_purposes = (record or {}).get("purposes", {})
         mechanisms = _deciding(new, changed)
         line: dict[str, Any] = {
             "key": target.key, "url": target.url, "old_action": was, "new_action": new["action"],
@@ -370,24 +411,20 @@ class _Rechecker:
 
 
 def _captures(warc: Path | None, wanted: Mapping[str, Target], cap: int, tally: _Tally) -> Iterator[Capture]:
-    """The archived final responses of the wanted URLs, in WARC order, the first of each URL."""
+    """The archived final responses of the wanted URLs, in WARC order."""
     if warc is None:
         return
-    seen: set[str] = set()
     reader = WarcReader(warc, body_cap=cap, keep=lambda url: url in wanted)
     try:
-        for item in reader:
-            if isinstance(item, Capture) and item.url in wanted and item.url not in seen \
-                    and item.status not in _REDIRECTS:
-                seen.add(item.url)
+        for item in reader:  # the consumer pops each URL it rechecks: a later capture of it is passed over
+            if isinstance(item, Capture) and item.url in wanted and item.status not in _REDIRECTS:
                 yield item
     except UnusableArchive as exc:
         tally.warnings.append(f"{exc}; the assets not read from it are fetched without validators")
 
 
-def _policy(records: Sequence[Mapping[str, Any]], options: RecheckOptions) -> PolicyConfig:
-    """The crawl's agent and declared purposes (from its records) unless overridden."""
-    first = records[0] if records else {}
+def _policy(first: Mapping[str, Any], options: RecheckOptions) -> PolicyConfig:
+    """The crawl's agent and declared purposes (from its first record) unless overridden."""
     values: dict[str, object] = {}
     agent = options.agent or first.get("agent")
     if isinstance(agent, str):
@@ -402,23 +439,45 @@ def _policy(records: Sequence[Mapping[str, Any]], options: RecheckOptions) -> Po
         raise UsageError(str(exc)) from None
 
 
-def _write(path: Path, lines: Sequence[dict[str, Any]]) -> None:
-    """Replace `path` whole (a temporary name, then a rename): a killed recheck leaves the old file or the new."""
-    temporary = path.with_name(f".{path.name}.tmp")
+@contextmanager
+def _outputs(directory: Path) -> Iterator[Callable[[dict[str, Any] | None], None]]:
+    """A writer of output lines: withdrawn ones to DIR/withdrawn.jsonl, newly allowed ones to
+    DIR/newly_allowed.jsonl, each streamed to a temporary name and renamed into place when the recheck ends —
+    an interrupted recheck leaves the previous files as they were."""
+    paths = (directory / WITHDRAWN, directory / NEWLY_ALLOWED)
+    temporary = [path.with_name(f".{path.name}.tmp") for path in paths]
+    handles: list[IO[str]] = []
+
+    def write(line: dict[str, Any] | None) -> None:
+        if line is None:
+            return
+        index = 0 if line["old_action"] == "keep" else 1
+        try:
+            handles[index].write(json.dumps(line, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise UsageError(f"{paths[index]}: cannot write: {exc.strerror or exc}") from None
+
     try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            for line in lines:
-                handle.write(json.dumps(line, sort_keys=True) + "\n")
-        temporary.replace(path)
+        handles.extend(path.open("w", encoding="utf-8") for path in temporary)
+        yield write
+        for handle in handles:
+            handle.close()
+        for path, final in zip(temporary, paths, strict=True):
+            path.replace(final)
     except OSError as exc:
-        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise UsageError(f"{directory}: cannot write the recheck's output: {exc.strerror or exc}") from None
+    finally:
+        for handle in handles:
+            handle.close()
+        for path in temporary:
+            path.unlink(missing_ok=True)
 
 
 def run_recheck(directory: Path, options: RecheckOptions) -> dict[str, Any]:
     """Recheck DIR (see the module docstring); write DIR/withdrawn.jsonl and DIR/newly_allowed.jsonl; return the
     summary (docs/cli.md)."""
     inputs = load_targets(directory)
-    config = _policy(inputs.records, options)
+    config = _policy(inputs.first, options)
     try:
         anchors = read_trust_anchors(config.c2pa_trust_anchors)
     except ValueError as exc:
@@ -428,22 +487,18 @@ def run_recheck(directory: Path, options: RecheckOptions) -> dict[str, Any]:
     source = _PacedSource(HttpSource(config.agent, guard=guard), options.delay,
                           float(default("CONSENT_MAX_RETRY_AFTER")))  # type: ignore[arg-type]
     tally = _Tally()
-    rechecker = _Rechecker(Checker(source, config, trust_anchors_pem=anchors), source, config, tally)
-    withdrawn: list[dict[str, Any]] = []
-    allowed: list[dict[str, Any]] = []
-    wanted = {**inputs.dropped, **inputs.kept}
+    records = _Records(inputs.log)
+    rechecker = _Rechecker(Checker(source, config, trust_anchors_pem=anchors), source, config, tally, records)
+    wanted = {**inputs.dropped, **inputs.kept}  # rechecked once each: popped when done
     try:
-        done: set[str] = set()
-        for capture in _captures(inputs.warc, wanted, config.c2pa_max_bytes + 1, tally):
-            done.add(capture.url)
-            _sort(rechecker.recheck(wanted[capture.url], capture), withdrawn, allowed)
-        for url, target in wanted.items():
-            if url not in done:
-                _sort(rechecker.recheck(target, None), withdrawn, allowed)
+        with _outputs(directory) as write:
+            for capture in _captures(inputs.warc, wanted, config.c2pa_max_bytes + 1, tally):
+                write(rechecker.recheck(wanted.pop(capture.url), capture))
+            for target in list(wanted.values()):
+                write(rechecker.recheck(target, None))
     finally:
         source.close()
-    _write(directory / WITHDRAWN, withdrawn)
-    _write(directory / NEWLY_ALLOWED, allowed)
+        records.close()
     return {
         "directory": str(directory),
         "rechecked": tally.rechecked,
@@ -463,8 +518,3 @@ def run_recheck(directory: Path, options: RecheckOptions) -> dict[str, Any]:
         "corrupt_by_reason": dict(inputs.corrupt),
         "warnings": tally.warnings,
     }
-
-
-def _sort(line: dict[str, Any] | None, withdrawn: list[dict[str, Any]], allowed: list[dict[str, Any]]) -> None:
-    if line is not None:
-        (withdrawn if line["old_action"] == "keep" else allowed).append(line)
