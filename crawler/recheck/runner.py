@@ -200,6 +200,9 @@ def load_targets(directory: Path) -> Inputs:
         logged, first = _read_log(log, corrupt) if log.is_file() else ({}, {})
     except OSError as exc:
         raise UsageError(f"{log}: cannot read: {exc.strerror or exc}") from None
+    if not files and not logged:
+        raise UsageError(f"{log}: no readable decision record" + (
+            f" ({sum(corrupt.values())} unreadable line(s))" if corrupt else ""))
     dropped = {url: target for url, target in logged.items() if target.action == "drop"}
     if files:
         kept = {url: _row(url, key, logged.get(url)) for url, key in _dataset_rows(files)}

@@ -316,8 +316,10 @@ def test_corrupt_log_lines_are_counted_not_fatal(site: Site, tmp_path: Path) -> 
         (lambda d: d / "missing", "not a directory"),
         (lambda d: d, "no decisions.jsonl"),
         (lambda d: (d / "x.parquet").write_bytes(b"PAR1 truncated") and d, "not a readable parquet file"),
+        (lambda d: (d / "decisions.jsonl").write_text('{"url": 1}\nnot json\n') and d,
+         "no readable decision record (2 unreadable line(s))"),
     ],
-    ids=["missing-dir", "no-decision-log", "truncated-parquet"],
+    ids=["missing-dir", "no-decision-log", "truncated-parquet", "only-corrupt-lines"],
 )
 def test_unusable_directory_is_one_line_and_exit_2(tmp_path: Path, make, message: str) -> None:
     target = make(tmp_path)
