@@ -73,6 +73,15 @@ def render_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _list_withdrawn(path: Path) -> None:
+    """`-v`: one stderr line per withdrawn asset (URL, the mechanisms that withdrew it, today's reason)."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            entry = json.loads(line)
+            print(f"withdrawn: {entry['url']} ({', '.join(entry['mechanisms'])}): {entry['reason']}",
+                  file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Recheck DIR; write its removal list; exit 1 when something was withdrawn."""
     from consentry.crawler.cli import verbosity
@@ -85,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     summary = run_recheck(args.directory, options)
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
+    if verbosity(args) >= 1:
+        _list_withdrawn(Path(summary["withdrawn_path"]))
     if verbosity(args) >= 0:
         print(render_summary(summary), file=sys.stderr)
     return exitcodes.FINDING if summary["withdrawn"] else exitcodes.OK

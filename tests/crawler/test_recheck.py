@@ -260,8 +260,9 @@ def test_asset_without_validators_is_fetched_whole(site: Site, tmp_path: Path) -
     _crawl(site, tmp_path)
     before = len(site.log)
     site.resources["/img/usage.jpg"].headers.append(("Content-Usage", "train-ai=n"))
-    proc = _recheck(str(tmp_path), "--json")
+    proc = _recheck(str(tmp_path), "--json", "-v")
     assert proc.returncode == 1, proc.stderr
+    assert f"withdrawn: {site.url('/img/usage.jpg')} (content-usage-header): " in proc.stderr
     withdrawn = _lines(tmp_path / "withdrawn.jsonl")
     assert [(line["url"], line["mechanisms"], line["fetch"]) for line in withdrawn] == [
         (site.url("/img/usage.jpg"), ["content-usage-header"], "fetched")]
