@@ -1,4 +1,4 @@
-"""The `consentry` console script: `check`, `crawl`, `demo`, `audit`, `registry` (docs/cli.md).
+"""The `consentry` console script: `check`, `crawl`, `demo`, `audit`, `registry`, `report`, `recheck` (docs/cli.md).
 
 Exit codes: 0 success whatever the verdicts, 1 the command's own finding (audit mismatch), 2 bad usage or
 unreadable input — one line on stderr naming the problem, never a traceback. Each front end declares its
@@ -29,6 +29,7 @@ _COMMANDS = {
     "audit": "consentry.crawler.audit.command",
     "registry": "consentry.crawler.registry.command",
     "report": "consentry.crawler.report.command",
+    "recheck": "consentry.crawler.recheck.command",
 }
 
 

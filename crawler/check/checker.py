@@ -26,7 +26,7 @@ from consentry.policies.evaluate import (
 )
 from consentry.policies.gather import DocumentKind, Need, asset_needs, gather_site
 from consentry.policies.lint import decision_warnings
-from consentry.policies.model import SiteFile
+from consentry.policies.model import AssetResponse, SiteFile
 from consentry.policies.record import Decision
 
 if TYPE_CHECKING:
@@ -110,6 +110,11 @@ class Checker:
         fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1, self.permit)
         if isinstance(fetched, str):
             return CheckResult(url, None, site.warnings, error=fetched)
+        return self.evaluate(url, site, fetched)
+
+    def evaluate(self, url: str, site: SitePolicy, fetched: AssetResponse) -> CheckResult:
+        """Evaluate a fetched asset of `site`: the documents its response names (licences, remote manifests)
+        are fetched through `answer`, then `consentry.policies.evaluate.evaluate_asset` decides."""
         documents = self.answer(asset_needs(fetched, self.config))
         decision = evaluate_asset(site, fetched, self.config, fetched_at=now(), documents=documents,
                                   reader=C2paReader(self.trust_anchors_pem), registry=self.registry)

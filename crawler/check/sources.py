@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +38,8 @@ class DocumentSource(Protocol):
 
     def site_file(self, url: str, max_bytes: int, permit: Permit = ...) -> SiteFile: ...
 
-    def asset(self, url: str, max_bytes: int, permit: Permit = ...) -> AssetResponse | str: ...
+    def asset(self, url: str, max_bytes: int, permit: Permit = ...,
+              conditional: Sequence[tuple[str, str]] = ()) -> AssetResponse | str: ...
 
     def close(self) -> None: ...
 
@@ -172,15 +173,17 @@ class HttpSource:
             body = decode(body, coding, max_bytes)
         return body
 
-    def _get(self, url: str, max_bytes: int, permit: Permit) -> tuple[httpx.Response, bytes]:
+    def _get(self, url: str, max_bytes: int, permit: Permit,
+             conditional: Sequence[tuple[str, str]] = ()) -> tuple[httpx.Response, bytes]:
         until = time.monotonic() + self.deadline
         target = url
+        headers = list(conditional)  # validators of `url` itself: sent on the first hop only
         for _ in range(MAX_REDIRECTS + 1):
             why = scheme_refusal(target) or permit(target)
             if why is not None:
                 raise _Refused(why)
             try:
-                with self.client.stream("GET", target) as response:
+                with self.client.stream("GET", target, headers=headers) as response:
                     location = response.headers.get("location")
                     if response.status_code not in _REDIRECTS or not location:
                         return response, self._read(response, max_bytes, until)
@@ -188,7 +191,7 @@ class HttpSource:
                 raise _Refused(f"refused: {target} redirects to an unusable URL ({exc})") from None
             if time.monotonic() > until:
                 raise _Refused(f"total deadline of {self.deadline:g} s exceeded")
-            target = request_url(urljoin(target, location))
+            target, headers = request_url(urljoin(target, location)), []
         raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
 
     def site_file(self, url: str, max_bytes: int, permit: Permit = _no_check) -> SiteFile:
@@ -205,10 +208,13 @@ class HttpSource:
         return SiteFile.from_http(url, response.status_code, body,
                                   content_type=response.headers.get("content-type", ""), max_bytes=max_bytes)
 
-    def asset(self, url: str, max_bytes: int, permit: Permit = _no_check) -> AssetResponse | str:
-        """Fetch the asset; `--header`s are appended as if the server had sent them (a what-if for owners)."""
+    def asset(self, url: str, max_bytes: int, permit: Permit = _no_check,
+              conditional: Sequence[tuple[str, str]] = ()) -> AssetResponse | str:
+        """Fetch the asset; `--header`s are appended as if the server had sent them (a what-if for owners).
+        `conditional` request headers (`If-None-Match`, `If-Modified-Since`, RFC 9110 §13.1) go with the first
+        hop: a 304 comes back as such, with no body (`consentry recheck`)."""
         try:
-            response, body = self._get(url, max_bytes, permit)
+            response, body = self._get(url, max_bytes, permit, conditional)
         except (_Refused, DecodedTooLarge) as exc:
             return str(exc)
         except (httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
@@ -254,8 +260,10 @@ class RootSource:
         kind = mimetypes.guess_type(path.name)[0] or "text/plain"
         return SiteFile.from_http(url, 200, body, content_type=kind, max_bytes=max_bytes)
 
-    def asset(self, url: str, max_bytes: int, permit: Permit = _no_check) -> AssetResponse | str:
-        """The file at the URL's path, with a guessed Content-Type and the `--header`s."""
+    def asset(self, url: str, max_bytes: int, permit: Permit = _no_check,
+              conditional: Sequence[tuple[str, str]] = ()) -> AssetResponse | str:
+        """The file at the URL's path, with a guessed Content-Type and the `--header`s (a local root is always
+        read whole: `conditional` is ignored)."""
         path = self._path(url)
         if path is None:
             return AssetResponse(url=url, status=404, headers=tuple(self.extra_headers))
