@@ -16,6 +16,7 @@ from typing import Any
 
 from consentry.crawler import exitcodes
 from consentry.crawler.errors import UsageError
+from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 
 __all__ = ["add_parser", "render_summary", "run"]
 
@@ -30,19 +31,35 @@ def _delay(value: str) -> float:
     return seconds
 
 
+_DESCRIPTION = """\
+For a data team keeping a finished crawl (or a dataset made from one) in line with today's signals:
+re-evaluate every kept asset of DIR's decision log. Each origin's site files are fetched again first (an
+asset robots.txt now disallows is withdrawn without being requested); then each asset is asked with a
+conditional request (If-None-Match / If-Modified-Since from the archived response): a 304 re-reads the
+archived body with today's headers, a 200 reads the new body. Dropped assets that today's signals allow are
+listed too. Writes DIR/withdrawn.jsonl and DIR/newly_allowed.jsonl; a summary on stderr (--json: on stdout).
+Exit 0 when nothing was withdrawn, 1 when something was, 2 when DIR is unusable."""
+
+_EXAMPLES = (
+    ("consentry recheck out", "recheck the crawl written to out/"),
+    ("consentry recheck out/dataset --json", "recheck a dataset's shards (their parquet index), JSON summary"),
+    ("consentry recheck out --delay 1 --purpose ai-train", "one request a second per origin, another purpose"),
+)
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Declare `consentry recheck`."""
     recheck: argparse.ArgumentParser = sub.add_parser(
-        "recheck", help="re-evaluate a finished crawl's kept assets against today's signals")
+        "recheck", help="re-evaluate a finished crawl's kept assets against today's signals",
+        description=_DESCRIPTION, epilog=examples(_EXAMPLES, purposes_epilog()))
     recheck.add_argument("directory", type=Path, metavar="DIR",
                          help="a crawl's output directory (decisions.jsonl, crawl.warc.gz) or a dataset "
                               "directory (*.parquet index with a url column)")
-    recheck.add_argument("--agent", help="our product token (default: the one the crawl's records name)")
+    recheck.add_argument("--agent", metavar="TOKEN", help="our product token (default: the one the crawl's records name)")
     recheck.add_argument("--purpose", action="append", dest="purposes", metavar="P",
-                         help="declared purpose, repeatable (default: the crawl's declared purposes)")
+                         help=purposes_help(shown="the crawl's declared purposes"))
     recheck.add_argument("--delay", type=_delay, default=0.0, metavar="SECONDS",
-                         help="least time between two requests to one origin (default: %(default)s; requests "
-                              "are sent one at a time)")
+                         help="least time between two requests to one origin; requests are sent one at a time")
     recheck.add_argument("--allow-private-addresses", action="store_true",
                          help="also fetch from loopback, private and link-local addresses other than the "
                               "rechecked URLs' own")

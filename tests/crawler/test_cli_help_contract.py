@@ -25,7 +25,7 @@ CONSENTRY = Path(sys.executable).with_name("consentry")
 
 #: Every command line whose --help is checked, and whether it takes purposes.
 HELP_COMMANDS: dict[tuple[str, ...], bool] = {
-    ("check",): True, ("crawl",): True, ("demo",): False, ("audit",): True, ("report",): False,
+    ("check",): True, ("crawl",): True, ("demo",): False, ("audit",): True, ("report",): False, ("recheck",): True,
     ("registry",): True, ("registry", "add"): True, ("registry", "list"): False, ("registry", "remove"): False,
     ("registry", "match"): False, ("registry", "export"): False, ("registry", "import"): False,
 }
