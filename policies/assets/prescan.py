@@ -73,6 +73,9 @@ class Markers:
     inconclusive: str = ""
 
 
+_NOT_BLANK = re.compile(rb"[^\x00 \r\n\t]")
+
+
 @dataclass(slots=True)
 class _Found:
     stores: int = 0
@@ -90,7 +93,7 @@ class _Found:
     def packet(self, data: bytes) -> None:
         if len(data) > MAX_PACKET_BYTES:
             self.notes.append(f"XMP packet of {len(data)} bytes ignored (limit {MAX_PACKET_BYTES})")
-        elif len(self.packets) < _MAX_PACKETS and data.strip(b"\x00 \r\n\t") and data not in self.packets:
+        elif len(self.packets) < _MAX_PACKETS and _NOT_BLANK.search(data) and data not in self.packets:
             self.packets.append(data)
 
 
@@ -353,16 +356,12 @@ _SVG_MANIFEST = b"c2pa:manifest"  # the element c2pa reads (by name, whatever th
 
 
 def _svg_manifest(body: bytes, spans: list[tuple[int, int]]) -> bool:
-    """Whether `c2pa:manifest` occurs anywhere in `body`: searched from the `:` of its name between the XMP
-    packets (where colons are rare) and with `bytes.find` inside them (where every name has one). An
-    occurrence cannot straddle a packet boundary: packets begin with `<` and end with `>`, the name has
-    neither."""
-    at = 0
-    for start, end in [*spans, (len(body), len(body))]:
-        if _anchored_find(body, _SVG_MANIFEST, 4, at, start) >= 0 or body.find(_SVG_MANIFEST, start, end) >= 0:
-            return True
-        at = end
-    return False
+    """Whether `c2pa:manifest` occurs anywhere in `body`: up to the end of the last XMP packet (where every
+    prefixed name has a colon) with `bytes.find`, after it from the `:` of its name (colons are rare in
+    SVG drawing data; `_anchored_find` falls back to `bytes.find` when they are not). No occurrence straddles
+    that point: a packet ends with `>`, the name has none."""
+    last = spans[-1][1] if spans else 0
+    return body.find(_SVG_MANIFEST, 0, last) >= 0 or _anchored_find(body, _SVG_MANIFEST, 4, last) >= 0
 
 
 def _walk_svg(body: bytes, found: _Found) -> None:
@@ -491,6 +490,7 @@ def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
 
 #: XMP packet delimiters (XMP Specification Part 1, "XMP packet wrapper"): (start, end) byte strings; the wrapper first.
 _DELIMITERS = ((b"<?xpacket begin=", b"<?xpacket end="), (b"<x:xmpmeta", b"</x:xmpmeta>"))
+_OPENING_LENGTH = 10  # the shorter opening: neither closing can begin within its first 10 bytes
 
 
 def _packet_end(head: bytes, start: int, closing: bytes) -> int:
@@ -558,7 +558,7 @@ def _scan_packets(
             start, closing = next_wrapper, wrapper_end
         else:
             start, closing = next_bare, bare_end
-        end = _packet_end(head, start, closing)
+        end = _packet_end(head, start + _OPENING_LENGTH, closing)  # a closing never begins inside the opening
         if end < 0:
             at = start + 1
             continue
@@ -626,6 +626,8 @@ def _candidates(body: bytes) -> tuple[tuple[int, bytes, str], ...]:
 
 
 def _container(body: bytes, content_type: str) -> str:
+    """The container by magic bytes; `content_type` (as the server sent it) only tells an SVG without `<svg`
+    in its first 4 KiB."""
     for offset, magic, name in _candidates(body):
         if body.startswith(magic, offset):
             if name == "zip" and body.startswith(b"mimetypeapplication/epub+zip", 30):
@@ -637,14 +639,14 @@ def _container(body: bytes, content_type: str) -> str:
         return "pdf"
     first = _LEADING.match(body, 0, 4096).end()  # type: ignore[union-attr]  # matches the empty string
     if body.startswith((b"<svg", b"<?xml"), first, 4096) and (
-        body.find(b"<svg", first, 4096) >= 0 or content_type == "image/svg+xml"
+        body.find(b"<svg", first, 4096) >= 0 or content_type.split(";", 1)[0].strip().lower() == "image/svg+xml"
     ):
         return "svg"
     return "unknown"
 
 
 def _scan(body: bytes, content_type: str) -> Markers:
-    container = _container(body, content_type.split(";", 1)[0].strip().lower())
+    container = _container(body, content_type)
     found = _Found()
     _WALKS[container](body, found)
     for guid, parts in found.extended.items():
