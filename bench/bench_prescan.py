@@ -1,16 +1,28 @@
 """Pre-scan benchmark (docs/architecture.md "Performance budgets"): for a manifest-less asset of each format
-(JPEG, PNG, WebP, HEIF, MP4, PDF, SVG), the byte pre-scan — what decides whether the c2pa reader runs — against
-calling the c2pa reader directly, all measured in the same run; the pre-scan must stay at least 10x cheaper
-than the reader in every format (the run exits 1 when one is not). Also reported: the whole embedded reading
-(pre-scan plus XMP parsing, IPTC, the AI-generated label — work done with or without the reader) and the
-cost of reading one signed image.
+(JPEG, PNG, WebP, HEIF, MP4, PDF, SVG), the byte pre-scan — what decides whether the c2pa reader runs —
+against the c2pa reader as the crawl calls it (`consentry.middlewares.adapters.manifestreader.C2paReader`,
+told the MIME type the core would tell it), all measured in the same run. The budget is a pre-scan at least
+10x cheaper than the reader in every format. Also reported: the whole embedded reading (pre-scan plus the
+XMP readings: IPTC, provenance URL, AI-generated label — work done with or without the reader) and the cost
+of reading one signed image.
 
-Run: .venv/bin/python -m bench.bench_prescan
+Fair by construction: the same bytes for every contender; CPU time (`time.process_time`, so other load on
+the machine does not count against either side); the contenders interleaved within each round, their order
+rotated; every memo the crawl would start cold cleared before each call (the pre-scan's memo for the
+pre-scan; it and the XMP parse caches for the embedded reading); the ratio taken per round and the median of
+the rounds reported. Nothing timed is asserted: the ratios are printed, with a last line naming the formats
+(if any) under the budget. One crawl cost a same-object loop cannot show: a memo keyed by hash (an
+`lru_cache`) hashes every new body, about as costly as the reader for a large PNG or WebP; the pre-scan's memo
+compares bodies by identity, then equality, and never hashes them.
+
+Run: .venv/bin/python -m bench.bench_prescan [rounds]
 """
 
 from __future__ import annotations
 
 import io
+import re
+import statistics
 import struct
 import sys
 import time
@@ -18,29 +30,20 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-import c2pa
 from PIL import Image
 
-from consentry.middlewares.adapters.manifestreader import C2paReader, _context, read_store
-from consentry.policies.assets.embedded import read_embedded
+from consentry.middlewares.adapters.manifestreader import C2paReader, read_store
+from consentry.policies.assets import embedded, xmp
 from consentry.policies.assets.prescan import scan
 from consentry.policies.model import AssetResponse
 from tests.provenance_fixtures import make_ca, sign_asset, training_assertion
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "real"
-#: Manifest-less assets must be at least this many times cheaper than the c2pa reader.
+#: The budget: manifest-less assets at least this many times cheaper to pre-scan than to hand to the reader.
 MIN_RATIO = 10.0
-
-
-def per_call(func: Callable[[], object], *, seconds: float = 0.5) -> float:
-    """Mean seconds per call over about `seconds` of wall time."""
-    func()
-    count, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        for _ in range(5):
-            func()
-        count += 5
-    return elapsed / count
+#: CPU seconds each contender runs per round and format (batched calls; the per-call mean is recorded).
+BATCH_SECONDS = 0.04
+ROUNDS = 7
 
 
 def _photo(fmt: str) -> bytes:
@@ -75,6 +78,11 @@ def _pdf_object_streams() -> bytes:
     return photo[:9] + stream + data + b"\nendstream\nendobj\n" + photo[9:]
 
 
+def _svg_plain() -> bytes:
+    """c2pa-rs's sample1.svg without its `<metadata>` (XMP): the common web SVG, paths only."""
+    return re.sub(rb"<metadata>.*?</metadata>", b"", (REAL / "sample1.svg").read_bytes(), flags=re.S)
+
+
 def samples() -> dict[str, tuple[str, bytes]]:
     """format -> (MIME type, a manifest-less asset)."""
     return {
@@ -87,54 +95,90 @@ def samples() -> dict[str, tuple[str, bytes]]:
         "PDF-photo": ("application/pdf", _pdf_photo()),
         "PDF-objstm": ("application/pdf", _pdf_object_streams()),
         "SVG": ("image/svg+xml", (REAL / "sample1.svg").read_bytes()),
+        "SVG-plain": ("image/svg+xml", _svg_plain()),
     }
 
 
-def measure(mime: str, body: bytes, context: c2pa.Context) -> tuple[float, float, float]:
-    """(pre-scan, embedded reading, c2pa reader) seconds per call; the pre-scan's memo is cleared each time."""
+def _cold() -> None:
+    """Forget what an earlier call memoised, as for a new asset in the crawl."""
+    scan.cache_clear()
+    for cached in (xmp._parsed, xmp._provenance_url, xmp._local_names):
+        cached.cache_clear()
+
+
+def contenders(mime: str, body: bytes) -> dict[str, Callable[[], object]]:
+    """The three things measured for one asset: pre-scan, embedded reading, the c2pa reader."""
     asset = AssetResponse("https://ex.com/a", 200, (("Content-Type", mime),), body)
     reader = C2paReader()
+    told = embedded._reader_type(scan(body, mime), asset)
 
     def prescan() -> object:
         scan.cache_clear()
         return scan(body, mime)
 
-    def pipeline() -> object:
-        scan.cache_clear()
-        return read_embedded(asset, reader)
+    def reading() -> object:
+        _cold()
+        return embedded.read_embedded(asset, reader)
 
     def direct() -> object:
-        try:
-            return c2pa.Reader.try_create(mime, io.BytesIO(body), context=context)
-        except c2pa.C2paError:
-            return None
+        return reader(body, told)
 
-    return per_call(prescan), per_call(pipeline), per_call(direct)
+    return {"pre-scan": prescan, "embedded": reading, "reader": direct}
 
 
-def main() -> int:
-    context = _context(None)
-    print(f"{'format':<11} {'bytes':>9} {'pre-scan µs':>12} {'embedded µs':>12} {'c2pa µs':>10} "
+def per_call(func: Callable[[], object], calls: int) -> float:
+    """CPU seconds per call over `calls` calls."""
+    start = time.process_time()
+    for _ in range(calls):
+        func()
+    return (time.process_time() - start) / calls
+
+
+def calibrate(func: Callable[[], object]) -> int:
+    """How many calls fill about `BATCH_SECONDS` of CPU time (at least 3)."""
+    func()
+    one = max(per_call(func, 3), 1e-7)
+    return max(3, int(BATCH_SECONDS / one))
+
+
+def measure(funcs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Per-call CPU seconds of each contender in each round, the contenders interleaved, order rotated."""
+    calls = {name: calibrate(func) for name, func in funcs.items()}
+    names = list(funcs)
+    seen: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        for name in names[index % len(names) :] + names[: index % len(names)]:
+            seen[name].append(per_call(funcs[name], calls[name]))
+    return seen
+
+
+def main(argv: list[str]) -> int:
+    rounds = int(argv[0]) if argv else ROUNDS
+    print(f"CPU time per call, median of {rounds} interleaved rounds; ratios = reader / contender, per round, median")
+    print(f"{'format':<11} {'bytes':>9} {'pre-scan µs':>12} {'embedded µs':>12} {'reader µs':>10} "
           f"{'reader/pre-scan':>16} {'reader/embedded':>16}")
-    failed = []
+    under = []
     for name, (mime, body) in samples().items():
-        assert not scan(body, mime).has_c2pa, name
-        pre, whole, direct = measure(mime, body, context)
-        ratio = direct / pre
-        print(f"{name:<11} {len(body):>9} {pre * 1e6:>12.1f} {whole * 1e6:>12.1f} {direct * 1e6:>10.1f} "
-              f"{ratio:>15.0f}x {direct / whole:>15.0f}x")
+        assert not scan(body, mime).has_c2pa, f"{name} sample carries a C2PA marker"  # a sanity check, not timed
+        seen = measure(contenders(mime, body), rounds)
+        pre, whole, direct = seen["pre-scan"], seen["embedded"], seen["reader"]
+        ratio = statistics.median(r / p for r, p in zip(direct, pre, strict=True))
+        ratio_whole = statistics.median(r / w for r, w in zip(direct, whole, strict=True))
+        print(f"{name:<11} {len(body):>9} {statistics.median(pre) * 1e6:>12.1f} "
+              f"{statistics.median(whole) * 1e6:>12.1f} {statistics.median(direct) * 1e6:>10.1f} "
+              f"{ratio:>15.1f}x {ratio_whole:>15.1f}x")
         if ratio < MIN_RATIO:
-            failed.append(name)
+            under.append(f"{name} ({ratio:.1f}x)")
     signed = sign_asset(make_ca(), "jpeg", [training_assertion(
         "cawg.training-mining", {"cawg.ai_generative_training": {"use": "notAllowed"}})])
-    read = per_call(lambda: read_store(signed, "image/jpeg"), seconds=1.0)
+    read = statistics.median(per_call(lambda: read_store(signed, "image/jpeg"), 20) for _ in range(rounds))
     print(f"signed JPEG ({len(signed)} B): c2pa read + verify {read * 1e6:.1f} µs")
-    if failed:
-        print(f"below {MIN_RATIO:.0f}x: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    print(f"the pre-scan of every manifest-less format is at least {MIN_RATIO:.0f}x cheaper than the reader")
+    if under:
+        print(f"under the {MIN_RATIO:.0f}x budget: {', '.join(under)}")
+    else:
+        print(f"every manifest-less format: pre-scan at least {MIN_RATIO:.0f}x cheaper than the reader")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -75,8 +75,9 @@ def _usage(*, signature: bool, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def make_ca(*, valid_days: int = 30) -> TestCA:
-    """An ES256 root CA (ca=True, keyCertSign) and a leaf (digitalSignature, emailProtection, AKI/SKI)."""
+def make_ca(*, valid_days: int = 30, eku: x509.ObjectIdentifier = ExtendedKeyUsageOID.EMAIL_PROTECTION) -> TestCA:
+    """An ES256 root CA (ca=True, keyCertSign) and a leaf (digitalSignature, extended key usage `eku`
+    (default emailProtection), AKI/SKI)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("Test CA", "Test CA")
@@ -105,7 +106,7 @@ def make_ca(*, valid_days: int = 30) -> TestCA:
         .not_valid_after(now + datetime.timedelta(days=valid_days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_usage(signature=True, cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -137,11 +138,12 @@ def training_assertion(label: str, entries: Mapping[str, Mapping[str, str]], *, 
 
 def sign_asset(
     ca: TestCA, fmt: str, assertions: list[dict[str, object]], *, source: bytes | None = None,
-    source_type: str = "digitalCreation",
+    source_type: str = "digitalCreation", settings: Mapping[str, object] | None = None,
 ) -> bytes:
     """`source` (default: a plain Pillow image) signed with a manifest whose first assertion is c2pa.actions
-    (`c2pa.created` with IPTC digital source type `source_type`)."""
-    return _sign(ca, fmt, assertions, source=source, embed=True, source_type=source_type)[0]
+    (`c2pa.created` with IPTC digital source type `source_type`); `settings`: c2pa settings for the Builder
+    (it verifies what it signed)."""
+    return _sign(ca, fmt, assertions, source=source, embed=True, source_type=source_type, settings=settings)[0]
 
 
 def sign_remote(ca: TestCA, fmt: str, assertions: list[dict[str, object]]) -> tuple[bytes, bytes]:
@@ -151,7 +153,7 @@ def sign_remote(ca: TestCA, fmt: str, assertions: list[dict[str, object]]) -> tu
 
 def _sign(
     ca: TestCA, fmt: str, assertions: list[dict[str, object]], *, source: bytes | None, embed: bool,
-    source_type: str = "digitalCreation",
+    source_type: str = "digitalCreation", settings: Mapping[str, object] | None = None,
 ) -> tuple[bytes, bytes]:
     manifest = {
         "claim_generator_info": [{"name": "consentry-tests", "version": "0.1"}],
@@ -175,7 +177,8 @@ def _sign(
     info = c2pa.C2paSignerInfo(b"es256", ca.chain, ca.key_pem, None)
     signer = c2pa.Signer.from_info(info)
     try:
-        with c2pa.Builder(json.dumps(manifest)) as builder:
+        context = c2pa.Context.from_dict(dict(settings)) if settings is not None else None
+        with c2pa.Builder(json.dumps(manifest), context=context) as builder:
             if not embed:
                 builder.set_no_embed()
             out = io.BytesIO()

@@ -20,24 +20,41 @@ from consentry.policies.assets.embedded import StoreResult
 if TYPE_CHECKING:
     import c2pa
 
-__all__ = ["C2paReader", "StoreResult", "read_store", "reader_settings"]
+__all__ = ["CLAIM_SIGNING_EKUS", "C2paReader", "StoreResult", "read_store", "reader_settings"]
 
 logger = logging.getLogger(__name__)
 
 
+#: The extended key usages a claim signer may assert (c2pa's `trust.trust_config`, one OID a line): c2pa-rs's
+#: built-in list (emailProtection, documentSigning, timeStamping, OCSPSigning, Microsoft's C2PA signing) plus
+#: `c2pa-kp-claimSigning`, which the C2PA certificate policy requires of signers on the official C2PA trust
+#: list. Left at its defaults, c2pa 0.38 reads such a signer (and a documentSigning one) `signingCredential.invalid`
+#: (an Invalid manifest), never Trusted, whatever the anchors (docs/signals/c2pa.md "Trust anchors").
+CLAIM_SIGNING_EKUS = (
+    "1.3.6.1.5.5.7.3.4",  # id-kp-emailProtection
+    "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning
+    "1.3.6.1.5.5.7.3.8",  # id-kp-timeStamping
+    "1.3.6.1.5.5.7.3.9",  # id-kp-OCSPSigning
+    "1.3.6.1.4.1.311.76.59.1.9",  # Microsoft C2PA signing
+    "1.3.6.1.4.1.62558.2.1",  # c2pa-kp-claimSigning
+)
+
+
 def reader_settings(trust_anchors_pem: str | None = None) -> dict[str, object]:
-    """The c2pa settings we read with: verification on, network off, optional trust anchors (PEM text)."""
-    settings: dict[str, object] = {
+    """The c2pa settings we read with: verification on, network off, the claim-signing EKUs, optional trust
+    anchors (PEM text: one certificate or a bundle such as the official C2PA trust list)."""
+    trust: dict[str, str] = {"trust_config": "\n".join(CLAIM_SIGNING_EKUS) + "\n"}
+    if trust_anchors_pem:
+        trust["trust_anchors"] = trust_anchors_pem
+    return {
         "verify": {
             "verify_after_reading": True,
             "verify_trust": True,
             "remote_manifest_fetch": False,
             "ocsp_fetch": False,
-        }
+        },
+        "trust": trust,
     }
-    if trust_anchors_pem:
-        settings["trust"] = {"trust_anchors": trust_anchors_pem}
-    return settings
 
 
 @functools.lru_cache(maxsize=8)

@@ -19,10 +19,10 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from lxml import etree
 
+from consentry.policies.assets.xmp import READ_PROPERTIES
 from consentry.policies.safexml import parse_untrusted
 
 __all__ = [
@@ -73,6 +73,9 @@ class Markers:
     inconclusive: str = ""
 
 
+_NOT_BLANK = re.compile(rb"[^\x00 \r\n\t]")
+
+
 @dataclass(slots=True)
 class _Found:
     stores: int = 0
@@ -90,7 +93,7 @@ class _Found:
     def packet(self, data: bytes) -> None:
         if len(data) > MAX_PACKET_BYTES:
             self.notes.append(f"XMP packet of {len(data)} bytes ignored (limit {MAX_PACKET_BYTES})")
-        elif len(self.packets) < _MAX_PACKETS and data.strip(b"\x00 \r\n\t") and data not in self.packets:
+        elif len(self.packets) < _MAX_PACKETS and _NOT_BLANK.search(data) and data not in self.packets:
             self.packets.append(data)
 
 
@@ -349,11 +352,30 @@ def _walk_jxl(body: bytes, found: _Found) -> None:
 _SVG_RDF = re.compile(rb"<(?:[\w.-]+:)?RDF[\s>]")
 
 
+_SVG_MANIFEST = b"c2pa:manifest"  # the element c2pa reads (by name, whatever the namespace)
+
+
+def _svg_manifest(body: bytes, spans: list[tuple[int, int]]) -> bool:
+    """Whether `c2pa:manifest` occurs anywhere in `body`: up to the end of the last XMP packet (where every
+    prefixed name has a colon) with `bytes.find`, after it from the `:` of its name (colons are rare in
+    SVG drawing data; `_anchored_find` falls back to `bytes.find` when they are not). No occurrence straddles
+    that point: a packet ends with `>`, the name has none."""
+    last = spans[-1][1] if spans else 0
+    return body.find(_SVG_MANIFEST, 0, last) >= 0 or _anchored_find(body, _SVG_MANIFEST, 4, last) >= 0
+
+
 def _walk_svg(body: bytes, found: _Found) -> None:
-    """SVG: the C2PA store markers, xpacket-wrapped XMP, and RDF in `<metadata>` without a wrapper (SVG 1.1 §21)."""
-    _generic((b"c2pa:manifest",))(body, found)  # the element c2pa reads (by name, whatever the namespace)
+    """SVG: the C2PA store markers, xpacket-wrapped XMP, and RDF in `<metadata>` without a wrapper (SVG 1.1 §21).
+
+    Without a packet found by byte search, the document is parsed only when it has an `RDF` element and
+    names a property the XMP readers read (`xmp.READ_PROPERTIES`): RDF without one cannot change a reading.
+    """
+    found.c2pa = _svg_manifest(body, _scan_packets(body, found, _TEXT_ANCHORS))
     head = body[:SCAN_LIMIT]
-    if found.packets or not _SVG_RDF.search(head):
+    if found.packets or _anchored_find(head, b"RDF", 0, 0) < 0 or not _SVG_RDF.search(head):
+        return
+    if not any(name.encode() in head for name in READ_PROPERTIES):
+        found.notes.append("svg: RDF metadata without a property the XMP readers read: not parsed")
         return
     root, _ = parse_untrusted(head, lenient=True)
     if root is None:
@@ -369,7 +391,7 @@ _PDF_WANTED = re.compile(rb"/Type\s*/(ObjStm|Metadata)\b")
 _PDF_LENGTH = re.compile(rb"/Length\s+(\d+)\b(?!\s+\d+\s+R)")
 
 
-def _inflate(data: bytes, budget: int, found: _Found) -> bytes | None:
+def _inflate(data: memoryview, budget: int, found: _Found) -> bytes | None:
     """Flate-decode `data` within the per-stream, per-asset and ratio caps; None (and why) when a cap is hit."""
     limit = min(PDF_STREAM_LIMIT, budget, PDF_RATIO_LIMIT * max(len(data), 1024))
     inflater = zlib.decompressobj()
@@ -391,13 +413,16 @@ def _pdf_marker(texts: list[bytes], found: _Found) -> None:
         found.c2pa = True
 
 
-def _pdf_stream(dictionary: bytes, data: bytes, budget: int, found: _Found, texts: list[bytes]) -> int:
-    """One stream's data: unfiltered streams are searched as they are; Flate-compressed object and metadata
-    streams are inflated within the caps; other compressed data (images, fonts, content) is skipped.
+def _pdf_stream(
+    dictionary: bytes, wanted: re.Match[bytes] | None, data: memoryview, budget: int, *, found: _Found,
+    texts: list[bytes],
+) -> int:
+    """One stream's data (`wanted`: the dictionary's object/metadata stream type): unfiltered streams are
+    searched as they are; Flate-compressed object and metadata streams are inflated within the caps; other
+    compressed data (images, fonts, content) is skipped without being copied.
     Returns the inflation budget left (-1: a cap was hit, stop)."""
-    wanted = _PDF_WANTED.search(dictionary)
     if b"/Filter" not in dictionary:
-        decoded = data
+        decoded = bytes(data)
     elif wanted is None:
         return budget
     elif b"/FlateDecode" in dictionary or re.search(rb"/Fl\b", dictionary):
@@ -425,7 +450,7 @@ def _walk_pdf(body: bytes, found: _Found) -> None:
 
 
 def _pdf_objects(body: bytes, found: _Found, texts: list[bytes]) -> None:
-    at, n, budget, streams = 0, len(body), PDF_TOTAL_LIMIT, 0
+    at, n, budget, streams, view = 0, len(body), PDF_TOTAL_LIMIT, 0, memoryview(body)
     for _ in range(_MAX_STEPS):
         keyword = body.find(b"stream", at)
         while keyword >= 3 and body[keyword - 3 : keyword] == b"end":
@@ -441,11 +466,12 @@ def _pdf_objects(body: bytes, found: _Found, texts: list[bytes]) -> None:
         if not 0 <= stop <= n or body.find(b"endstream", stop, stop + 64) < 0:  # absent, indirect or lying
             stop = body.find(b"endstream", start)
             stop = stop if stop >= 0 else n
-        streams += _PDF_WANTED.search(dictionary) is not None
+        wanted = _PDF_WANTED.search(dictionary)
+        streams += wanted is not None
         if streams > _MAX_PDF_STREAMS:
             found.cannot_see(f"pdf: more than {_MAX_PDF_STREAMS} object/metadata streams")
             return
-        budget = _pdf_stream(dictionary, body[start:stop], budget, found, texts)
+        budget = _pdf_stream(dictionary, wanted, view[start:stop], budget, found=found, texts=texts)
         if budget < 0:
             return
         at = stop
@@ -464,37 +490,85 @@ def _generic(needles: tuple[bytes, ...]) -> Callable[[bytes, _Found], None]:
 
 #: XMP packet delimiters (XMP Specification Part 1, "XMP packet wrapper"): (start, end) byte strings; the wrapper first.
 _DELIMITERS = ((b"<?xpacket begin=", b"<?xpacket end="), (b"<x:xmpmeta", b"</x:xmpmeta>"))
+_OPENING_LENGTH = 10  # the shorter opening: neither closing can begin within its first 10 bytes
 
 
 def _packet_end(head: bytes, start: int, closing: bytes) -> int:
-    end = head.find(closing, start)
-    if end < 0:
-        return -1
-    if closing.startswith(b"<?"):
-        close = head.find(b">", end)
+    if closing.startswith(b"<?"):  # from its `?`: the packet's padding (spaces) makes a plain search slow
+        end = _anchored_find(head, closing, 1, start)
+        close = head.find(b">", end) if end >= 0 else -1
         return close + 1 if close >= 0 else -1
-    return end + len(closing)
+    end = head.find(closing, start)
+    return end + len(closing) if end >= 0 else -1
 
 
-def _scan_packets(body: bytes, found: _Found) -> None:
-    """Every XMP packet in the first `SCAN_LIMIT` bytes, found by byte search for its delimiters."""
+#: Memchr hits an anchored search checks before it falls back to a plain `bytes.find` (bounded, linear).
+_ANCHOR_HITS = 16
+#: Opening delimiter -> index of a byte that is rare in XML text outside markup (`?` of a processing
+#: instruction, `:` of a prefixed name): in SVG these anchor a memchr scan (`_anchored_find`).
+_TEXT_ANCHORS = {b"<?xpacket begin=": 1, b"<x:xmpmeta": 2}
+_NO_ANCHORS: dict[bytes, int] = {}
+
+
+def _anchored_find(data: bytes, needle: bytes, offset: int, start: int, stop: int | None = None) -> int:
+    """`data.find(needle, start, stop)`, found by a memchr scan for the rare byte `needle[offset]`.
+
+    A single-byte search is many times faster than a multi-byte one; after `_ANCHOR_HITS` false hits (a
+    body full of that byte) the rest is searched with `bytes.find`, so the work stays linear either way.
+    """
+    stop = len(data) if stop is None else stop
+    byte, at = needle[offset : offset + 1], start + offset
+    for _ in range(_ANCHOR_HITS):
+        hit = data.find(byte, at, stop)
+        if hit < 0:
+            return -1
+        if data.startswith(needle, hit - offset, stop):
+            return hit - offset
+        at = hit + 1
+    return data.find(needle, at - offset, stop)
+
+
+def _find_opening(head: bytes, opening: bytes, start: int, anchors: dict[bytes, int]) -> int:
+    offset = anchors.get(opening)
+    return head.find(opening, start) if offset is None else _anchored_find(head, opening, offset, start)
+
+
+def _scan_packets(
+    body: bytes, found: _Found, anchors: dict[bytes, int] = _NO_ANCHORS
+) -> list[tuple[int, int]]:
+    """Every XMP packet in the first `SCAN_LIMIT` bytes, found by byte search for its delimiters; returns the
+    spans (start, end) of the packets read, each beginning with `<` and ending with `>`.
+
+    Each opening delimiter's next position is remembered until the scan passes it, so a body is searched
+    about once per delimiter, however many packets it holds.
+    """
     head = body[:SCAN_LIMIT]
-    at = 0
+    (wrapper, wrapper_end), (bare, bare_end) = _DELIMITERS
+    at, spans = 0, []
+    # each opening's first position at or after the last search for it (-1: none; -2: not searched yet)
+    next_wrapper = next_bare = -2
     while len(found.packets) < _MAX_PACKETS:
-        starts = [(head.find(opening, at), closing) for opening, closing in _DELIMITERS]
-        candidates = [(start, closing) for start, closing in starts if start >= 0]
-        if not candidates:
+        if next_wrapper == -2 or 0 <= next_wrapper < at:
+            next_wrapper = _find_opening(head, wrapper, at, anchors)
+        if next_bare == -2 or 0 <= next_bare < at:
+            next_bare = _find_opening(head, bare, at, anchors)
+        if next_wrapper < 0 and next_bare < 0:
             break
-        start, closing = min(candidates)
-        end = _packet_end(head, start, closing)
+        if next_bare < 0 or 0 <= next_wrapper < next_bare:  # the first of the two (they never coincide)
+            start, closing = next_wrapper, wrapper_end
+        else:
+            start, closing = next_bare, bare_end
+        end = _packet_end(head, start + _OPENING_LENGTH, closing)  # a closing never begins inside the opening
         if end < 0:
             at = start + 1
             continue
         if head[start + 10 : start + 11] in (b" ", b">", b"\t", b"\r", b"\n") or closing.startswith(b"<?"):
             found.packet(head[start:end])
+            spans.append((start, end))
         at = end
     if len(body) > SCAN_LIMIT and (b"<?xpacket" in head or b"<x:xmpmeta" in head):
         found.notes.append(f"XMP scan limited to the first {SCAN_LIMIT} bytes")
+    return spans
 
 
 _JUMBF = (_C2PA_UUID,)
@@ -534,33 +608,45 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, _JXL_MAGIC, "jxl"),
     (0, b"\xff\x0a", "jxl-codestream"),
 )
+_LEADING = re.compile(rb"[\xef\xbb\xbf \t\r\n]*")  # what `bytes.lstrip` would take off before the first tag
 _RIFF_FORMS = {b"WEBP": "webp", b"WAVE": "wav", b"AVI ": "avi"}
 
 
+#: _MAGIC by the byte a magic starts with at its offset (each body is checked against a handful of magics).
+_MAGIC_BY_BYTE: dict[tuple[int, int], tuple[tuple[int, bytes, str], ...]] = {
+    (o, m[0]): tuple(entry for entry in _MAGIC if entry[0] == o and entry[1][0] == m[0]) for o, m, _ in _MAGIC
+}
+
+
+def _candidates(body: bytes) -> tuple[tuple[int, bytes, str], ...]:
+    """The magics `body` may match, in `_MAGIC` order."""
+    first = _MAGIC_BY_BYTE.get((0, body[0]), ()) if body else ()
+    fifth = _MAGIC_BY_BYTE.get((4, body[4]), ()) if len(body) > 4 else ()
+    return tuple(entry for entry in _MAGIC if entry in first or entry in fifth) if first and fifth else first + fifth
+
+
 def _container(body: bytes, content_type: str) -> str:
-    for offset, magic, name in _MAGIC:
-        if body[offset : offset + len(magic)] == magic:
-            if name == "zip" and body[30:58] == b"mimetypeapplication/epub+zip":
+    """The container by magic bytes; `content_type` (as the server sent it) only tells an SVG without `<svg`
+    in its first 4 KiB."""
+    for offset, magic, name in _candidates(body):
+        if body.startswith(magic, offset):
+            if name == "zip" and body.startswith(b"mimetypeapplication/epub+zip", 30):
                 return "epub"
             return name
-    if body[:4] == b"RIFF":
+    if body.startswith(b"RIFF"):
         return _RIFF_FORMS.get(body[8:12], "unknown")
-    if b"%PDF-" in body[:1024]:
+    if body.find(b"%PDF-", 0, 1024) >= 0:
         return "pdf"
-    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith((b"<svg", b"<?xml")) and (b"<svg" in head or content_type == "image/svg+xml"):
+    first = _LEADING.match(body, 0, 4096).end()  # type: ignore[union-attr]  # matches the empty string
+    if body.startswith((b"<svg", b"<?xml"), first, 4096) and (
+        body.find(b"<svg", first, 4096) >= 0 or content_type.split(";", 1)[0].strip().lower() == "image/svg+xml"
+    ):
         return "svg"
     return "unknown"
 
 
-@lru_cache(maxsize=4)
-def scan(body: bytes, content_type: str = "") -> Markers:
-    """Identify the container of `body` and find its C2PA store markers and XMP packets; never raises.
-
-    Memoised for the few consecutive calls one asset's evaluation makes (manifest URLs, signals, TDMRep
-    layers); the cache is kept small because it holds its bodies alive until they are displaced.
-    """
-    container = _container(body, content_type.split(";", 1)[0].strip().lower())
+def _scan(body: bytes, content_type: str) -> Markers:
+    container = _container(body, content_type)
     found = _Found()
     _WALKS[container](body, found)
     for guid, parts in found.extended.items():
@@ -577,3 +663,30 @@ def scan(body: bytes, content_type: str = "") -> Markers:
         c2pa_stores=found.stores,
         inconclusive=found.blind,
     )
+
+
+class _Memo:
+    """`scan` memoised for the few consecutive calls one asset's evaluation makes (manifest URLs, signals,
+    TDMRep layers). Bodies are compared by identity, then by equality (a memcmp that stops at the first
+    differing byte), never hashed: hashing a large body costs as much as scanning it. The memo is kept small
+    because it holds its bodies alive until they are displaced."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: list[tuple[bytes, str, Markers]] = []
+
+    def __call__(self, body: bytes, content_type: str = "") -> Markers:
+        """Identify the container of `body` and find its C2PA store markers and XMP packets; never raises."""
+        for seen, seen_type, markers in self.entries:
+            if seen_type == content_type and (seen is body or seen == body):
+                return markers
+        markers = _scan(body, content_type)
+        self.entries = [(body, content_type, markers), *self.entries[: self.size - 1]]
+        return markers
+
+    def cache_clear(self) -> None:
+        """Forget every memoised body."""
+        self.entries = []
+
+
+scan = _Memo(4)

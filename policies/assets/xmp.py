@@ -21,6 +21,7 @@ from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdic
 __all__ = [
     "IPTC_EXT_NS",
     "PLUS_NS",
+    "READ_PROPERTIES",
     "TDMREP_PDF_NS",
     "digital_source_types",
     "iptc_signals",
@@ -37,6 +38,13 @@ _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DCTERMS = "http://purl.org/dc/terms/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _MAX_VALUE = 500  # characters of a value quoted in evidence
+
+#: The local name of every XMP property read here. An XML name is never escaped, so a packet whose bytes do
+#: not hold a name (in an ASCII-compatible encoding) has no such property and is not parsed for it.
+READ_PROPERTIES = ("DataMining", "DigitalSourceType", "provenance", "reservation", "policy")
+#: Declared encodings under which a name's bytes are its ASCII bytes (anything else is parsed regardless).
+_ASCII_COMPATIBLE = re.compile(rb"(?:utf-?8|us-ascii|ascii|iso-?8859-\d+|latin-?1|windows-125\d|cp125\d)\Z", re.I)
+_DECLARED = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 
 _D, _A = Verdict.DENY, Verdict.ALLOW
 #: PLUS vocabulary (docs/signals/iptc.md): vocabulary id -> (statement, tags). The human labels map to the same rows (lenient).
@@ -78,8 +86,24 @@ def _parsed(packet: bytes) -> tuple[etree._Element | None, bool]:
     return parse_xml(packet), decode_leniently(packet)[1]
 
 
-def _roots(packets: Iterable[bytes]) -> Iterator[tuple[etree._Element, bool]]:
+def _may_name(packet: bytes, names: tuple[bytes, ...]) -> bool:
+    """False only when `packet` cannot hold a property called one of `names`: its bytes are ASCII-compatible
+    text (no NUL, as in UTF-16/32; starts with `<`, as EBCDIC does not; no other declared encoding) and hold
+    none of the names. Skipping the parse of such a packet changes no reading."""
+    if b"\x00" in packet or not packet.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return True
+    declared = _DECLARED.match(packet)
+    if declared is not None and not _ASCII_COMPATIBLE.match(declared.group(1).strip()):
+        return True
+    return any(name in packet for name in names)
+
+
+def _roots(packets: Iterable[bytes], *names: str) -> Iterator[tuple[etree._Element, bool]]:
+    """The parsed packets that may hold a property called one of `names` (local names)."""
+    needles = tuple(name.encode() for name in names)
     for packet in packets:
+        if not _may_name(packet, needles):
+            continue
         root, lenient = _parsed(packet)
         if root is not None:
             yield root, lenient
@@ -149,7 +173,7 @@ def iptc_signals(packets: Sequence[bytes], source: str) -> list[Signal]:
     """One IPTC_XMP signal per distinct `plus:DataMining` value found in `packets` (docs/signals/iptc.md)."""
     signals: list[Signal] = []
     seen: set[str] = set()
-    for root, lenient in _roots(packets):
+    for root, lenient in _roots(packets, "DataMining"):
         constraints = " / ".join(_values(root, PLUS_NS, "OtherConstraints"))
         for value in _values(root, PLUS_NS, "DataMining"):
             if value in seen or not value:
@@ -187,7 +211,7 @@ def provenance_url(packets: Sequence[bytes], *, include_self: bool = False) -> s
 
 @lru_cache(maxsize=16)
 def _provenance_url(packets: tuple[bytes, ...], include_self: bool) -> str | None:
-    for root, _ in _roots(packets):
+    for root, _ in _roots(packets, "provenance"):
         for value in _values(root, _DCTERMS, "provenance"):
             if value.lower().startswith(("http://", "https://")) or (include_self and value.startswith("self#")):
                 return value
@@ -196,7 +220,8 @@ def _provenance_url(packets: tuple[bytes, ...], include_self: bool) -> str | Non
 
 def digital_source_types(packets: Sequence[bytes]) -> tuple[str, ...]:
     """Every distinct `Iptc4xmpExt:DigitalSourceType` value (IPTC Photo Metadata 2023.1 "Digital Source Type")."""
-    found = [v for root, _ in _roots(packets) for v in _values(root, IPTC_EXT_NS, "DigitalSourceType") if v]
+    roots = _roots(packets, "DigitalSourceType")
+    found = [v for root, _ in roots for v in _values(root, IPTC_EXT_NS, "DigitalSourceType") if v]
     return tuple(dict.fromkeys(value[:_MAX_VALUE] for value in found))
 
 
@@ -207,7 +232,7 @@ def pdf_tdmrep(packets: Sequence[bytes]) -> TdmDeclaration:
     reservation = "1" / "0"; any other value is a protocol error -> None (unset), noted in evidence.
     """
     result = TdmDeclaration(None, None, "")
-    for root, _ in _roots(packets):
+    for root, _ in _roots(packets, "reservation", "policy"):
         reservations = list(_values(root, TDMREP_PDF_NS, "reservation"))
         policies = list(_values(root, TDMREP_PDF_NS, "policy"))
         if not reservations and not policies:

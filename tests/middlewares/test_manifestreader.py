@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from consentry.middlewares.adapters.manifestreader import StoreResult, read_store, reader_settings
 from tests.provenance_fixtures import (
     MIME,
     VARIANTS,
+    make_ca,
     plain_image,
+    sign_asset,
     sign_remote,
     training_assertion,
 )
@@ -44,6 +48,30 @@ def test_trust_anchor_makes_it_trusted(signed_assets, test_ca) -> None:
         signed_assets["cawg-mixed.jpg"], "image/jpeg", trust_anchors_pem=test_ca.ca_pem.decode()
     )
     assert state(result) == "Trusted"
+
+
+C2PA_CLAIM_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1")  # c2pa-kp-claimSigning
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning
+
+
+def _bundle(*anchors: bytes) -> str:
+    """A PEM bundle laid out like the published C2PA trust lists: comment lines between the certificates."""
+    return "".join(f"## anchor {n}\n{pem.decode()}\n" for n, pem in enumerate(anchors))
+
+
+@pytest.mark.parametrize("eku", [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING, C2PA_CLAIM_SIGNING],
+                         ids=["emailProtection", "documentSigning", "c2pa-kp-claimSigning"])
+def test_trusted_only_when_the_signer_chains_to_an_anchor(eku) -> None:
+    ca, stranger = make_ca(eku=eku), make_ca()
+    body = sign_asset(ca, "jpeg", [training_assertion("cawg.training-mining", {
+        "cawg.ai_generative_training": {"use": "allowed"}})], settings=reader_settings(ca.ca_pem.decode()))
+    chained = read_store(body, "image/jpeg", trust_anchors_pem=_bundle(stranger.ca_pem, ca.ca_pem))
+    assert state(chained) == "Trusted"
+    assert chained.store.get("validation_status", []) == []
+    for anchors in (stranger.ca_pem.decode(), None):  # an anchor the signer does not chain to; no anchors
+        unchained = read_store(body, "image/jpeg", trust_anchors_pem=anchors)
+        assert state(unchained) == "Valid"
+        assert [s["code"] for s in unchained.store["validation_status"]] == ["signingCredential.untrusted"]
 
 
 def test_format_is_detected_when_the_content_type_lies(signed_assets) -> None:
@@ -98,5 +126,5 @@ def test_reader_network_is_off() -> None:
     verify = reader_settings("PEM")["verify"]
     assert verify["remote_manifest_fetch"] is False
     assert verify["ocsp_fetch"] is False
-    assert reader_settings("PEM")["trust"] == {"trust_anchors": "PEM"}
-    assert "trust" not in reader_settings(None)
+    assert reader_settings("PEM")["trust"]["trust_anchors"] == "PEM"
+    assert "trust_anchors" not in reader_settings(None)["trust"]
