@@ -1,7 +1,10 @@
 """`consentry demo`: serve the bundled demo origins on 127.0.0.1, crawl them, explain every decision.
 
 No network is needed: the four origins (see `consentry.crawler.demo.site`) run in this process on free loopback
-ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`.
+ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`. Its output, exit codes and
+summary placement are `crawl`'s (`consentry.crawler.crawl.command.report`): the summary and the explanation
+on stdout, or on stderr with `--json` (a machine-readable summary on stdout); an output directory that cannot
+be written is exit 2 before anything starts, an output file that fails during the crawl exit 1.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from consentry.crawler.crawl.command import render_summary
+from consentry.crawler.crawl.command import check_output_dir, render_summary, report
 
 if TYPE_CHECKING:
+    from consentry.crawler.crawl.command import CrawlSummary
     from consentry.crawler.demo.site import DemoSite
 
 __all__ = ["add_parser", "explain", "run"]
@@ -35,6 +39,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "demo", help="crawl the bundled demo sites on 127.0.0.1 and explain every decision")
     parser.add_argument("-o", "--output", type=Path, default=Path("consentry-demo"),
                         help="output directory (default: ./consentry-demo)")
+    parser.add_argument("--json", action="store_true",
+                        help="print a machine-readable summary on stdout (the explanation goes to stderr)")
     return parser
 
 
@@ -58,23 +64,28 @@ def explain(decisions_path: Path, names: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def _human(summary: CrawlSummary, names: dict[str, str]) -> str:
+    decisions = summary.out_dir / "decisions.jsonl"
+    explained = explain(decisions, names) if decisions.exists() else "  (no decision log was written)"
+    return "\n".join([
+        render_summary(summary, "demo"), "", "Every decision (action, URL, reason):", explained, "", _MEANING,
+        f"\nInspect: {summary.out_dir}/decisions.jsonl (one consentry.decision/1 record per line), "
+        f"items.jsonl, crawl.warc.gz; then try `consentry audit {summary.out_dir}/crawl.warc.gz`.",
+    ])
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the demo origins, crawl them, print the summary and every decision with its reason."""
+    from consentry.crawler.cli import verbosity
     from consentry.crawler.crawl.runner import run_crawl
     from consentry.crawler.demo.site import start_demo
 
+    check_output_dir(args.output)
     demo = start_demo()
     try:
-        print(f"consentry demo: serving {len(demo.servers)} origins on 127.0.0.1; crawling...", file=sys.stderr)
-        summary = run_crawl(demo.start_urls, args.output)
+        if verbosity(args) >= 0:
+            print(f"consentry demo: serving {len(demo.servers)} origins on 127.0.0.1; crawling...", file=sys.stderr)
+        summary = run_crawl(demo.start_urls, args.output, verbosity=verbosity(args))
     finally:
         demo.stop()
-    print(render_summary(summary))
-    print()
-    print("Every decision (action, URL, reason):")
-    print(explain(summary.out_dir / "decisions.jsonl", _origin_names(demo)))
-    print()
-    print(_MEANING)
-    print(f"\nInspect: {summary.out_dir}/decisions.jsonl (one consentry.decision/1 record per line), "
-          f"items.jsonl, crawl.warc.gz; then try `consentry audit {summary.out_dir}/crawl.warc.gz`.")
-    return 0
+    return report(summary, args, command="demo", human=_human(summary, _origin_names(demo)))
