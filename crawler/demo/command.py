@@ -76,11 +76,11 @@ def _human(summary: CrawlSummary, names: dict[str, str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Start the demo origins, crawl them, print the summary and every decision with its reason."""
+    check_output_dir(args.output)  # before anything heavy is imported or started
     from consentry.crawler.cli import verbosity
     from consentry.crawler.crawl.runner import run_crawl
     from consentry.crawler.demo.site import start_demo
 
-    check_output_dir(args.output)
     demo = start_demo()
     try:
         if verbosity(args) >= 0:
