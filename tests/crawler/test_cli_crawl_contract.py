@@ -12,6 +12,7 @@ import resource
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 
 from consentry.crawler import exitcodes
 from consentry.crawler.demo.server import Route, SiteServer
-from tests.crawler._helpers import html
+from tests.crawler._helpers import ROOT, USER_SPIDER, html
 
 pytestmark = pytest.mark.e2e
 
@@ -330,3 +331,44 @@ def test_demo_json_summary_on_stdout_and_the_explanation_on_stderr(tmp_path: Pat
     assert summary["exit_code"] == 0
     assert "Every decision (action, URL, reason):" in done.stderr
     assert "DECIDED BY" in done.stderr
+
+
+# --- the decision log across runs: `consentry crawl` replaces it, a Scrapy project appends ------------------
+
+
+def _lines(path: Path) -> int:
+    return path.read_text().count("\n")
+
+
+def test_consentry_crawl_replaces_its_outputs_each_run(site: SiteServer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = crawl(site, out, "-q")
+    decisions, warc = _lines(out / "decisions.jsonl"), (out / "crawl.warc.gz").stat().st_size
+    second = crawl(site, out, "-q")
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert decisions == 5
+    assert _lines(out / "decisions.jsonl") == decisions
+    assert (out / "crawl.warc.gz").stat().st_size < 1.5 * warc
+
+
+def test_a_scrapy_project_with_the_addon_appends_across_runs(site: SiteServer, tmp_path: Path) -> None:
+    package = tmp_path / "addonbot"
+    (package / "spiders").mkdir(parents=True)
+    for init in (package / "__init__.py", package / "spiders" / "__init__.py"):
+        init.write_text("")
+    (package / "spiders" / "site.py").write_text(textwrap.dedent(USER_SPIDER))
+    (package / "settings.py").write_text(
+        'BOT_NAME = "addonbot"\nSPIDER_MODULES = ["addonbot.spiders"]\n'
+        'ADDONS = {"consentry.middlewares.addon.ConsentAddon": 0}\nCONSENT_AGENT = "mybot"\n'
+        'CONSENT_LOG_PATH = "decisions.jsonl"\nRETRY_TIMES = 0\nDOWNLOAD_TIMEOUT = 1\nLOG_LEVEL = "ERROR"\n')
+    (tmp_path / "scrapy.cfg").write_text("[settings]\ndefault = addonbot.settings\n")
+    command = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"start_url={site.url('/plain.html')}"]
+    env = {"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    counts = []
+    for _ in range(2):
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT,
+                              check=False, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        counts.append(_lines(tmp_path / "decisions.jsonl"))
+    assert counts[0] >= 1
+    assert counts[1] == 2 * counts[0]
