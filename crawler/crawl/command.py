@@ -29,6 +29,7 @@ from consentry.policies.settings_table import default
 from consentry.policies.vocabulary import Mechanism, Purpose, Verdict
 
 __all__ = [
+    "NOT_STARTED",
     "CrawlSummary",
     "LogCounts",
     "add_parser",
@@ -48,6 +49,8 @@ __all__ = [
 
 _ACTIONS = ("keep", "drop", "skip")
 NO_SIGNAL = "(no signal)"
+#: `CrawlSummary.finish_reason` of a crawl whose engine never ran (an error at start-up, logged above).
+NOT_STARTED = "not started"
 _SEVERAL = "several mechanisms together:"
 
 
@@ -187,6 +190,8 @@ def _headline(summary: CrawlSummary, command: str) -> str:
 def _stop_line(summary: CrawlSummary) -> str | None:
     if summary.interrupted:
         return "  interrupted (Ctrl-C): the outputs hold every decision made until then"
+    if summary.finish_reason == NOT_STARTED:
+        return "  the crawl did not start (the error is above)"
     if summary.finish_reason not in ("", "finished"):
         return f"  stopped early: {summary.finish_reason}"
     return None
@@ -373,6 +378,8 @@ def report(summary: CrawlSummary, args: argparse.Namespace, *, command: str = "c
         emit("consentry: interrupted", sys.stderr)
     elif summary.error:
         emit(f"consentry: error: {summary.error}; the crawl was stopped", sys.stderr)
+    elif summary.finish_reason == NOT_STARTED:
+        emit("consentry: error: the crawl could not start (the error is above)", sys.stderr)
     elif code == exitcodes.FINDING:
         emit(f"consentry: error: the crawl stopped early ({summary.finish_reason})", sys.stderr)
     return code

@@ -12,6 +12,7 @@ level follows `-v`/`-q`, and download errors are one line each (`consentry.crawl
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
 from consentry.crawler.crawl.checks import check_scrapy_settings
-from consentry.crawler.crawl.command import CrawlSummary, summarise_log
+from consentry.crawler.crawl.command import NOT_STARTED, CrawlSummary, summarise_log
 from consentry.crawler.crawl.errorlog import REASON_STAT_PREFIX, VERBOSITY_SETTING, DownloadErrorLog
 from consentry.crawler.crawl.items import ITEMS_PATH_SETTING, ItemsWriter
 from consentry.crawler.crawl.outlock import OutputLock
@@ -80,6 +81,23 @@ def output_paths(settings: Any) -> list[Path]:
     return [Path(str(settings.get(name))) for name in _OUTPUT_SETTINGS if settings.get(name)]
 
 
+def _check_outputs(settings: Any) -> None:
+    """`UsageError` naming the output setting whose file cannot be written (before the engine starts)."""
+    for name in _OUTPUT_SETTINGS:
+        if not settings.get(name):
+            continue
+        path = Path(str(settings.get(name)))
+        label = "-o" if name == ITEMS_PATH_SETTING else name
+        if path.is_dir():
+            raise UsageError(f"{label} {path}: is a directory, not a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{label} {path}: cannot create its directory ({exc.strerror or exc})") from None
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{label} {path}: its directory is not writable")
+
+
 def run_crawl(
     urls: Sequence[str],
     out_dir: Path | str,
@@ -94,6 +112,7 @@ def run_crawl(
     out.mkdir(parents=True, exist_ok=True)
     settings = crawl_settings(out, settings_overrides or {}, verbosity=verbosity)
     outputs = output_paths(settings)
+    _check_outputs(settings)
     with OutputLock(out):
         for path in outputs:
             try:
@@ -120,6 +139,6 @@ def run_crawl(
         error=str(stats.get(OUTPUT_ERROR_STAT) or ""),
         denied_kept=counts.denied_kept,
         download_errors=errors,
-        finish_reason=str(stats.get("finish_reason") or ""),
+        finish_reason=str(stats.get("finish_reason") or NOT_STARTED),
         outputs=tuple(str(p) for p in outputs),
     )

@@ -136,6 +136,19 @@ def test_an_unusable_output_directory_is_one_line(command: str, case: str, tmp_p
     assert f"-o {out}" in done.stderr
 
 
+@pytest.mark.parametrize(("setting", "names"), [
+    ("CONSENT_LOG_PATH=/proc/consentry-contract-test/decisions.jsonl", "CONSENT_LOG_PATH"),
+    ("CONSENT_WARC_PATH={tmp}", "is a directory, not a file"),
+])
+def test_an_unusable_output_file_setting_is_one_line(
+    setting: str, names: str, site: SiteServer, tmp_path: Path
+) -> None:
+    before = len(site.requested)
+    done = consentry("crawl", site.url("/"), "-o", str(tmp_path / "out"), "--set", setting.format(tmp=tmp_path))
+    assert_usage_error(done, names)
+    assert len(site.requested) == before
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
 def test_a_read_only_output_directory_is_one_line(tmp_path: Path) -> None:
     out = tmp_path / "ro"
@@ -246,6 +259,15 @@ def test_a_crawl_stopped_early_exits_1_and_says_why(site: SiteServer, tmp_path: 
     assert "  stopped early: closespider_itemcount" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "consentry: error: the crawl stopped early (closespider_itemcount)"
     assert "Traceback" not in done.stderr
+
+
+def test_a_crawl_that_cannot_start_exits_1(site: SiteServer, tmp_path: Path) -> None:
+    """An extension that imports but cannot be built (a callable that needs arguments): Scrapy cannot start."""
+    done = crawl(site, tmp_path / "out", "--set", 'EXTENSIONS={"os.path.join": 1}')
+    assert done.returncode == exitcodes.FINDING, done.stderr[-2000:]
+    assert "  the crawl did not start (the error is above)" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "consentry: error: the crawl could not start (the error is above)"
+    assert "join()" in done.stderr  # Scrapy's own error names the component
 
 
 @pytest.fixture(scope="module")
