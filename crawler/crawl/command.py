@@ -23,6 +23,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from consentry.crawler import exitcodes
+from consentry.crawler.cli import verbosity
 from consentry.crawler.errors import UsageError
 from consentry.policies.combine import resolve
 from consentry.policies.settings_table import default
@@ -362,33 +363,37 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _last_word(summary: CrawlSummary, code: int) -> str | None:
+    """The stderr line that says why the exit code is not 0 (None when it is)."""
+    if summary.interrupted:
+        return "consentry: interrupted"
+    if summary.error:
+        return f"consentry: error: {summary.error}; the crawl was stopped"
+    if summary.finish_reason == NOT_STARTED:
+        return "consentry: error: the crawl could not start (the error is above)"
+    if code != exitcodes.OK:
+        return f"consentry: error: the crawl stopped early ({summary.finish_reason})"
+    return None
+
+
 def report(summary: CrawlSummary, args: argparse.Namespace, *, command: str = "crawl", human: str = "") -> int:
     """Print the summary where the convention puts it and return the exit code: with `--json` the JSON on
-    stdout and the human text on stderr, else the human text on stdout; `-q` drops the human text; errors and
-    why the crawl stopped always go to stderr."""
-    from consentry.crawler.cli import verbosity
-
+    stdout and the human text on stderr, else the human text on stdout; `-q` drops the human text; why the
+    exit code is not 0 is always the last line on stderr."""
     code = exit_code(summary)
     json_wanted = bool(getattr(args, "json", False))
     if json_wanted:
         emit(json.dumps(summary_json(summary, command), indent=2), sys.stdout)
     if verbosity(args) >= 0:
-        emit(human or render_summary(summary), sys.stderr if json_wanted else sys.stdout)
-    if summary.interrupted:
-        emit("consentry: interrupted", sys.stderr)
-    elif summary.error:
-        emit(f"consentry: error: {summary.error}; the crawl was stopped", sys.stderr)
-    elif summary.finish_reason == NOT_STARTED:
-        emit("consentry: error: the crawl could not start (the error is above)", sys.stderr)
-    elif code == exitcodes.FINDING:
-        emit(f"consentry: error: the crawl stopped early ({summary.finish_reason})", sys.stderr)
+        emit(human or render_summary(summary, command), sys.stderr if json_wanted else sys.stdout)
+    last = _last_word(summary, code)
+    if last is not None:
+        emit(last, sys.stderr)
     return code
 
 
 def run(args: argparse.Namespace) -> int:
     """Run `consentry crawl`; bad arguments, output directory or settings raise `UsageError` (exit 2)."""
-    from consentry.crawler.cli import verbosity
-
     overrides = _overrides(args)
     check_output_dir(args.output)
     from consentry.crawler.crawl.runner import crawl_settings, run_crawl

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from consentry.crawler.cli import verbosity
 from consentry.crawler.crawl.command import check_output_dir, render_summary, report
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ def _human(summary: CrawlSummary, names: dict[str, str]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Start the demo origins, crawl them, print the summary and every decision with its reason."""
     check_output_dir(args.output)  # before anything heavy is imported or started
-    from consentry.crawler.cli import verbosity
     from consentry.crawler.crawl.runner import run_crawl
     from consentry.crawler.demo.site import start_demo
 

@@ -160,8 +160,13 @@ def test_a_read_only_output_directory_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def default_run(site: SiteServer, tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    return crawl(site, tmp_path_factory.mktemp("default") / "out")
+def default_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("default") / "out"
+
+
+@pytest.fixture(scope="module")
+def default_run(site: SiteServer, default_out: Path) -> subprocess.CompletedProcess[str]:
+    return crawl(site, default_out)
 
 
 def test_download_errors_are_one_line_each_with_their_reason(
@@ -202,6 +207,20 @@ def test_the_decided_by_table_adds_up_to_the_totals(default_run: subprocess.Comp
     assert rows["total (each decision once)"] == [2, 2, 1]
     top = [v for k, v in rows.items() if not k.startswith(("content-usage-header +", "total"))]
     assert [sum(column) for column in zip(*top, strict=True)] == rows["total (each decision once)"]
+
+
+def test_audit_follows_the_same_convention_and_its_table_adds_up(
+    default_run: subprocess.CompletedProcess[str], default_out: Path
+) -> None:
+    warc = str(default_out / "crawl.warc.gz")
+    done = consentry("audit", warc)
+    assert done.returncode == exitcodes.OK, done.stderr[-2000:]
+    assert _table(done.stdout) == _table(default_run.stdout)  # the replay decides, and counts, as the crawl did
+    quiet = consentry("audit", warc, "-q")
+    assert (quiet.returncode, quiet.stdout) == (exitcodes.OK, "")
+    as_json = consentry("audit", warc, "--json")
+    assert len(json.loads(as_json.stdout)) == 5
+    assert "total (each decision once)" in as_json.stderr
 
 
 def test_tag_mode_json_summary_on_stdout_and_the_human_one_on_stderr(site: SiteServer, tmp_path: Path) -> None:
