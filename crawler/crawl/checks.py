@@ -3,13 +3,14 @@
 Owns the type check of the Scrapy settings a user overrides: each value must read as the type of Scrapy's own
 default for that setting (integer, number, boolean, list, JSON object), a class-path setting must import, a
 component dict's class paths must import, and `TWISTED_REACTOR` must be the asyncio reactor (the only one
-`consentry crawl` runs on). A failed check is a `ValueError` whose one-line message names the setting and what
+`consentry crawl` runs on), `LOG_LEVEL` a level name. A failed check is a `ValueError` whose one-line message names the setting and what
 it expects; `consentry.crawler.crawl.command` reports it as a usage error (exit 2). `CONSENT_*` settings are
 checked by `consentry.middlewares._config.consent_settings`. Imports Scrapy: used only by the crawl's runner.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -44,9 +45,20 @@ def _reader(getter: str, expected: str) -> Callable[[BaseSettings, str], str | N
 
 def _class_path(settings: BaseSettings, name: str) -> str | None:
     value = settings.get(name)
-    if name == "TWISTED_REACTOR":
-        return None if value == ASYNCIO_REACTOR else f"{ASYNCIO_REACTOR} (the only reactor consentry crawl runs on)"
     return _unimportable([value]) if isinstance(value, str) else None
+
+
+def _reactor(settings: BaseSettings, name: str) -> str | None:
+    if settings.get(name) == ASYNCIO_REACTOR:
+        return None
+    return f"{ASYNCIO_REACTOR} (the only reactor consentry crawl runs on)"
+
+
+def _log_level(settings: BaseSettings, name: str) -> str | None:
+    value = settings.get(name)
+    if isinstance(value, int) or str(value) in logging.getLevelNamesMapping():
+        return None
+    return "a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)"
 
 
 def _components(settings: BaseSettings, name: str) -> str | None:
@@ -76,7 +88,14 @@ _BY_TYPE: dict[type, Callable[[BaseSettings, str], str | None]] = {
 }
 
 
+#: Settings with a check of their own.
+_SPECIAL: dict[str, Callable[[BaseSettings, str], str | None]] = {"TWISTED_REACTOR": _reactor,
+                                                                  "LOG_LEVEL": _log_level}
+
+
 def _check_for(name: str, default: Any) -> Callable[[BaseSettings, str], str | None] | None:
+    if name in _SPECIAL:
+        return _SPECIAL[name]
     if isinstance(default, dict) and _COMPONENTS.search(name):
         return _components
     if isinstance(default, str) and name not in _NOT_A_CLASS and _DOTTED.fullmatch(default):

@@ -78,6 +78,7 @@ SETTING_CASES = [
     ("DOWNLOAD_TIMEOUT=abc", "DOWNLOAD_TIMEOUT=abc: expected a number"),
     ("DEPTH_LIMIT=x", "DEPTH_LIMIT=x: expected an integer"),
     ("ROBOTSTXT_OBEY=perhaps", "ROBOTSTXT_OBEY=perhaps: expected true or false"),
+    ("LOG_LEVEL=info", "LOG_LEVEL=info: expected a log level"),
     ("TWISTED_REACTOR=bogus", "TWISTED_REACTOR=bogus"),
     ("TWISTED_REACTOR=twisted.internet.selectreactor.SelectReactor", "AsyncioSelectorReactor"),
     ("SCHEDULER=no.such.Scheduler", "no.such.Scheduler does not import"),
