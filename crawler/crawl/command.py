@@ -27,7 +27,7 @@ from consentry.crawler.cli import verbosity
 from consentry.crawler.errors import UsageError
 from consentry.policies.combine import resolve
 from consentry.policies.settings_table import default
-from consentry.policies.vocabulary import Mechanism, Purpose, Verdict
+from consentry.policies.vocabulary import Purpose, Verdict
 
 __all__ = [
     "NOT_STARTED",
@@ -94,11 +94,11 @@ class CrawlSummary:
 
 def deciding_mechanisms(record: Mapping[str, Any]) -> set[str]:
     """The mechanisms whose counted signals gave a declared purpose its final verdict (deny for a drop,
-    allow for a keep); for a skip, `excluded-domain` when an exclusion list refused the URL, else `robots`;
-    "(no signal)" when nothing decided."""
+    allow for a keep); for a skip, its access signal's (the record's first signal: `robots`, or
+    `excluded-domain` when an exclusion list refused the URL); "(no signal)" when nothing decided."""
     if record.get("action") == "skip":
-        mechanisms = {str(s.get("mechanism")) for s in record.get("signals") or []}
-        return {Mechanism.EXCLUDED_DOMAIN.value if Mechanism.EXCLUDED_DOMAIN.value in mechanisms else "robots"}
+        signals = record.get("signals") or [{}]
+        return {str(signals[0].get("mechanism") or "robots")}
     finals = record.get("purposes") or {}
     found: set[str] = set()
     for signal in record.get("signals") or []:
