@@ -33,7 +33,8 @@ from consentry.crawler.audit.readers.archive import UnusableArchive, WarcReader
 from consentry.crawler.audit.records import authority, reason
 from consentry.crawler.audit.replay import Replayer
 from consentry.crawler.audit.result import AuditOptions, RecordResult
-from consentry.crawler.crawl.command import mechanism_table
+from consentry.crawler.cli import verbosity
+from consentry.crawler.crawl.command import emit, mechanism_table
 from consentry.crawler.errors import UsageError
 from consentry.policies.config import PolicyConfig
 
@@ -61,7 +62,8 @@ class FileOutcome:
     records: int = 0
     archived: int = 0
     actions: Counter[str] = field(default_factory=Counter)
-    by_mechanism: Counter[tuple[str, str]] = field(default_factory=Counter)
+    by_mechanism: Counter[tuple[str, str]] = field(default_factory=Counter)  # mechanism mentions (report)
+    by_decider: Counter[tuple[str, str]] = field(default_factory=Counter)  # each decision once (summary)
     by_site: Counter[tuple[str, str]] = field(default_factory=Counter)
     by_minute: Counter[tuple[str, str]] = field(default_factory=Counter)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
@@ -85,12 +87,12 @@ class _Tally:
     """Counts each `RecordResult` and appends it to the JSON-lines file (nothing else is kept per record)."""
 
     def __init__(self, outcome: FileOutcome, sink: IO[str] | None) -> None:
-        from consentry.crawler.crawl.command import deciding_mechanisms
+        from consentry.crawler.crawl.command import decided_by, deciding_mechanisms
         from consentry.crawler.spiders.assets import site_of
 
         self.outcome, self.sink = outcome, sink
         self.name = Path(outcome.path).name
-        self.mechanisms = deciding_mechanisms
+        self.mechanisms, self.decided_by = deciding_mechanisms, decided_by
         self.site_of = lru_cache(maxsize=4096)(site_of)  # called with a URL's scheme://authority only
 
     def add(self, result: RecordResult) -> None:
@@ -101,6 +103,7 @@ class _Tally:
         out.actions[action] += 1
         if result.replayed is not None:
             out.by_mechanism.update((m, action) for m in self.mechanisms(record))
+            out.by_decider[(self.decided_by(record), action)] += 1
         out.by_site[(self.site_of(authority(result.url)) or "(no host)", action)] += 1
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
@@ -401,7 +404,7 @@ def render_summary(outcomes: Sequence[FileOutcome], *, overridden: bool = False)
     which archives are foreign and which hosts lack which site file."""
     good = [o for o in outcomes if o.error is None]
     actions: Counter[str] = sum((o.actions for o in good), Counter())
-    mechanisms: Counter[tuple[str, str]] = sum((o.by_mechanism for o in good), Counter())
+    mechanisms: Counter[tuple[str, str]] = sum((o.by_decider for o in good), Counter())
     mismatches = sum(o.mismatch_count for o in good)
     archived = sum(o.archived for o in good)
     stats: Counter[str] = sum((Counter(o.stats) for o in good), Counter())
@@ -529,8 +532,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.json:
             _write_json(outcomes)
-        summary = render_summary(outcomes, overridden=options.config is not None)
-        print(summary, file=sys.stderr if args.json else sys.stdout)
+        if verbosity(args) >= 0:  # -q: no summary
+            summary = render_summary(outcomes, overridden=options.config is not None)
+            emit(summary, sys.stderr if args.json else sys.stdout)
         if args.report is not None:
             from consentry.crawler.audit.report import render_report
 

@@ -1,21 +1,29 @@
 """`consentry crawl URL… -o DIR`: an in-process Scrapy crawl with every consent component (docs/cli.md).
-Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz; prints a summary (kept / dropped / skipped,
-by mechanism) on stderr. Exit 2 when another crawl holds DIR (its lock, `consentry.crawler.crawl.outlock`),
-1 when an output file could not be written (the crawl is stopped; nothing unlogged is applied). The arguments and the summary are declared here without Scrapy; the crawl itself is `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported
-only when a crawl runs.
+Writes DIR/items.jsonl, DIR/decisions.jsonl, DIR/crawl.warc.gz (replacing them) and prints a summary: kept /
+dropped / skipped, denied-but-kept in tag mode, the "decided by" table, download errors by reason, why the crawl
+stopped. The summary goes to stdout, or to stderr when `--json` puts a machine-readable summary on stdout
+(the same convention as `demo` and `audit`); `-q` prints none. Exit codes (`consentry.crawler.exitcodes`): 0
+finished; 1 stopped early (an output file could not be written, a CLOSESPIDER_* limit); 2 bad input (URL,
+`-o`, a `--set` value — checked before the engine starts — or another crawl holds DIR); 130 interrupted
+(Ctrl-C). The arguments, the checks that need no Scrapy and the summary are here; the crawl itself is
+`consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported only when a crawl runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urlsplit
 
+from consentry.crawler import exitcodes
+from consentry.crawler.cli import verbosity
 from consentry.crawler.errors import UsageError
 from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 from consentry.policies.combine import resolve
@@ -23,29 +31,46 @@ from consentry.policies.settings_table import default
 from consentry.policies.vocabulary import Purpose, Verdict
 
 __all__ = [
+    "NOT_STARTED",
     "CrawlSummary",
+    "LogCounts",
     "add_parser",
+    "check_output_dir",
+    "check_url",
+    "decided_by",
     "deciding_mechanisms",
+    "emit",
+    "exit_code",
     "mechanism_table",
     "render_summary",
+    "report",
     "run",
     "summarise_log",
+    "summary_json",
 ]
 
 _ACTIONS = ("keep", "drop", "skip")
+NO_SIGNAL = "(no signal)"
+#: `CrawlSummary.finish_reason` of a crawl whose engine never ran (an error at start-up, logged above).
+NOT_STARTED = "not started"
+_SEVERAL = "several mechanisms together:"
 
 
 @dataclass(frozen=True, slots=True)
 class CrawlSummary:
-    """What a crawl produced: counts per action, per mechanism and action, output paths, Scrapy stats."""
+    """What a crawl produced: counts per action and per deciding mechanism(s), download errors, why it stopped."""
 
     out_dir: Path
     items: int
     actions: Mapping[str, int]
-    by_mechanism: Mapping[str, Mapping[str, int]]
+    by_mechanism: Mapping[str, Mapping[str, int]]  # `decided_by` key -> action -> decisions
     elapsed: float
     stats: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""  # the output write error that stopped the crawl ("" when none)
+    denied_kept: int = 0  # kept although a declared purpose was denied (CONSENT_ON_DENY=tag)
+    download_errors: Mapping[str, int] = field(default_factory=dict)  # reason -> requests not fetched
+    finish_reason: str = "finished"  # Scrapy's: finished, shutdown (Ctrl-C), closespider_*, consent_output_error
+    outputs: Sequence[str] = ()
 
     @property
     def kept(self) -> int:
@@ -59,15 +84,22 @@ class CrawlSummary:
 
     @property
     def skipped(self) -> int:
-        """URLs never requested (robots.txt denied access)."""
+        """URLs never requested (robots.txt denied access, or an excluded domain)."""
         return self.actions.get("skip", 0)
+
+    @property
+    def interrupted(self) -> bool:
+        """The user stopped the crawl (SIGINT: Scrapy's graceful shutdown)."""
+        return self.finish_reason == "shutdown"
 
 
 def deciding_mechanisms(record: Mapping[str, Any]) -> set[str]:
     """The mechanisms whose counted signals gave a declared purpose its final verdict (deny for a drop,
-    allow for a keep); `robots` for a skip; "(no signal)" when nothing decided."""
+    allow for a keep); for a skip, its access signal's (the record's first signal: `robots`, or
+    `excluded-domain` when an exclusion list refused the URL); "(no signal)" when nothing decided."""
     if record.get("action") == "skip":
-        return {"robots"}
+        signals = record.get("signals") or [{}]
+        return {str(signals[0].get("mechanism") or "robots")}
     finals = record.get("purposes") or {}
     found: set[str] = set()
     for signal in record.get("signals") or []:
@@ -82,57 +114,169 @@ def deciding_mechanisms(record: Mapping[str, Any]) -> set[str]:
             final = finals.get(purpose)
             if final in ("allow", "deny") and resolved.get(Purpose(purpose)) is Verdict(final):
                 found.add(str(signal["mechanism"]))
-    return found or {"(no signal)"}
+    return found or {NO_SIGNAL}
 
 
-def summarise_log(path: Path) -> tuple[Counter[str], dict[str, Counter[str]]]:
-    """Counts per action and per (mechanism, action) from a decision log; unparsable lines are skipped."""
-    actions: Counter[str] = Counter()
-    by_mechanism: dict[str, Counter[str]] = {}
+def decided_by(record: Mapping[str, Any]) -> str:
+    """One key per decision for the "DECIDED BY" table: its deciding mechanism, or several joined by `+`."""
+    return "+".join(sorted(deciding_mechanisms(record)))
+
+
+def _denied_kept(record: Mapping[str, Any]) -> bool:
+    finals = record.get("purposes") or {}
+    return record.get("action") == "keep" and any(
+        finals.get(p) == "deny" for p in record.get("purposes_declared") or [])
+
+
+@dataclass
+class LogCounts:
+    """What a decision log holds: decisions per action, per `decided_by` key and action, denied-but-kept."""
+
+    actions: Counter[str] = field(default_factory=Counter)
+    by_mechanism: dict[str, Counter[str]] = field(default_factory=dict)
+    denied_kept: int = 0
+
+
+def summarise_log(path: Path) -> LogCounts:
+    """Counts from a decision log; unparsable lines are skipped."""
+    counts = LogCounts()
     if not path.exists():
-        return actions, by_mechanism
+        return counts
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
         action = str(record.get("action"))
-        actions[action] += 1
-        for mechanism in deciding_mechanisms(record):
-            by_mechanism.setdefault(mechanism, Counter())[action] += 1
-    return actions, by_mechanism
+        counts.actions[action] += 1
+        counts.by_mechanism.setdefault(decided_by(record), Counter())[action] += 1
+        counts.denied_kept += _denied_kept(record)
+    return counts
+
+
+def _row(label: str, counts: Mapping[str, int]) -> str:
+    return f"  {label:<40} {counts.get('keep', 0):>6} {counts.get('drop', 0):>8} {counts.get('skip', 0):>8}"
 
 
 def mechanism_table(by_mechanism: Mapping[str, Mapping[str, int]]) -> list[str]:
-    """The "DECIDED BY" table (crawl and audit summaries): one row per mechanism that decided something."""
-    lines = [f"  {'DECIDED BY':<30} {'KEPT':>6} {'DROPPED':>8} {'SKIPPED':>8}"]
-    for mechanism in sorted(by_mechanism):
-        counts = by_mechanism[mechanism]
-        lines.append(
-            f"  {mechanism:<30} {counts.get('keep', 0):>6} {counts.get('drop', 0):>8} "
-            f"{counts.get('skip', 0):>8}"
-        )
+    """The "DECIDED BY" table (crawl, demo and audit summaries), keyed by `decided_by`. Each decision is counted
+    once: a row per mechanism that decided alone, one row for the decisions several mechanisms decided together
+    (each combination listed under it), "(no signal)", and a total equal to the kept / dropped / skipped counts."""
+    single = {k: v for k, v in by_mechanism.items() if "+" not in k and k != NO_SIGNAL}
+    several = {k: v for k, v in by_mechanism.items() if "+" in k}
+    total: Counter[str] = Counter()
+    for counts in by_mechanism.values():
+        total.update(counts)
+    lines = [f"  {'DECIDED BY':<40} {'KEPT':>6} {'DROPPED':>8} {'SKIPPED':>8}"]
+    lines.extend(_row(name, single[name]) for name in sorted(single))
+    if several:
+        together: Counter[str] = Counter()
+        for counts in several.values():
+            together.update(counts)
+        lines.append(_row(_SEVERAL, together))
+        lines.extend(_row("  " + name.replace("+", " + "), several[name]) for name in sorted(several))
+    if NO_SIGNAL in by_mechanism:
+        lines.append(_row(NO_SIGNAL, by_mechanism[NO_SIGNAL]))
+    lines.append(_row("total (each decision once)", total))
     return lines
 
 
-def render_summary(summary: CrawlSummary) -> str:
-    """The stderr table: totals, then one row per mechanism that decided something."""
-    lines = [
-        f"consentry crawl: {summary.items} items; kept {summary.kept}, dropped {summary.dropped}, "
-        f"skipped {summary.skipped} ({summary.elapsed:.1f} s)",
-        *mechanism_table(summary.by_mechanism),
-    ]
-    errors = {
-        k.rsplit("/", 1)[-1]: v
-        for k, v in summary.stats.items()
-        if k.startswith("downloader/exception_type_count/") and not k.endswith(".IgnoreRequest")
-    }
-    if errors:
-        lines.append(
-            "  not fetched (download errors): " + ", ".join(f"{n} {e}" for e, n in sorted(errors.items()))
-        )
-    lines.append(f"  output: {summary.out_dir}/items.jsonl, decisions.jsonl, crawl.warc.gz")
+def _headline(summary: CrawlSummary, command: str) -> str:
+    kept = f"kept {summary.kept}"
+    if summary.denied_kept:
+        kept += f" ({summary.denied_kept} denied, tagged)"
+    return (f"consentry {command}: {summary.items} items; {kept}, dropped {summary.dropped}, "
+            f"skipped {summary.skipped} ({summary.elapsed:.1f} s)")
+
+
+def _stop_line(summary: CrawlSummary) -> str | None:
+    if summary.interrupted:
+        return "  interrupted (Ctrl-C): the outputs hold every decision made until then"
+    if summary.finish_reason == NOT_STARTED:
+        return "  the crawl did not start (the error is above)"
+    if summary.finish_reason not in ("", "finished"):
+        return f"  stopped early: {summary.finish_reason}"
+    return None
+
+
+def render_summary(summary: CrawlSummary, command: str = "crawl") -> str:
+    """The human summary: totals, the "DECIDED BY" table, download errors by reason, why it stopped, outputs."""
+    lines = [_headline(summary, command), *mechanism_table(summary.by_mechanism)]
+    if summary.download_errors:
+        errors = sorted(summary.download_errors.items(), key=lambda kv: (-kv[1], kv[0]))
+        lines.append("  not fetched (download errors): " + ", ".join(f"{n} {reason}" for reason, n in errors))
+    stop = _stop_line(summary)
+    if stop is not None:
+        lines.append(stop)
+    outputs = ", ".join(summary.outputs) or f"{summary.out_dir}/items.jsonl, decisions.jsonl, crawl.warc.gz"
+    lines.append(f"  output (replaced by each run): {outputs}")
     return "\n".join(lines)
+
+
+def exit_code(summary: CrawlSummary) -> int:
+    """130 interrupted by the user; 1 stopped for another reason than `finished`; else 0."""
+    if summary.interrupted:
+        return exitcodes.INTERRUPTED
+    if summary.error or summary.finish_reason not in ("", "finished"):
+        return exitcodes.FINDING
+    return exitcodes.OK
+
+
+def summary_json(summary: CrawlSummary, command: str = "crawl") -> dict[str, Any]:
+    """The `--json` summary (schema `consentry.crawl-summary/1`, docs/cli.md)."""
+    return {
+        "schema": "consentry.crawl-summary/1",
+        "command": command,
+        "items": summary.items,
+        "actions": {action: summary.actions.get(action, 0) for action in _ACTIONS},
+        "denied_kept": summary.denied_kept,
+        "decided_by": {key: {a: counts.get(a, 0) for a in _ACTIONS}
+                       for key, counts in sorted(summary.by_mechanism.items())},
+        "download_errors": dict(sorted(summary.download_errors.items())),
+        "finish_reason": summary.finish_reason,
+        "interrupted": summary.interrupted,
+        "error": summary.error or None,
+        "outputs": list(summary.outputs),
+        "elapsed_s": round(summary.elapsed, 3),
+        "exit_code": exit_code(summary),
+    }
+
+
+def emit(text: str, stream: IO[str]) -> None:
+    """Print `text` on `stream`; a reader that went away (`| head`) is no error: the rest is discarded."""
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # Python's own flush at exit must not fail again
+        os.close(devnull)
+
+
+def check_url(url: str) -> None:
+    """`UsageError` unless `url` is an absolute http(s) URL with a host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"{url!r} is not an absolute http(s) URL")
+    if not parts.hostname:
+        raise UsageError(f"{url!r} has no host")
+    if port == 0:
+        raise UsageError(f"{url!r}: port 0 is not a port a server listens on (1-65535)")
+
+
+def check_output_dir(out: Path) -> None:
+    """`UsageError` unless `out` is (or can be made) a writable directory."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {out}: is a file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {out}: cannot create the directory ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"-o {out}: the directory is not writable")
 
 
 def _setting(value: str) -> tuple[str, str]:
@@ -195,6 +339,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="also start from the pages listed in the sitemaps robots.txt names (Sitemap: lines)")
     crawl.add_argument("--set", action="append", type=_setting, default=[], dest="settings", metavar="NAME=VALUE",
                        help="any Scrapy or CONSENT_* setting, repeatable (README \"Settings\")")
+    crawl.add_argument("--json", action="store_true",
+                       help="print a machine-readable summary on stdout (the human one goes to stderr)")
     return crawl
 
 
@@ -202,8 +348,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.depth < 0 or args.max_requests < 0:
         raise UsageError("--depth and --max-requests must be 0 or more")
     for url in args.urls:
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"{url!r} is not an absolute http(s) URL")
+        check_url(url)
     values: dict[str, Any] = {
         "CONSENT_AGENT": args.agent,
         "CONSENT_ON_DENY": args.on_deny,
@@ -223,9 +368,39 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _last_word(summary: CrawlSummary, code: int) -> str | None:
+    """The stderr line that says why the exit code is not 0 (None when it is)."""
+    if summary.interrupted:
+        return "consentry: interrupted"
+    if summary.error:
+        return f"consentry: error: {summary.error}; the crawl was stopped"
+    if summary.finish_reason == NOT_STARTED:
+        return "consentry: error: the crawl could not start (the error is above)"
+    if code != exitcodes.OK:
+        return f"consentry: error: the crawl stopped early ({summary.finish_reason})"
+    return None
+
+
+def report(summary: CrawlSummary, args: argparse.Namespace, *, command: str = "crawl", human: str = "") -> int:
+    """Print the summary where the convention puts it and return the exit code: with `--json` the JSON on
+    stdout and the human text on stderr, else the human text on stdout; `-q` drops the human text; why the
+    exit code is not 0 is always the last line on stderr."""
+    code = exit_code(summary)
+    json_wanted = bool(getattr(args, "json", False))
+    if json_wanted:
+        emit(json.dumps(summary_json(summary, command), indent=2), sys.stdout)
+    if verbosity(args) >= 0:
+        emit(human or render_summary(summary, command), sys.stderr if json_wanted else sys.stdout)
+    last = _last_word(summary, code)
+    if last is not None:
+        emit(last, sys.stderr)
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run `consentry crawl`; bad arguments or settings raise `UsageError`."""
+    """Run `consentry crawl`; bad arguments, output directory or settings raise `UsageError` (exit 2)."""
     overrides = _overrides(args)
+    check_output_dir(args.output)
     from consentry.crawler.crawl.runner import crawl_settings, run_crawl
 
     try:
@@ -233,9 +408,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests,
-                        sitemaps=args.sitemaps)
-    print(render_summary(summary), file=sys.stderr)
-    if summary.error:
-        print(f"consentry: error: {summary.error}; the crawl was stopped", file=sys.stderr)
-        return 1
-    return 0
+                        sitemaps=args.sitemaps, verbosity=verbosity(args))
+    return report(summary, args)

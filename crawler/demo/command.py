@@ -2,7 +2,10 @@
 `--serve`, only serve them until Ctrl-C (`consentry.crawler.demo.serve`).
 
 No network is needed: the four origins (see `consentry.crawler.demo.site`) run in this process on free loopback
-ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`.
+ports, and the crawl is the same in-process Scrapy crawl as `consentry crawl`. Its output, exit codes and
+summary placement are `crawl`'s (`consentry.crawler.crawl.command.report`): the summary and the explanation
+on stdout, or on stderr with `--json` (a machine-readable summary on stdout); an output directory that cannot
+be written is exit 2 before anything starts, an output file that fails during the crawl exit 1.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from consentry.crawler.crawl.command import render_summary
+from consentry.crawler.cli import verbosity
+from consentry.crawler.crawl.command import check_output_dir, render_summary, report
 from consentry.crawler.errors import UsageError
 from consentry.crawler.helptext import examples
 
 if TYPE_CHECKING:
+    from consentry.crawler.crawl.command import CrawlSummary
     from consentry.crawler.demo.site import DemoSite
 
 __all__ = ["add_parser", "explain", "run"]
@@ -58,6 +63,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="only serve the demo sites, printing their URLs, until Ctrl-C (exit 0); no crawl")
     parser.add_argument("--port", type=int, default=0, metavar="N",
                         help="with --serve: the first site on port N, the others on N+1, N+2, N+3; 0: free ports")
+    parser.add_argument("--json", action="store_true",
+                        help="print a machine-readable summary on stdout (the explanation goes to stderr)")
     return parser
 
 
@@ -89,26 +96,30 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(args.port)
 
 
+def _human(summary: CrawlSummary, names: dict[str, str]) -> str:
+    decisions = summary.out_dir / "decisions.jsonl"
+    explained = explain(decisions, names) if decisions.exists() else "  (no decision log was written)"
+    return "\n".join([
+        render_summary(summary, "demo"), "", "Every decision (action, URL, reason):", explained, "", _MEANING,
+        f"\nInspect: {summary.out_dir}/decisions.jsonl (one consentry.decision/1 record per line), "
+        f"items.jsonl, crawl.warc.gz; then try `consentry audit {summary.out_dir}/crawl.warc.gz`.",
+    ])
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the demo origins, crawl them, print the summary and every decision with its reason (`--serve`:
     only serve them, `consentry.crawler.demo.serve`)."""
     if args.serve or args.port:
         return _serve(args)
+    check_output_dir(args.output)  # before anything heavy is imported or started
     from consentry.crawler.crawl.runner import run_crawl
     from consentry.crawler.demo.site import start_demo
 
     demo = start_demo()
     try:
-        print(f"consentry demo: serving {len(demo.servers)} origins on 127.0.0.1; crawling...", file=sys.stderr)
-        summary = run_crawl(demo.start_urls, args.output)
+        if verbosity(args) >= 0:
+            print(f"consentry demo: serving {len(demo.servers)} origins on 127.0.0.1; crawling...", file=sys.stderr)
+        summary = run_crawl(demo.start_urls, args.output, verbosity=verbosity(args))
     finally:
         demo.stop()
-    print(render_summary(summary))
-    print()
-    print("Every decision (action, URL, reason):")
-    print(explain(summary.out_dir / "decisions.jsonl", _origin_names(demo)))
-    print()
-    print(_MEANING)
-    print(f"\nInspect: {summary.out_dir}/decisions.jsonl (one consentry.decision/1 record per line), "
-          f"items.jsonl, crawl.warc.gz; then try `consentry audit {summary.out_dir}/crawl.warc.gz`.")
-    return 0
+    return report(summary, args, command="demo", human=_human(summary, _origin_names(demo)))

@@ -37,7 +37,8 @@ re-evaluate every kept asset of DIR's decision log. Each origin's site files are
 asset robots.txt now disallows is withdrawn without being requested); then each asset is asked with a
 conditional request (If-None-Match / If-Modified-Since from the archived response): a 304 re-reads the
 archived body with today's headers, a 200 reads the new body. Dropped assets that today's signals allow are
-listed too. Writes DIR/withdrawn.jsonl and DIR/newly_allowed.jsonl; a summary on stderr (--json: on stdout).
+listed too. Writes DIR/withdrawn.jsonl and DIR/newly_allowed.jsonl; a summary on stdout (--json: JSON there,
+the human summary on stderr).
 Exit 0 when nothing was withdrawn, 1 when something was, 2 when DIR is unusable."""
 
 _EXAMPLES = (
@@ -102,6 +103,7 @@ def _list_withdrawn(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     """Recheck DIR; write its removal list; exit 1 when something was withdrawn."""
     from consentry.crawler.cli import verbosity
+    from consentry.crawler.crawl.command import emit
     from consentry.crawler.recheck.runner import RecheckOptions, run_recheck
 
     if not args.directory.is_dir():
@@ -109,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
     options = RecheckOptions(agent=args.agent, purposes=tuple(args.purposes or ()), delay=args.delay,
                              allow_private=args.allow_private_addresses, trust_anchors=args.trust_anchors)
     summary = run_recheck(args.directory, options)
-    if args.json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
+    if args.json:  # the summary convention of every command (docs/cli.md "Summaries")
+        emit(json.dumps(summary, indent=2, sort_keys=True), sys.stdout)
     if verbosity(args) >= 1:
         _list_withdrawn(Path(summary["withdrawn_path"]))
     if verbosity(args) >= 0:
-        print(render_summary(summary), file=sys.stderr)
+        emit(render_summary(summary), sys.stderr if args.json else sys.stdout)
     return exitcodes.FINDING if summary["withdrawn"] else exitcodes.OK

@@ -67,6 +67,7 @@ class CrawlResult:
     returncode: int
     stderr: str
     out: Path
+    stdout: str = ""
 
     @property
     def items(self) -> list[dict[str, Any]]:
@@ -130,4 +131,4 @@ def run_crawl(
         timeout=timeout,
         check=False,
     )
-    return CrawlResult(proc.returncode, proc.stderr, out)
+    return CrawlResult(proc.returncode, proc.stderr, out, proc.stdout)

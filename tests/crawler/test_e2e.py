@@ -80,8 +80,8 @@ def test_items_and_decisions(server: SiteServer, dropped: CrawlResult) -> None:
     assert "tdmrep-file" in dropped.decision(server.url("/docs/paper.pdf"))["reason"]
 
 
-def test_summary_on_stderr(dropped: CrawlResult) -> None:
-    lines = dropped.stderr.splitlines()
+def test_summary_on_stdout(dropped: CrawlResult) -> None:
+    lines = dropped.stdout.splitlines()
     assert lines[0].startswith("consentry crawl: ")
     assert "dropped 2" in lines[0]
     assert "skipped 1" in lines[0]

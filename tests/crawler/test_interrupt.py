@@ -83,5 +83,5 @@ def test_interrupted_crawl_leaves_readable_outputs(
     assert complete > 2 * len(lines)
     assert metadata >= len(lines) - 1  # at most the one being written when killed
     if signum == signal.SIGINT:
-        assert proc.returncode == 0
+        assert proc.returncode == 130
         assert metadata == len(lines)

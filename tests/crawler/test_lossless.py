@@ -129,7 +129,7 @@ def test_a_full_disk_under_the_decision_log_stops_the_crawl(
                     "the crawl was stopped")
     assert "Traceback" not in done.stderr
     decisions = _lines(log)  # every line on the full disk parses: the failed one was truncated away
-    assert f"consentry crawl: {len(_lines(tmp_path / 'out' / 'items.jsonl'))} items; kept {len(decisions)}," in done.stderr
+    assert f"consentry crawl: {len(_lines(tmp_path / 'out' / 'items.jsonl'))} items; kept {len(decisions)}," in done.stdout
     assert 0 < len(decisions) < _PAGES
     logged = {d["url"] for d in decisions}
     items = _lines(tmp_path / "out" / "items.jsonl")

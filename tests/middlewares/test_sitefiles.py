@@ -148,5 +148,5 @@ def test_followed_robots_redirect_applies(sites: dict[str, SiteServer], result: 
 
 
 def test_site_file_stats_in_summary(result: CrawlResult) -> None:
-    assert "skipped" in result.stderr
-    assert "robots" in result.stderr
+    assert "skipped" in result.stdout
+    assert "robots" in result.stdout
