@@ -1,8 +1,10 @@
 """`consentry check`'s transport: answers the core's needs from a `DocumentSource` (live httpx or a web root).
 
 The httpx transport of the one gathering path (docs/architecture.md): `consentry.policies.gather` says which
-documents a decision needs, the source fetches them, `consentry.policies.evaluate` decides. Output rendering
-lives in `consentry.crawler.check.command`.
+documents a decision needs, the source fetches them, `consentry.policies.evaluate` decides. Each `CheckResult`
+also says what the fetch itself did (the asset's HTTP status and final URL, or why nothing answered: RFC 9309
+§2.3.1.4 for an unreachable robots.txt), and each origin's site-file warnings are named by file
+(`site_warnings`). Output rendering lives in `consentry.crawler.check.command` and `consentry.crawler.table`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from consentry.crawler.check.sources import DocumentSource
+from consentry.crawler.check.sources import DocumentSource, FetchFailure
 from consentry.middlewares.adapters.addresses import request_url
 from consentry.middlewares.adapters.clock import now
 from consentry.middlewares.adapters.linkbudget import LinkBudget
@@ -26,13 +28,14 @@ from consentry.policies.evaluate import (
 )
 from consentry.policies.gather import DocumentKind, Need, asset_needs, gather_site
 from consentry.policies.lint import decision_warnings
-from consentry.policies.model import AssetResponse, SiteFile
+from consentry.policies.model import AssetResponse, FetchStatus, SiteFile
 from consentry.policies.record import Decision
+from consentry.policies.vocabulary import Mechanism
 
 if TYPE_CHECKING:
     from consentry.middlewares.adapters.registry import Registry
 
-__all__ = ["CheckResult", "Checker"]
+__all__ = ["CheckResult", "Checker", "label_warnings"]
 
 _LINKED = frozenset({DocumentKind.LICENCE, DocumentKind.MANIFEST})
 
@@ -43,12 +46,46 @@ def _anywhere(url: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One checked URL: its decision (None when the asset could not be fetched), warnings, or an error."""
+    """One checked URL: its decision (None when nothing answered), what the fetch did, and this URL's own
+    warnings (its origin's site-file warnings are `Checker.site_warnings`).
+
+    `status` and `final_url` are the asset's final HTTP answer after redirects (None when it was not fetched);
+    `failure` says why nothing answered for `failed_url` (the asset, or robots.txt: the origin is unreachable);
+    `robots_unreachable` is robots.txt's own failed HTTP answer (e.g. "HTTP 503") when access was refused
+    for it (RFC 9309 §2.3.1.4).
+    """
 
     url: str
+    origin: str
     decision: Decision | None
     warnings: tuple[str, ...] = ()
-    error: str | None = None
+    status: int | None = None
+    final_url: str | None = None
+    failure: FetchFailure | None = None
+    failed_url: str | None = None
+    robots_unreachable: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """What went wrong fetching this URL, in a few words (None: fetched with a 2xx, or skipped by choice)."""
+        if self.failure is not None:
+            where = f" (at {self.failed_url})" if self.failed_url not in (None, self.url) else ""
+            return f"could not fetch: {self.failure.message}{where}"
+        if self.robots_unreachable is not None:
+            return f"robots.txt unreachable ({self.robots_unreachable})"
+        if self.status is not None and not 200 <= self.status < 300:
+            return f"HTTP {self.status}"
+        return None
+
+
+def _file_label(url: str) -> str:
+    """`/robots.txt`, `/ai.txt`, `/.well-known/tdmrep.json`: a site file named by its path on the origin."""
+    return "/" + url.split("://", 1)[-1].partition("/")[2]
+
+
+def label_warnings(file: str, warnings: Sequence[str]) -> tuple[str, ...]:
+    """Each warning prefixed with the file it is about: `/robots.txt line 4: …`, `/ai.txt: …`."""
+    return tuple(f"{file} {w}" if w.startswith("line ") else f"{file}: {w}" for w in warnings)
 
 
 @dataclass
@@ -98,25 +135,49 @@ class Checker:
                 self._building.discard(origin)
         return self._sites[origin]
 
+    def site_warnings(self, origin: str) -> tuple[str, ...]:
+        """What the origin's owner should fix in its site files, each named by its file (and line)."""
+        site = self.site(origin)
+        documents = site.documents
+        return (*label_warnings(_file_label(documents.robots.url), site.robots.warnings),
+                *label_warnings(_file_label(documents.ai_txt.url), site.ai_txt.warnings),
+                *label_warnings(_file_label(documents.tdmrep.url), site.tdmrep.warnings),
+                *(warning for url, licence in site.licences for warning in label_warnings(url, licence.warnings)))
+
+    def _skipped(self, url: str, origin: str, skipped: Decision) -> CheckResult:
+        """A URL access was refused for: by choice (a Disallow, an excluded domain), or because robots.txt
+        gave no usable answer (RFC 9309 §2.3.1.4: a 5xx, a refused redirect, a bomb…) — and when no server
+        answered at all (connection refused, host not found, timeout), the origin itself failed: no verdict."""
+        robots = self.site(origin).documents.robots.readable()
+        if skipped.signals[0].mechanism is not Mechanism.ROBOTS or robots.status is not FetchStatus.UNREACHABLE:
+            return CheckResult(url, origin, skipped, decision_warnings(skipped))
+        failure = FetchFailure.of(robots.detail)
+        if robots.http_status is None and failure.silent:
+            return CheckResult(url, origin, None, failure=failure, failed_url=robots.url)
+        return CheckResult(url, origin, skipped, decision_warnings(skipped), robots_unreachable=robots.detail)
+
     def check(self, url: str) -> CheckResult:
         """Evaluate one URL: `skip` without fetching it when access is denied, else fetch and evaluate. The URL
         is requested and matched in one spelling (`request_url`: dot segments removed, escapes normalised)."""
         url = request_url(url)
-        site = self.site(origin_of(url))
+        origin = origin_of(url)
+        site = self.site(origin)
         skipped = evaluate_access(site, url, self.config, fetched_at=now())
         if skipped is not None:
-            return CheckResult(url, skipped, (*site.warnings, *decision_warnings(skipped)))
+            return self._skipped(url, origin, skipped)
         # one byte over: "too big" is visible; every redirect hop is checked against its own origin's robots.txt
         fetched = self.source.asset(url, self.config.c2pa_max_bytes + 1, self.permit)
         if isinstance(fetched, str):
-            return CheckResult(url, None, site.warnings, error=fetched)
+            failure = fetched if isinstance(fetched, FetchFailure) else FetchFailure.of(fetched)
+            return CheckResult(url, origin, None, failure=failure, failed_url=url)
         return self.evaluate(url, site, fetched)
 
     def evaluate(self, url: str, site: SitePolicy, fetched: AssetResponse) -> CheckResult:
         """Evaluate a fetched asset of `site`: the documents its response names (licences, remote manifests)
         are fetched through `answer`, then `consentry.policies.evaluate.evaluate_asset` decides."""
+        origin = origin_of(url)
         documents = self.answer(asset_needs(fetched, self.config))
         decision = evaluate_asset(site, fetched, self.config, fetched_at=now(), documents=documents,
                                   reader=C2paReader(self.trust_anchors_pem), registry=self.registry)
-        warnings = (*site.warnings, *response_warnings(fetched), *decision_warnings(decision))
-        return CheckResult(url, decision, warnings)
+        warnings = (*response_warnings(fetched), *decision_warnings(decision))
+        return CheckResult(url, origin, decision, warnings, status=fetched.status, final_url=fetched.url)

@@ -1,6 +1,9 @@
-"""`consentry check`: the command-line front end of the checker (arguments, output, exit code).
+"""`consentry check`: the command-line front end of the checker (arguments, output, exit code; docs/cli.md).
 
 Arguments are declared here without importing the checker; `run` imports it only when the work needs it.
+Exit codes (`consentry.crawler.exitcodes`): 0 every URL answered 2xx or was skipped by the site's choice; 1 a URL
+could not be fetched, answered non-2xx, or its robots.txt was unreachable; 2 bad usage (a URL that is not an
+absolute http(s) URL with a host and a valid port, a missing `--root`, unreadable trust anchors…).
 """
 
 from __future__ import annotations
@@ -8,18 +11,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from consentry.crawler import exitcodes
 from consentry.crawler.errors import UsageError
 from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 from consentry.policies.config import PolicyConfig
 from consentry.policies.settings_table import default
 
 if TYPE_CHECKING:
+    from consentry.crawler.check.checker import Checker, CheckResult
     from consentry.middlewares.adapters.registry import Registry
 
-__all__ = ["add_parser", "policy_args", "policy_config", "run"]
+__all__ = ["add_parser", "check_url", "json_element", "policy_args", "policy_config", "run"]
 
 
 _DESCRIPTION = """\
@@ -76,7 +83,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     check.add_argument("--root", type=Path, metavar="DIR", help="read a local web root instead of the live site")
     check.add_argument("--allow-private-addresses", action="store_true",
                        help="also fetch from loopback, private and link-local addresses other than the URLs' own")
-    check.add_argument("--json", action="store_true", help="print only a JSON array of decision records")
+    check.add_argument("--json", action="store_true",
+                       help="print only a JSON array, one element per URL in argument order: its decision record, "
+                            "or an error object when nothing answered")
     check.add_argument("--trust-anchors", type=Path, metavar="PEM",
                        help="C2PA trust anchors (PEM); signers chaining to them read Trusted")
     check.add_argument("--registry", type=Path, metavar="FILE",
@@ -113,40 +122,87 @@ def _live_source(args: argparse.Namespace, agent: str) -> Any:
     return HttpSource(agent, args.header, guard=guard)
 
 
+#: Characters no host name or address literal holds (RFC 3986 §3.2.2 reg-name, after `urlsplit`).
+_NOT_IN_HOSTS = frozenset('<>"{}|\\^`/?#@')
+
+
+def check_url(url: str) -> None:
+    """`UsageError` unless `url` is an absolute http(s) URL with a host and a usable port."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise UsageError(f"{url!r} is not an absolute http(s) URL")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", "Port could not be cast…"
+        raise UsageError(f"{url!r}: {str(exc)[:1].lower()}{str(exc)[1:]}") from None
+    if not parts.hostname:
+        raise UsageError(f"{url!r} has no host")
+    if any(c.isspace() or c in _NOT_IN_HOSTS for c in parts.hostname):
+        raise UsageError(f"{url!r}: {parts.hostname!r} is not a host name")
+    if port == 0:
+        raise UsageError(f"{url!r}: port 0 cannot be connected to")
+
+
+def json_element(result: CheckResult) -> dict[str, object]:
+    """The `--json` element for one URL: its decision record with a `check` object (requested and final URL,
+    HTTP status, problem), or `{"url", "error": {"reason", "message"}}` when nothing answered (docs/cli.md)."""
+    if result.decision is None:
+        failure = result.failure
+        return {"url": result.url, "error": {"reason": failure.reason if failure else "network-error",
+                                             "message": result.problem or "could not fetch"}}
+    return {**result.decision.to_record(),
+            "check": {"requested_url": result.url, "final_url": result.final_url, "status": result.status,
+                      "problem": result.problem}}
+
+
+def _print_results(checker: Checker, results: Sequence[CheckResult], as_json: bool) -> None:
+    """The table (site warnings once per origin, with its first URL), or `--json` on stdout and every
+    warning on stderr."""
+    from consentry.crawler.table import render_check
+
+    warned: dict[str, tuple[str, ...]] = {}
+    tables = []
+    for result in results:
+        site = () if result.origin in warned else warned.setdefault(result.origin, checker.site_warnings(result.origin))
+        tables.append(render_check(result, site))
+        if as_json:
+            for warning in site:
+                print(f"consentry: warning: {result.origin}: {warning}", file=sys.stderr)
+            for warning in dict.fromkeys(result.warnings):
+                print(f"consentry: warning: {result.url}: {warning}", file=sys.stderr)
+    if as_json:
+        print(json.dumps([json_element(r) for r in results], indent=2))
+    else:
+        print("\n\n".join(tables))
+
+
 def run(args: argparse.Namespace) -> int:
-    """Check every URL; print the table (or `--json`); exit 2 when a URL could not be fetched."""
+    """Check every URL; print the table (or `--json`); exit 1 when a URL could not be fetched, answered
+    non-2xx or had an unreachable robots.txt (each also named on stderr)."""
     from consentry.crawler.check.checker import Checker
     from consentry.crawler.check.sources import RootSource
-    from consentry.crawler.table import render_check
     from consentry.middlewares._config import read_trust_anchors
 
     config = policy_config(args, CONSENT_C2PA_TRUST_ANCHORS=args.trust_anchors)
     for url in args.urls:
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"{url!r} is not an absolute http(s) URL")
+        check_url(url)
     if args.root is not None and not args.root.is_dir():
         raise UsageError(f"--root {args.root}: not a directory")
     try:
         anchors = read_trust_anchors(config.c2pa_trust_anchors)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc).replace("CONSENT_C2PA_TRUST_ANCHORS", "--trust-anchors", 1)) from None
     source = RootSource(args.root, args.header) if args.root else _live_source(args, config.agent)
     registry = _open_registry(args.registry)
     try:
         checker = Checker(source, config, trust_anchors_pem=anchors, registry=registry, budget=_budget())
         results = [checker.check(url) for url in args.urls]
+        _print_results(checker, results, args.json)
     finally:
         source.close()
         if registry is not None:
             registry.close()
-    if args.json:
-        print(json.dumps([r.decision.to_record() for r in results if r.decision], indent=2))
-    else:
-        print("\n\n".join(render_check(r.decision, r.warnings) for r in results if r.decision))
-    for result in results:
-        if args.json:
-            for warning in result.warnings:
-                print(f"consentry: warning: {result.url}: {warning}", file=sys.stderr)
-        if result.error:
-            print(f"consentry: cannot fetch {result.url}: {result.error}", file=sys.stderr)
-    return 2 if any(r.error for r in results) else 0
+    problems = [r for r in results if r.problem is not None]
+    for result in problems:
+        print(f"consentry: {result.url}: {result.problem}", file=sys.stderr)
+    return exitcodes.FINDING if problems else exitcodes.OK

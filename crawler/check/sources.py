@@ -23,14 +23,93 @@ from consentry.middlewares.adapters.contentcoding import SUPPORTED, DecodedTooLa
 from consentry.policies.config import user_agent
 from consentry.policies.model import MAX_REDIRECTS, AssetResponse, SiteFile
 
-__all__ = ["DEFAULT_DEADLINE", "DocumentSource", "HttpSource", "Permit", "RootSource"]
+__all__ = ["DEFAULT_DEADLINE", "DocumentSource", "FetchFailure", "HttpSource", "Permit", "RootSource"]
 
 logger = logging.getLogger(__name__)
 
+_UNRESOLVED = "cannot resolve"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ACCEPT_ENCODING = ", ".join(sorted(SUPPORTED - {"x-gzip"}))
 #: Seconds one fetch may take in all, redirects and reads included (a slow-drip server is cut here).
 DEFAULT_DEADLINE = 30.0
+
+
+#: reason -> the words a fetch failure's message starts with (`FetchFailure.of` reads them back).
+_PHRASES = {
+    "connection-refused": "connection refused",
+    "host-not-found": "host not found",
+    "timeout": "timed out",
+    "refused": "refused",
+    "too-many-redirects": f"more than {MAX_REDIRECTS} redirects",
+    "too-large": "too large",
+    "network-error": "network error",
+}
+
+#: The reasons under which no server answered at all.
+_SILENT = frozenset({"connection-refused", "host-not-found", "timeout", "network-error"})
+
+
+class FetchFailure(str):
+    """Why a fetch produced no HTTP answer: the message (this string, starting with the reason's words:
+    "connection refused", "host not found", …) and `reason`, from a fixed list (docs/cli.md, "check")."""
+
+    reason: str
+
+    def __new__(cls, reason: str, message: str) -> FetchFailure:
+        failure = super().__new__(cls, message)
+        failure.reason = reason
+        return failure
+
+    @property
+    def message(self) -> str:
+        """The human-readable message."""
+        return str.__str__(self)
+
+    @property
+    def silent(self) -> bool:
+        """Whether no server answered at all (nothing refused, too many redirects or too large: those answered)."""
+        return self.reason in _SILENT
+
+    @classmethod
+    def make(cls, reason: str, detail: str = "") -> FetchFailure:
+        """The failure `reason` with `detail` after its words (left out when it repeats them)."""
+        phrase = _PHRASES[reason]
+        if not detail or detail.lower() == phrase:
+            return cls(reason, phrase)
+        return cls(reason, detail if detail.lower().startswith(phrase) else f"{phrase}: {detail}")
+
+    @classmethod
+    def of(cls, message: str) -> FetchFailure:
+        """The failure a message written by `make` (e.g. a site file's `detail`) describes."""
+        reason = next((r for r, phrase in _PHRASES.items() if message.lower().startswith(phrase)), "network-error")
+        return cls(reason, message)
+
+
+def _connect_failure(exc: httpx.ConnectError) -> FetchFailure:
+    text = str(exc)
+    if text.startswith(_UNRESOLVED):
+        return FetchFailure.make("host-not-found", text)
+    if text.startswith("refused"):
+        return FetchFailure.make("refused", text)
+    if "refused" in text.lower():
+        return FetchFailure.make("connection-refused")
+    return FetchFailure.make("network-error", f"cannot connect ({text})")
+
+
+def _failure(exc: Exception) -> FetchFailure:
+    """The `FetchFailure` for an exception of a fetch (see `HttpSource._get`)."""
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_failure(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return FetchFailure.make("timeout", f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return FetchFailure.make("too-many-redirects")
+    if isinstance(exc, DecodedTooLarge):
+        return FetchFailure.make("too-large", str(exc))
+    if isinstance(exc, _Refused):
+        text = str(exc)
+        return FetchFailure.make("timeout" if text.startswith("total deadline") else "refused", text)
+    return FetchFailure.make("network-error", f"{type(exc).__name__}: {exc}")
 
 
 class DocumentSource(Protocol):
@@ -55,7 +134,7 @@ class _GuardedBackend(httpcore.SyncBackend):
         try:
             addresses = self.guard.addresses(host)
         except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+            raise httpcore.ConnectError(f"{_UNRESOLVED} {host}: {exc}") from None
         except TargetRefused as exc:
             raise httpcore.ConnectError(str(exc)) from None
         return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
@@ -199,26 +278,21 @@ class HttpSource:
         reason (RFC 9309 §2.3.1.4)."""
         try:
             response, body = self._get(url, max_bytes + 1, permit)
-        except httpx.TooManyRedirects:
-            return SiteFile.from_error(url, f"more than {MAX_REDIRECTS} redirects")
-        except (_Refused, DecodedTooLarge) as exc:
-            return SiteFile.from_error(url, str(exc))
-        except (httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
-            return SiteFile.from_error(url, f"{type(exc).__name__}: {exc}")
+        except (_Refused, DecodedTooLarge, httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
+            return SiteFile.from_error(url, _failure(exc).message)
         return SiteFile.from_http(url, response.status_code, body,
                                   content_type=response.headers.get("content-type", ""), max_bytes=max_bytes)
 
     def asset(self, url: str, max_bytes: int, permit: Permit = _no_check,
               conditional: Sequence[tuple[str, str]] = ()) -> AssetResponse | str:
-        """Fetch the asset; `--header`s are appended as if the server had sent them (a what-if for owners).
-        `conditional` request headers (`If-None-Match`, `If-Modified-Since`, RFC 9110 §13.1) go with the first
-        hop: a 304 comes back as such, with no body (`consentry recheck`)."""
+        """Fetch the asset (its final answer after redirects, whatever its status); `--header`s are appended as
+        if the server had sent them (a what-if for owners). `conditional` request headers (`If-None-Match`,
+        `If-Modified-Since`, RFC 9110 §13.1) go with the first hop: a 304 comes back as such, with no body
+        (`consentry recheck`). No HTTP answer at all is a `FetchFailure` (a `str`: its message)."""
         try:
             response, body = self._get(url, max_bytes, permit, conditional)
-        except (_Refused, DecodedTooLarge) as exc:
-            return str(exc)
-        except (httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+        except (_Refused, DecodedTooLarge, httpx.HTTPError, UnicodeError, ValueError, OSError) as exc:
+            return _failure(exc)
         headers = (*((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
                      if k.lower() != b"content-encoding"),
                    *self.extra_headers)

@@ -24,10 +24,10 @@ def _site(robots: str | None, routes: dict[str, Route]) -> SiteServer:
     return SiteServer(table).start()
 
 
-def _check_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
-    code = main(["check", "--json", *args])
+def _check_json(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> list[dict[str, object]]:
+    exit_code = main(["check", "--json", *args])
     out = capsys.readouterr().out
-    assert code == 0, out
+    assert exit_code == code, out
     records = json.loads(out)
     for record in records:
         assert record_problems(record) == [], record
@@ -68,8 +68,10 @@ def test_robots_503_denies_the_whole_origin(servers: list[SiteServer], capsys: p
     site = _site(None, {"/robots.txt": Route.text("<html>down</html>", "text/html", status=503),
                  "/a.jpg": Route(200, (("Content-Type", "image/jpeg"),), JPEG)})
     servers.append(site)
-    [record] = _check_json(capsys, site.url("/a.jpg"))
+    [record] = _check_json(capsys, site.url("/a.jpg"), code=1)  # exit 1: robots.txt unreachable is a finding
     assert record["action"] == "skip"
+    assert record["check"] == {"requested_url": site.url("/a.jpg"), "final_url": None, "status": None,
+                               "problem": "robots.txt unreachable (HTTP 503)"}
     assert "/a.jpg" not in site.requested
 
 
@@ -207,10 +209,14 @@ def test_console_script_exit_code_and_json_only_stdout(servers: list[SiteServer]
     assert json.loads(done.stdout)[0]["url"] == site.url("/a.html")
 
 
-def test_unreachable_asset_is_reported_with_exit_2(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_asset_is_an_error_element_with_exit_1(servers: list[SiteServer],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     site = _site("User-agent: *\nAllow: /\n", {"/gone": Route(fault="drop")})
     servers.append(site)
-    assert main(["check", "--json", site.url("/gone")]) == 2
+    assert main(["check", "--json", site.url("/gone")]) == 1
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == []
-    assert f"cannot fetch {site.url('/gone')}" in captured.err
+    [element] = json.loads(captured.out)
+    assert element["url"] == site.url("/gone")
+    assert element["error"]["reason"] == "network-error"
+    assert element["error"]["message"].startswith("could not fetch: network error")
+    assert f"{site.url('/gone')}: could not fetch" in captured.err

@@ -139,7 +139,7 @@ def test_check_redirect_to_another_loopback_address_is_refused_unless_allowed(
     site = SiteServer({"/a.jpg": _redirect(target), "/robots.txt": Route.text("User-agent: *\nAllow: /\n")}).start()
     servers.append(site)
     code, output = _check(capsys, site.url("/a.jpg"))
-    assert code == 2
+    assert code == 1  # FINDING: the URL could not be fetched
     assert "127.0.0.2 resolves to loopback address 127.0.0.2" in output
     assert not inside.dialled()
     source = HttpSource("consentry", guard=FetchGuard(allow_private=True), timeout=0.5, deadline=1)
@@ -174,7 +174,7 @@ def test_check_asset_redirect_to_file_is_not_followed(servers: list[SiteServer],
     site = SiteServer({"/a.jpg": _redirect(canary.as_uri()), "/robots.txt": Route.text("User-agent: *\n")}).start()
     servers.append(site)
     code, output = _check(capsys, site.url("/a.jpg"))
-    assert code == 2
+    assert code == 1  # FINDING: the URL could not be fetched
     assert "scheme 'file'" in output
     assert CANARY not in output
 
@@ -191,7 +191,7 @@ def test_check_redirect_target_is_checked_against_its_own_robots_txt(servers: li
                        "/a.jpg": _redirect(other.url("/private/b.jpg"))}).start()
     servers.append(site)
     code, output = _check(capsys, site.url("/a.jpg"))
-    assert code == 2
+    assert code == 1  # FINDING: the URL could not be fetched
     assert f"refused by robots.txt of {other.origin}" in output
     assert "/private/b.jpg" not in other.requested
     assert "/robots.txt" in other.requested
