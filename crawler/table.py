@@ -17,27 +17,28 @@ from consentry.policies.vocabulary import PURPOSES, Mechanism, Tag, Verdict, anc
 if TYPE_CHECKING:
     from consentry.crawler.check.checker import CheckResult
 
-__all__ = ["not_counted_why", "render_check"]
+__all__ = ["not_counted", "render_check"]
 
 _WIDTH = 100
 _LABEL = 10  # width of the row labels (FETCH, VERDICTS, ACTION…)
 #: A C2PA/CAWG `allowed` entry the manifest's validation state keeps from counting (docs/signals/c2pa.md "Trust").
-_ALLOW_REFUSED = re.compile(r"\(allowed not counted: ([^)]*)\)")
+_ALLOW_REFUSED = re.compile(r"(\S+=allowed) \(allowed not counted: ([^)]*)\)")
 _SUPERSEDED = re.compile(r"\(superseded by ([\w-]+)\)")
 #: Tags that put a signal out of the combination under CONSENT_INFERRED=tag.
 _DISCOUNTED = {Tag.INFERRED: "inferred", Tag.VENDOR_SPECIFIC: "vendor-specific"}
 
 
-def not_counted_why(signal: Signal) -> str | None:
-    """Why a signal that was present did not count (None when it counted in full)."""
-    refused = _ALLOW_REFUSED.search(signal.evidence)
+def not_counted(signal: Signal) -> str | None:
+    """What of a signal that was present did not count, and why (None when it counted in full):
+    `not counted: superseded by tdmrep-html`, `cawg.ai_training=allowed not counted: manifest is Invalid`."""
     if signal.counted:
-        return f"its allowed entry does not count, {refused.group(1)}" if refused else None
+        refused = _ALLOW_REFUSED.findall(signal.evidence)
+        return "; ".join(f"{entry} not counted: {why}" for entry, why in refused) or None
     superseded = _SUPERSEDED.search(signal.evidence)
     if superseded:
-        return f"superseded by {superseded.group(1)}"
+        return f"not counted: superseded by {superseded.group(1)}"
     kinds = [name for tag, name in _DISCOUNTED.items() if tag in signal.tags]
-    return f"{'/'.join(kinds) or 'discounted'} signal under CONSENT_INFERRED=tag"
+    return f"not counted: {'/'.join(kinds) or 'discounted'} signal under CONSENT_INFERRED=tag"
 
 
 def _read_as(signal: Signal, decision: Decision) -> str:
@@ -46,9 +47,9 @@ def _read_as(signal: Signal, decision: Decision) -> str:
     if signal.mechanism is Mechanism.ROBOTS and not statement:
         read_as = f"access {decision.access.value}"
     notes = sorted(t.value for t in signal.tags)
-    why = not_counted_why(signal)
+    why = not_counted(signal)
     if why is not None:
-        notes.append(f"not counted: {why}")
+        notes.append(why)
     return read_as + (f"  [{', '.join(notes)}]" if notes else "")
 
 
@@ -75,9 +76,9 @@ def _unknown_explained(decision: Decision) -> str | None:
     unknown = [p for p in decision.purposes_declared if decision.purposes[p] is Verdict.UNKNOWN]
     phrases: list[str] = []
     for signal in decision.signals:
-        why = not_counted_why(signal)
+        why = not_counted(signal)
         if why is not None:
-            phrases.append(f"{_who(signal)} not counted: {why}")
+            phrases.append(f"{_who(signal)} {why}")
             continue
         broader = [a for a in dict.fromkeys(a for p in unknown for a in ancestors(p))
                    if signal.statement.get(a) is Verdict.ALLOW and not signal.hierarchical]

@@ -155,32 +155,32 @@ def json_element(result: CheckResult) -> dict[str, object]:
                       "problem": result.problem}}
 
 
-def _print_results(checker: Checker, results: Sequence[CheckResult], as_json: bool) -> None:
-    """The table (site warnings once per origin, with its first URL), or `--json` on stdout and every
-    warning on stderr."""
+def _print_results(checker: Checker, results: Sequence[CheckResult], as_json: bool, warn: bool) -> None:
+    """The tables (site warnings once per origin, with its first URL), or `--json` on stdout and the warnings
+    on stderr (each site warning once per origin; none when `warn` is false: `-q`)."""
     from consentry.crawler.table import render_check
 
-    warned: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
     tables = []
     for result in results:
-        site = () if result.origin in warned else warned.setdefault(result.origin, checker.site_warnings(result.origin))
-        tables.append(render_check(result, site))
-        if as_json:
+        site = () if result.origin in seen else checker.site_warnings(result.origin)
+        seen.add(result.origin)
+        if not as_json:
+            tables.append(render_check(result, site))
+        elif warn:
             for warning in site:
                 print(f"consentry: warning: {result.origin}: {warning}", file=sys.stderr)
             for warning in dict.fromkeys(result.warnings):
                 print(f"consentry: warning: {result.url}: {warning}", file=sys.stderr)
-    if as_json:
-        print(json.dumps([json_element(r) for r in results], indent=2))
-    else:
-        print("\n\n".join(tables))
+    print(json.dumps([json_element(r) for r in results], indent=2) if as_json else "\n\n".join(tables))
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check every URL; print the table (or `--json`); exit 1 when a URL could not be fetched, answered
-    non-2xx or had an unreachable robots.txt (each also named on stderr)."""
+    """Check every URL; print the tables (or `--json`, its warnings on stderr unless `-q`); exit 1 when a URL
+    could not be fetched, answered non-2xx or had an unreachable robots.txt (each also one line on stderr)."""
     from consentry.crawler.check.checker import Checker
     from consentry.crawler.check.sources import RootSource
+    from consentry.crawler.cli import verbosity
     from consentry.middlewares._config import read_trust_anchors
 
     config = policy_config(args, CONSENT_C2PA_TRUST_ANCHORS=args.trust_anchors)
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         checker = Checker(source, config, trust_anchors_pem=anchors, registry=registry, budget=_budget())
         results = [checker.check(url) for url in args.urls]
-        _print_results(checker, results, args.json)
+        _print_results(checker, results, args.json, warn=verbosity(args) >= 0)
     finally:
         source.close()
         if registry is not None:

@@ -220,3 +220,48 @@ def test_unreachable_asset_is_an_error_element_with_exit_1(servers: list[SiteSer
     assert element["error"]["reason"] == "network-error"
     assert element["error"]["message"].startswith("could not fetch: network error")
     assert f"{site.url('/gone')}: could not fetch" in captured.err
+
+
+def _owner_site() -> SiteServer:
+    """A site whose robots.txt has two mistakes, whose ai.txt allows everything, and whose tdmrep.json a
+    response header overrides."""
+    tdm = json.dumps([{"location": "/open.html", "tdm-reservation": 1}])
+    return _site("User-agent: *\nAllow: /\nFoo bar\nContent-Signal: ai-train=maybe\n",
+                 {"/ai.txt": Route.text("User-agent: *\nAllow: /\n"),
+                  "/.well-known/tdmrep.json": Route.text(tdm, "application/json"),
+                  "/open.html": Route.text(HTML, "text/html", headers=(("tdm-reservation", "0"),)),
+                  "/b.html": Route.text(HTML, "text/html")})
+
+
+def test_table_shows_allows_as_allows_and_says_why_a_signal_did_not_count(
+        servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _owner_site()
+    servers.append(site)
+    assert main(["check", site.url("/open.html"), site.url("/b.html")]) == 0
+    opened, other = capsys.readouterr().out.split("\n\n")
+    assert "  ai-txt                       site      ai-train=allow\n        line 2: Allow: /" in other
+    action = " ".join(other[other.index("ACTION"):].split("AI-GENERATED")[0].split())
+    assert action == ("ACTION KEEP: genai-train, ml-train unknown (ai-txt (site) allows ai-train, which does not "
+                      "extend to genai-train, ml-train)")
+    assert "tdmrep-file                  site      ai-train=deny ai-input=deny  [not counted: superseded by " \
+           "tdmrep-header]" in opened
+
+
+def test_site_warnings_name_their_file_and_line_once_per_origin(
+        servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _owner_site()
+    servers.append(site)
+    unparsed = "/robots.txt: lines that parse to nothing: 3 ('Foo bar')"
+    maybe = "/robots.txt line 4: Content-Signal: ai-train='maybe' is neither yes nor no (unknown)"
+    assert main(["check", site.url("/open.html"), site.url("/b.html")]) == 0
+    first, second = capsys.readouterr().out.split("\n\n")
+    assert f"  SITE WARNINGS ({site.origin}, shown once per origin)\n    - {unparsed}\n    - {maybe}" in first
+    assert "SITE WARNINGS" not in second
+    assert main(["check", "--json", site.url("/open.html"), site.url("/b.html")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err.count(f"consentry: warning: {site.origin}: {maybe}") == 1
+    assert err.count(f"consentry: warning: {site.origin}: {unparsed}") == 1
+    assert main(["check", "--json", "-q", site.url("/open.html"), site.url("/b.html")]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    assert len(json.loads(quiet.out)) == 2

@@ -129,3 +129,14 @@ def test_root_mode_reads_embedded_signals(signed_assets: dict[str, bytes], tmp_p
     [record] = _records(capsys, "--root", str(tmp_path), "https://example.com/art/mixed.jpg")
     assert record["action"] == "drop"
     assert record["purposes"]["genai-train"] == "deny"  # type: ignore[index]
+
+
+def test_table_says_why_an_allowed_entry_of_an_invalid_manifest_does_not_count(
+        site: SiteServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", site.url("/tampered.png")]) == 0
+    out = capsys.readouterr().out
+    entry = "cawg.ai_generative_training=allowed not counted: manifest is Invalid"
+    assert f"c2pa                         embedded  —  [{entry}]" in out  # present, and why it did not count
+    action = " ".join(out[out.index("ACTION"):].split("AI-GENERATED")[0].split())
+    assert action == f"ACTION KEEP: genai-train, ml-train unknown (c2pa (embedded) {entry})"
+    assert "(no signal)" not in out
