@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from consentry.crawler.check.checker import Checker
+from consentry.crawler.check.sources import HttpSource
 from consentry.crawler.cli import main
 from consentry.crawler.demo.server import Route, SiteServer
+from consentry.middlewares.adapters.addresses import FetchGuard
+from consentry.policies.config import PolicyConfig
 from consentry.policies.record import record_problems
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
@@ -265,3 +270,33 @@ def test_site_warnings_name_their_file_and_line_once_per_origin(
     quiet = capsys.readouterr()
     assert quiet.err == ""
     assert len(json.loads(quiet.out)) == 2
+
+
+def test_a_misspelled_host_is_host_not_found_with_no_verdict(servers: list[SiteServer]) -> None:
+    """The resolver is injected (`FetchGuard(resolve=…)`): the misspelled name never reaches real DNS."""
+    site = _site("User-agent: *\nAllow: /\n", {"/a.html": Route.text(HTML, "text/html")})
+    servers.append(site)
+    port = site.origin.rsplit(":", 1)[1]
+    asked: list[str] = []
+
+    def resolve(host: str) -> list[str]:
+        asked.append(host)
+        if host != "site.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return ["127.0.0.1"]
+
+    guard = FetchGuard(resolve=resolve)
+    guard.allow_urls([f"http://site.test:{port}/"])
+    source = HttpSource("consentry", guard=guard)
+    try:
+        checker = Checker(source, PolicyConfig.from_settings({}))
+        right, wrong = checker.check(f"http://site.test:{port}/a.html"), checker.check(f"http://stie.test:{port}/a.html")
+    finally:
+        source.close()
+    assert (right.status, right.problem, right.final_url) == (200, None, f"http://site.test:{port}/a.html")
+    assert wrong.decision is None
+    assert wrong.failure is not None
+    assert wrong.failure.reason == "host-not-found"
+    assert wrong.problem == (f"could not fetch: host not found: cannot resolve stie.test: [Errno -2] Name or service "
+                             f"not known (at http://stie.test:{port}/robots.txt)")
+    assert "stie.test" in asked
