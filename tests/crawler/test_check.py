@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -14,9 +15,12 @@ from consentry.crawler.check.checker import Checker
 from consentry.crawler.check.sources import HttpSource
 from consentry.crawler.cli import main
 from consentry.crawler.demo.server import Route, SiteServer
+from consentry.crawler.table import not_counted
 from consentry.middlewares.adapters.addresses import FetchGuard
 from consentry.policies.config import PolicyConfig
+from consentry.policies.model import Signal
 from consentry.policies.record import record_problems
+from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 HTML = "<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
@@ -300,3 +304,21 @@ def test_a_misspelled_host_is_host_not_found_with_no_verdict(servers: list[SiteS
     assert wrong.problem == (f"could not fetch: host not found: cannot resolve stie.test: [Errno -2] Name or service "
                              f"not known (at http://stie.test:{port}/robots.txt)")
     assert "stie.test" in asked
+
+
+def test_a_skip_by_choice_is_not_fetched_and_exit_0(servers: list[SiteServer], capsys: pytest.CaptureFixture[str]) -> None:
+    site = _site("User-agent: *\nDisallow: /private/\n", {"/private/a.jpg": Route(200, (), JPEG)})
+    servers.append(site)
+    assert main(["check", site.url("/private/a.jpg")]) == 0
+    assert "  FETCH     not fetched: access denied by robots.txt\n" in capsys.readouterr().out
+    [record] = _check_json(capsys, site.url("/private/a.jpg"))
+    assert record["check"] == {"requested_url": site.url("/private/a.jpg"), "final_url": None, "status": None,
+                               "problem": None}
+
+
+def test_not_counted_names_the_reason() -> None:
+    inferred = Signal(Mechanism.ROBOTS_INFERRED, Scope.SITE, "http://a.test/robots.txt",
+                      'line 5: Disallow: / (group "GPTBot")', {Purpose.AI_TRAIN: Verdict.DENY}, (Tag.INFERRED,),
+                      counted=False)
+    assert not_counted(inferred) == "not counted: inferred signal under CONSENT_INFERRED=tag"
+    assert not_counted(dataclasses.replace(inferred, counted=True)) is None
