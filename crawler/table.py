@@ -24,6 +24,9 @@ _LABEL = 10  # width of the row labels (FETCH, VERDICTS, ACTION…)
 #: A C2PA/CAWG `allowed` entry the manifest's validation state keeps from counting (docs/signals/c2pa.md "Trust").
 _ALLOW_REFUSED = re.compile(r"(\S+=allowed) \(allowed not counted: ([^)]*)\)")
 _SUPERSEDED = re.compile(r"\(superseded by ([\w-]+)\)")
+#: Why a skipped URL was not fetched, by its access signal (any other: the signal's own evidence).
+_NOT_FETCHED = {Mechanism.ROBOTS: "access denied by robots.txt",
+                Mechanism.EXCLUDED_DOMAIN: "excluded domain (CONSENT_EXCLUDED_DOMAINS)"}
 #: Tags that put a signal out of the combination under CONSENT_INFERRED=tag.
 _DISCOUNTED = {Tag.INFERRED: "inferred", Tag.VENDOR_SPECIFIC: "vendor-specific"}
 
@@ -104,10 +107,10 @@ def _fetch_line(result: CheckResult) -> str:
     if result.robots_unreachable is not None:
         return (f"not fetched: robots.txt unreachable ({result.robots_unreachable}), so everything on "
                 f"{result.origin} is disallowed (RFC 9309 §2.3.1.4)")
-    if result.status is None:
-        kind = "excluded domain" if decision and decision.signals[0].mechanism is Mechanism.EXCLUDED_DOMAIN \
-            else "access denied by robots.txt"
-        return f"not fetched: {kind}"
+    if result.status is None and decision is not None:
+        access = decision.signals[0]
+        why = _NOT_FETCHED.get(access.mechanism, f"{access.mechanism.value}: {access.evidence}")
+        return f"not fetched: {why}"
     line = f"HTTP {result.status} {result.final_url}"
     if result.final_url != result.url:
         line += f" (redirected from {result.url})"
