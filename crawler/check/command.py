@@ -53,6 +53,20 @@ def _header(value: str) -> tuple[str, str]:
     return name.strip(), rest.strip()
 
 
+#: `check --deadline`: seconds one fetch may take in all, over every redirect hop and read.
+DEFAULT_DEADLINE = 30.0
+
+
+def _deadline(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--deadline {value!r}: expected seconds") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"--deadline {value!r}: expected more than 0 and at most 3600 seconds")
+    return seconds
+
+
 def policy_args(parser: argparse.ArgumentParser) -> None:
     """`--agent` and `--purpose`, shared by the commands that evaluate."""
     parser.add_argument("--agent", default=default("CONSENT_AGENT"), metavar="TOKEN",
@@ -81,6 +95,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     check.add_argument("--header", action="append", type=_header, default=[], metavar="'Name: value'",
                        help="add a response header to each asset, as if the server sent it")
     check.add_argument("--root", type=Path, metavar="DIR", help="read a local web root instead of the live site")
+    check.add_argument("--deadline", type=_deadline, default=DEFAULT_DEADLINE, metavar="SECONDS",
+                       help="total time one fetch may take, all redirect hops and reads together (a slow-drip "
+                            "server is cut there)")
     check.add_argument("--allow-private-addresses", action="store_true",
                        help="also fetch from loopback, private and link-local addresses other than the URLs' own")
     check.add_argument("--json", action="store_true",
@@ -119,7 +136,7 @@ def _live_source(args: argparse.Namespace, agent: str) -> Any:
 
     guard = FetchGuard(allow_private=args.allow_private_addresses)
     guard.allow_urls(args.urls)
-    return HttpSource(agent, args.header, guard=guard)
+    return HttpSource(agent, args.header, guard=guard, deadline=args.deadline)
 
 
 #: Characters no host name or address literal holds (RFC 3986 §3.2.2 reg-name, after `urlsplit`).

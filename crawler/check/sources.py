@@ -18,6 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpcore
 import httpx
 
+from consentry.crawler.check.command import DEFAULT_DEADLINE
 from consentry.middlewares.adapters.addresses import FetchGuard, TargetRefused, request_url, scheme_refusal
 from consentry.middlewares.adapters.contentcoding import SUPPORTED, DecodedTooLarge, decode, split_codings
 from consentry.policies.config import user_agent
@@ -30,9 +31,6 @@ logger = logging.getLogger(__name__)
 _UNRESOLVED = "cannot resolve"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ACCEPT_ENCODING = ", ".join(sorted(SUPPORTED - {"x-gzip"}))
-#: Seconds one fetch may take in all, redirects and reads included (a slow-drip server is cut here).
-DEFAULT_DEADLINE = 30.0
-
 
 #: reason -> the words a fetch failure's message starts with (`FetchFailure.of` reads them back).
 _PHRASES = {

@@ -99,6 +99,8 @@ CASES = [
          exitcodes.USAGE, "stderr", ("--trust-anchors", "cannot read", "none.pem")),
     Case("unreadable --trust-anchors", lambda s, t: ["--trust-anchors", _unreadable_anchors(t), s.url("/a.html")],
          exitcodes.USAGE, "stderr", ("--trust-anchors", "cannot read", "anchors.pem")),
+    Case("bad --deadline", lambda s, t: ["--deadline", "0", s.url("/a.html")], exitcodes.USAGE, "stderr",
+         ("--deadline '0'", "more than 0")),
     Case("refused host", lambda s, t: [f"http://127.0.0.1:{_closed_port()}/a.html"], exitcodes.FINDING, "stderr",
          ("could not fetch: connection refused", "/robots.txt")),
     Case("misspelled host", lambda s, t: ["http://www.exmaple.invalid/a.html"], exitcodes.FINDING, "stderr",

@@ -237,6 +237,16 @@ def test_check_cuts_a_slow_drip_robots_txt_at_the_total_deadline(servers: list[S
     assert time.monotonic() - started < 10  # per-read timeouts alone would never end: every read succeeds
 
 
+def test_check_deadline_option_sets_the_total_deadline(servers: list[SiteServer],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    site = SiteServer({"/robots.txt": Route(200, (("Content-Type", "text/plain"), ("Content-Length", "100000")),
+                                            b"User-agent: *\n", fault="drip", delay=0.05)}).start()
+    servers.append(site)
+    code, output = _check(capsys, "--deadline", "1.5", site.url("/a.jpg"))
+    assert code == 1
+    assert "total deadline of 1.5 s exceeded" in output
+
+
 _RSS_PROBE = """
 import resource, sys
 from consentry.crawler.cli import main
