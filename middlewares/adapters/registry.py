@@ -371,8 +371,8 @@ class Registry:
 
     def _reload(self) -> None:
         execute = self.connection.execute
-        self._image_index.load([execute(sql).fetchall() for sql in _IMAGE_LOAD])
-        self._text_index.load([execute(sql).fetchall() for sql in _TEXT_LOAD])
+        self._image_index.load(execute(sql).fetchall() for sql in _IMAGE_LOAD)  # one band's rows at a time
+        self._text_index.load(execute(sql).fetchall() for sql in _TEXT_LOAD)
         (codes,) = execute("SELECT coalesce(max(rowid), 0) FROM codes").fetchone()
         (works,) = execute("SELECT coalesce(max(id), 0) FROM works").fetchone()
         self._loaded = (int(codes), int(works))
