@@ -13,7 +13,7 @@ small rotations, borders and letterboxing, screenshots at another size). Printed
 Then the same, end to end at the chosen threshold (`THRESHOLDS["image"]`): each copy looked up in a real
 registry file (`Registry.lookup`), counting copies found as their work and lookups naming another work.
 
-    python -m bench.registry_real [--data DIR] [--limit N] [--jobs 2]
+    python -m bench.registry_real [--data DIR] [--limit N] [--jobs 2] [--fingerprints FILE]
 
 The set is not in the repository; without it this prints how to build it (see bench/registry_real_SOURCES.md).
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import pickle
 import sys
 import tempfile
 from collections.abc import Callable
@@ -222,6 +223,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N photographs")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-registry", action="store_true", help="skip the end-to-end registry part")
+    parser.add_argument(
+        "--fingerprints",
+        type=Path,
+        metavar="FILE",
+        help="reuse the fingerprints saved in FILE (computed and saved there when it does not exist): to try "
+        "matching rules without recomputing them; valid only while the fingerprint code is unchanged",
+    )
     args = parser.parse_args()
     if not (args.data / "manifest.json").exists():
         sys.exit(
@@ -234,8 +242,13 @@ def main() -> None:
         masters = masters[: args.limit]
     labels = [label for label, _ in masters]
     paths = [str(path) for _, path in masters]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(_job, paths, chunksize=4))
+    if args.fingerprints and args.fingerprints.exists():
+        results = pickle.loads(args.fingerprints.read_bytes())[: len(paths)]
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(_job, paths, chunksize=4))
+        if args.fingerprints:
+            args.fingerprints.write_bytes(pickle.dumps(results))
     works = [w for w, _ in results]
     copies = [c for _, c in results]
     _table(works, copies)

@@ -3,7 +3,8 @@
 docs/signals/registry.md. Subcommands: add, list, remove, match, export, import over an SQLite registry file
 (`consentry.middlewares.adapters.registry`). Exchange format `consentry.work/1`, one JSON object per line:
 {"schema": "consentry.work/1", "creator": str, "title": str, "deny": [purpose…], "allow": [purpose…],
-"sha256": hex, "iscc": "ISCC:…" | null, "c2pa_instance_id": str | null, "added": RFC 3339, "id": int}
+"sha256": hex, "iscc": "ISCC:…" | null, "c2pa_instance_id": str | null, "added": RFC 3339, "id": int,
+"image_codes": [{"iscc": "ISCC:…", "thumb": base64 | null}, …] (images: whole picture first, then variants)}
 """
 
 from __future__ import annotations

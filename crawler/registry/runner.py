@@ -7,6 +7,7 @@ iscc-core, the store needs sqlite3). Exchange format `consentry.work/1`: see `WO
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,13 @@ from typing import Any, TextIO
 
 from consentry.crawler.errors import UsageError
 from consentry.middlewares.adapters.clock import now
-from consentry.middlewares.adapters.fingerprint import Fingerprint, code_from_iscc, fingerprint
+from consentry.middlewares.adapters.fingerprint import (
+    THUMB_SIDE,
+    Fingerprint,
+    code_from_iscc,
+    fingerprint,
+    iscc_of,
+)
 from consentry.middlewares.adapters.registry import Registry, RegistryError, Work
 from consentry.policies.registrymatch import RegistryMatch, match_signal
 from consentry.policies.vocabulary import parse_purpose
@@ -92,9 +99,9 @@ def _add(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def work_record(work: Work) -> dict[str, object]:
-    """A work as a `consentry.work/1` object."""
+    """A work as a `consentry.work/1` object (with "image_codes" when its fingerprint carries variants)."""
     fp = work.fingerprint
-    return {
+    record: dict[str, object] = {
         "schema": WORK_SCHEMA,
         "id": work.id,
         "creator": work.creator,
@@ -106,6 +113,37 @@ def work_record(work: Work) -> dict[str, object]:
         "c2pa_instance_id": fp.instance_id,
         "added": work.added,
     }
+    if fp.media == "image" and fp.code is not None and (fp.variants or fp.thumbs):
+        thumbs = fp.thumbs or (b"",) * (1 + len(fp.variants))
+        record["image_codes"] = [
+            {"iscc": iscc_of("image", code), "thumb": base64.b64encode(thumb).decode() if thumb else None}
+            for code, thumb in zip((fp.code, *fp.variants), thumbs, strict=True)
+        ]
+    return record
+
+
+def _image_codes(record: dict[str, Any], code: int | None) -> tuple[tuple[int, ...], tuple[bytes, ...]]:
+    """(variants, thumbnails) of a record's "image_codes": the whole image's code first, then its variants."""
+    entries = record.get("image_codes")
+    if entries is None:
+        return (), ()
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise ValueError("'image_codes' must be a non-empty list of {\"iscc\", \"thumb\"} objects")
+    codes, thumbs = [], []
+    for entry in entries:
+        media, value = code_from_iscc(str(entry.get("iscc")))
+        thumb = entry.get("thumb")
+        try:
+            raw = base64.b64decode(thumb, validate=True) if isinstance(thumb, str) else b""
+        except ValueError:
+            raw = b"?"
+        if media != "image" or len(raw) not in {0, THUMB_SIDE * THUMB_SIDE} or (thumb is not None and not raw):
+            raise ValueError(f"'image_codes': bad entry {entry!r} (image ISCC, {THUMB_SIDE}² grey bytes in base64)")
+        codes.append(value)
+        thumbs.append(raw)
+    if codes[0] != code:
+        raise ValueError("'image_codes' must start with the work's own 'iscc'")
+    return tuple(codes[1:]), tuple(thumbs) if all(thumbs) else ()
 
 
 def _strings(record: dict[str, Any], key: str) -> list[str]:
@@ -132,7 +170,10 @@ def work_from_record(record: object) -> tuple[Fingerprint, dict[str, Any]]:
     if record.get("iscc") is not None:
         media, code = code_from_iscc(str(record["iscc"]))
     instance = record.get("c2pa_instance_id")
-    fp = Fingerprint(sha256, media, code, instance if isinstance(instance, str) and instance else None)
+    variants, thumbs = _image_codes(record, code if media == "image" else None)
+    fp = Fingerprint(
+        sha256, media, code, instance if isinstance(instance, str) and instance else None, "", variants, thumbs
+    )
     title, added = record.get("title"), record.get("added")
     return fp, {
         "creator": creator,
@@ -141,6 +182,11 @@ def work_from_record(record: object) -> tuple[Fingerprint, dict[str, Any]]:
         "allow": allow,
         "added": added if isinstance(added, str) else now(),
     }
+
+
+def _identity(fp: Fingerprint, creator: str) -> tuple[object, ...]:
+    """What makes an imported work one already registered (its variants and thumbnails aside)."""
+    return fp.sha256, fp.media, fp.code, fp.instance_id, creator
 
 
 def _import(registry: Registry, args: argparse.Namespace) -> int:
@@ -155,8 +201,8 @@ def _import(registry: Registry, args: argparse.Namespace) -> int:
                 works.append(work_from_record(json.loads(line)))
             except ValueError as exc:  # json.JSONDecodeError is a ValueError
                 raise UsageError(f"{args.input} line {number}: {exc}; nothing imported") from None
-    known = {(w.fingerprint, w.creator) for w in registry.works()}
-    new = [(fp, kw) for fp, kw in works if (fp, kw["creator"]) not in known]
+    known = {_identity(w.fingerprint, w.creator) for w in registry.works()}
+    new = [(fp, kw) for fp, kw in works if _identity(fp, kw["creator"]) not in known]
     with registry.batch():
         for fp, keywords in new:
             registry.add(fp, **keywords)
@@ -165,7 +211,7 @@ def _import(registry: Registry, args: argparse.Namespace) -> int:
 
 
 def _export(registry: Registry, args: argparse.Namespace) -> int:
-    lines = [json.dumps(work_record(w), ensure_ascii=False) + "\n" for w in registry.works()]
+    lines = [json.dumps(work_record(registry.with_codes(w)), ensure_ascii=False) + "\n" for w in registry.works()]
     if args.output is None:
         sys.stdout.writelines(lines)
         return 0
@@ -180,7 +226,7 @@ def _export(registry: Registry, args: argparse.Namespace) -> int:
 def _list(registry: Registry, args: argparse.Namespace) -> int:
     for work in registry.works():
         if args.json:
-            print(json.dumps(work_record(work), ensure_ascii=False))
+            print(json.dumps(work_record(registry.with_codes(work)), ensure_ascii=False))
             continue
         kinds = ["sha256", work.fingerprint.media, "c2pa" if work.fingerprint.instance_id else None]
         terms = " ".join([*(f"{p.value}=deny" for p in work.deny), *(f"{p.value}=allow" for p in work.allow)])

@@ -1,13 +1,13 @@
 """The works registry: an SQLite file (WAL) of creators' works, their stated preferences and fingerprints.
 
 docs/signals/registry.md (declarations bound to content codes). Exact lookups (SHA-256, C2PA instance id) use indexes.
-Near duplicates use multi-index hashing over 64-bit ISCC Content-Codes. Texts: `BANDS` = 4 bands of 16
-bits of `works.code`, each in a covering index (media, band, code). A code within t bits of the query
-differs in at most r = t // 4 bits in some band (pigeonhole: 4 × (r + 1) > t), so probing each band's
-value and its neighbours within r bits (r = 2 for t = 10: 137 a band) finds every candidate, whose exact
-distance is then checked. Images: every code of a work (whole image, borders trimmed, centre crops) is a
-row of `codes` with its 16×16 grey thumbnail, split in 3 bands of 22/21/21 bits (r = 2 for t = 8: 718
-probes); a candidate within the threshold is confirmed by the thumbnails' correlation (two-stage match).
+Near duplicates use multi-index hashing over 64-bit ISCC Content-Codes, held in memory
+(`consentry.middlewares.adapters.bandindex`), loaded from the file's band indexes on the first near lookup and
+kept up to the file (rows committed since are appended; a removal, counted in `meta`, reloads them). Texts:
+`BANDS` = 4 bands of 16 bits of `works.code` (t = 10, r = 2). Images: every code of a work (whole image,
+borders trimmed, centre crops) is a row of `codes` with its 16×16 grey thumbnail, in 3 bands of 22/21/21 bits
+(t = 8, r = 2: 718 probes). The index only proposes rows: each is read back from the file, its distance
+checked, and an image match confirmed by the thumbnails' correlation (two-stage match).
 
 Schema `consentry.registry/2` (the `codes` table). A `/1` file is upgraded in place when opened (its
 image works keep their one whole-image code, without thumbnail); one that cannot be written is refused.
@@ -15,14 +15,13 @@ image works keep their one whole-image code, without thumbnail); one that cannot
 
 from __future__ import annotations
 
-import functools
-import itertools
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from consentry.middlewares.adapters.bandindex import BandIndex, flips
 from consentry.middlewares.adapters.fingerprint import Fingerprint, fingerprint
 from consentry.policies.model import AssetResponse, Signal
 from consentry.policies.registrymatch import (
@@ -57,7 +56,6 @@ _BAND_BITS = 64 // BANDS
 _RADIUS = THRESHOLDS["text"] // BANDS  # per-band bit flips so that BANDS × (radius + 1) > the threshold
 #: Image code bands (bits, most significant first) and the per-band flips for `THRESHOLDS["image"]`.
 IMAGE_BANDS = (22, 21, 21)
-_IMAGE_RADIUS = THRESHOLDS["image"] // len(IMAGE_BANDS)
 _CODES_DDL = f"""
 CREATE TABLE codes (work INTEGER NOT NULL, code INTEGER NOT NULL, thumb BLOB,
   {", ".join(f"c{i} INTEGER NOT NULL" for i in range(len(IMAGE_BANDS)))});
@@ -78,20 +76,11 @@ CREATE INDEX works_instance ON works (instance_id) WHERE instance_id IS NOT NULL
 INSERT INTO meta VALUES ('schema', '{SCHEMA}');
 """  # noqa: S608 - constants only
 _MASK = (1 << 64) - 1
-_PROBES = 1 + sum(len(list(itertools.combinations(range(_BAND_BITS), k))) for k in range(1, _RADIUS + 1))
-#: One statement for every band: each `IN` list is answered from the covering index (media, band, code).
-_NEAR_SQL = " UNION ".join(
-    f"SELECT id, code FROM works WHERE media = ? AND b{i} IN ({', '.join('?' * _PROBES)})"  # noqa: S608
-    for i in range(BANDS)
-)
-_IMAGE_PROBES = [
-    1 + sum(len(list(itertools.combinations(range(bits), k))) for k in range(1, _IMAGE_RADIUS + 1))
-    for bits in IMAGE_BANDS
-]
-_IMAGE_SQL = " UNION ".join(
-    f"SELECT rowid, work, code FROM codes WHERE c{i} IN ({', '.join('?' * n)})"  # noqa: S608
-    for i, n in enumerate(_IMAGE_PROBES)
-)
+#: The in-memory indexes are reloaded from the file once rows added since their load exceed this share.
+_TAIL_SHARE, _TAIL_MIN = 8, 2048
+#: Per band i: (code, key) rows sorted by band value, read from the covering band indexes.
+_IMAGE_LOAD = [f"SELECT code, rowid FROM codes ORDER BY c{i}" for i in range(len(IMAGE_BANDS))]  # noqa: S608
+_TEXT_LOAD = [f"SELECT code, id FROM works WHERE media = 'text' ORDER BY b{i}" for i in range(BANDS)]  # noqa: S608
 _COLUMNS = "id, creator, title, deny, allow, added, sha256, media, code, instance_id"
 
 
@@ -114,19 +103,9 @@ def image_band_values(code: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-@functools.cache
-def _flips(radius: int, width: int) -> tuple[int, ...]:
-    """Every mask of at most `radius` set bits among `width` (0 first)."""
-    return tuple(
-        sum(1 << b for b in bits)
-        for flips in range(radius + 1)
-        for bits in itertools.combinations(range(width), flips)
-    )
-
-
 def probes(value: int, radius: int = _RADIUS, width: int = _BAND_BITS) -> list[int]:
     """`value` and every `width`-bit band value within `radius` bit flips of it."""
-    return [value ^ mask for mask in _flips(radius, width)]
+    return [value ^ mask for mask in flips(radius, width)]
 
 
 def _purposes(text: object) -> tuple[Purpose, ...]:
@@ -220,6 +199,11 @@ class Registry:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.connection = connection
         self.path = path
+        self._image_index = BandIndex(IMAGE_BANDS, THRESHOLDS["image"])
+        self._text_index = BandIndex((_BAND_BITS,) * BANDS, THRESHOLDS["text"])
+        self._seen: tuple[int, str] | None = None  # (data_version, removals) the indexes reflect; None: reload
+        self._loaded = (0, 0)  # the largest codes rowid and works id the indexes hold
+        self._written = False  # this connection wrote since (PRAGMA data_version only sees other connections)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False) -> Registry:
@@ -239,8 +223,6 @@ class Registry:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.executescript(f"BEGIN; {_DDL} COMMIT;")
             _check(connection, path)
-            # 96 MB: the band indexes of 100k works (600k image codes) stay in memory
-            connection.execute("PRAGMA cache_size = -96000")
         except (sqlite3.Error, RegistryError) as exc:
             connection.close()
             if isinstance(exc, RegistryError):
@@ -292,6 +274,7 @@ class Registry:
         work_id = int(cursor.lastrowid or 0)
         if fp.media == "image" and fp.code is not None:
             self._add_codes(work_id, fp)
+        self._written = True
         return work_id
 
     def _add_codes(self, work_id: int, fp: Fingerprint) -> None:
@@ -311,12 +294,24 @@ class Registry:
         return _Batch(self.connection)
 
     def remove(self, ids: Iterable[int]) -> list[int]:
-        """Remove works by id; returns the ids that were not registered."""
-        missing = []
+        """Remove works by id; returns the ids that were not registered.
+
+        A removal is counted in `meta` ("removals"), so that every reader's in-memory index reloads (a
+        removed row id may be given again to a new code).
+        """
+        missing, removed = [], 0
         for work_id in ids:
             if self.connection.execute("DELETE FROM works WHERE id = ?", (work_id,)).rowcount == 0:
                 missing.append(work_id)
+            else:
+                removed += 1
             self.connection.execute("DELETE FROM codes WHERE work = ?", (work_id,))
+        if removed:
+            self.connection.execute(
+                "INSERT INTO meta VALUES ('removals', '1') "
+                "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+            self._seen = None
         return missing
 
     def works(self) -> Iterator[Work]:
@@ -327,43 +322,117 @@ class Registry:
     def __len__(self) -> int:
         return int(self.connection.execute("SELECT count(*) FROM works").fetchone()[0])
 
+    def image_codes(self, work_id: int) -> list[tuple[int, bytes]]:
+        """(unsigned code, thumbnail or b"") of every image code a work stores: the whole image first."""
+        rows = self.connection.execute("SELECT code, thumb FROM codes WHERE work = ? ORDER BY rowid", (work_id,))
+        return [(int(code) & _MASK, bytes(thumb or b"")) for code, thumb in rows]
+
+    def with_codes(self, work: Work) -> Work:
+        """`work` with every image code it stores (variants and thumbnails) in its fingerprint."""
+        codes = self.image_codes(work.id) if work.fingerprint.media == "image" else []
+        if len(codes) < 2 and not any(thumb for _, thumb in codes):
+            return work
+        fp = work.fingerprint
+        full = Fingerprint(
+            fp.sha256, fp.media, fp.code, fp.instance_id, fp.note, tuple(c for c, _ in codes[1:]),
+            tuple(t for _, t in codes) if all(t for _, t in codes) else (),
+        )  # fmt: skip
+        return Work(work.id, work.creator, work.title, work.deny, work.allow, work.added, full)
+
     def _select(self, where: str, params: Sequence[object]) -> list[Work]:
         query = f"SELECT {_COLUMNS} FROM works WHERE {where}"  # noqa: S608
         return [Work.from_row(r) for r in self.connection.execute(query, params)]
 
+    def _refresh(self) -> None:
+        """Bring the in-memory band indexes up to the file: rows added since are appended; after a removal
+        (counted in `meta`) or once the appended rows grow past an eighth, both are reloaded."""
+        (version,) = self.connection.execute("PRAGMA data_version").fetchone()
+        if self._seen is not None and self._seen[0] == version and not self._written:
+            return
+        outer = self.connection.in_transaction
+        if not outer:
+            self.connection.execute("BEGIN")  # one snapshot for the counter and every row read
+        try:
+            row = self.connection.execute("SELECT value FROM meta WHERE key = 'removals'").fetchone()
+            removals = str(row[0]) if row else "0"
+            grown = self._image_index.tail + self._text_index.tail
+            if (
+                self._seen is None
+                or self._seen[1] != removals
+                or grown > max(_TAIL_MIN, len(self._image_index) // _TAIL_SHARE)
+            ):
+                self._reload()
+            else:
+                self._append()
+            self._seen, self._written = (version, removals), False
+        finally:
+            if not outer:
+                self.connection.execute("COMMIT")
+
+    def _reload(self) -> None:
+        execute = self.connection.execute
+        self._image_index.load(execute(sql).fetchall() for sql in _IMAGE_LOAD)  # one band's rows at a time
+        self._text_index.load(execute(sql).fetchall() for sql in _TEXT_LOAD)
+        (codes,) = execute("SELECT coalesce(max(rowid), 0) FROM codes").fetchone()
+        (works,) = execute("SELECT coalesce(max(id), 0) FROM works").fetchone()
+        self._loaded = (int(codes), int(works))
+
+    def _append(self) -> None:
+        codes, works = self._loaded
+        execute = self.connection.execute
+        self._image_index.extend(execute("SELECT code, rowid FROM codes WHERE rowid > ?", (codes,)).fetchall())
+        self._text_index.extend(
+            execute("SELECT code, id FROM works WHERE media = 'text' AND id > ?", (works,)).fetchall()
+        )
+        (codes,) = execute("SELECT coalesce(max(rowid), ?) FROM codes", (codes,)).fetchone()
+        (works,) = execute("SELECT coalesce(max(id), ?) FROM works", (works,)).fetchone()
+        self._loaded = (int(codes), int(works))
+
     def _near(self, media: str, code: int) -> list[tuple[Work, int]]:
-        """Candidates sharing a band within `_RADIUS` bits (covering indexes), verified by exact distance."""
-        params: list[object] = []
-        for value in band_values(code):
-            params += [media, *probes(value)]
-        distances = {}
-        for work_id, stored in self.connection.execute(_NEAR_SQL, params):
-            distance = ((stored & _MASK) ^ code).bit_count()
-            if within_threshold(media, distance):
-                distances[int(work_id)] = distance
-        return self._works_at(distances)
+        """Text works within the threshold: candidates from the band index, distance checked on the file's rows."""
+        if media != "text":
+            return []
+        self._refresh()
+        candidates = self._text_index.near(code)
+        near = []
+        for work in self._select(f"id IN ({', '.join('?' * len(candidates))})", list(candidates)):
+            distance = ((work.fingerprint.code or 0) ^ code).bit_count()
+            if work.fingerprint.media == media and within_threshold(media, distance):
+                near.append((work, distance))
+        return sorted(near, key=lambda pair: (pair[1], pair[0].id))
 
     def _near_image(self, fp: Fingerprint) -> list[tuple[Work, int]]:
-        """Works with a code within the image threshold of one of `fp`'s codes, confirmed by thumbnails."""
+        """Works with a code within the image threshold of one of `fp`'s codes, confirmed by thumbnails.
+
+        The band index proposes code rows; each is read back from the file (it may have been removed or
+        replaced since the index was loaded), its distance checked again, then its thumbnail compared.
+        """
+        self._refresh()
         queries = list(
             zip((fp.code or 0, *fp.variants), fp.thumbs or (b"",) * (1 + len(fp.variants)), strict=True)
         )
-        hits: dict[int, list[tuple[int, int, bytes]]] = {}  # row → [(distance, work, query thumbnail)]
-        for code, thumb in queries:
-            params: list[object] = []
-            for value, bits in zip(image_band_values(code), IMAGE_BANDS, strict=True):
-                params += probes(value, _IMAGE_RADIUS, bits)
-            for row, work_id, stored in self.connection.execute(_IMAGE_SQL, params):
-                distance = ((stored & _MASK) ^ code).bit_count()
-                if within_threshold("image", distance):
-                    hits.setdefault(int(row), []).append((distance, int(work_id), thumb))
+        proposed = {code: self._image_index.near(code) for code, _ in queries}
+        rows = {key for found in proposed.values() for key in found}
+        if not rows:
+            return []
+        marks = ", ".join("?" * len(rows))
+        stored = {
+            int(row): (int(work), int(code) & _MASK, bytes(thumb or b""))
+            for row, work, code, thumb in self.connection.execute(
+                f"SELECT rowid, work, code, thumb FROM codes WHERE rowid IN ({marks})",  # noqa: S608
+                list(rows),
+            )
+        }
         distances: dict[int, int] = {}
-        for row, found in hits.items():
-            (stored_thumb,) = self.connection.execute(
-                "SELECT thumb FROM codes WHERE rowid = ?", (row,)
-            ).fetchone()
-            for distance, work_id, thumb in found:
-                if confirmed(thumb, bytes(stored_thumb or b"")) and distance < distances.get(work_id, 65):
+        for code, thumb in queries:
+            for row in proposed[code].keys() & stored.keys():
+                work_id, stored_code, stored_thumb = stored[row]
+                distance = (stored_code ^ code).bit_count()
+                if (
+                    within_threshold("image", distance)
+                    and distance < distances.get(work_id, 65)
+                    and confirmed(thumb, stored_thumb)
+                ):
                     distances[work_id] = distance
         return self._works_at(distances)
 

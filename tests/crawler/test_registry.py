@@ -220,6 +220,48 @@ def test_export_import_round_trip_and_remove(
     assert "no work with id 1" in capsys.readouterr().err
 
 
+def test_an_imported_work_keeps_every_image_code_and_matches_a_crop(
+    db: Path, portfolio: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ada.jsonl"
+    assert main(["export", "--db", str(db), "-o", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    images = [r for r in records if r["title"].endswith(".jpg")]
+    assert images
+    assert all(r["image_codes"][0]["iscc"] == r["iscc"] for r in images)
+    assert all(len(r["image_codes"]) > 1 for r in images)  # centre crops, beside the whole image
+    assert not any("image_codes" in r for r in records if r["title"] == "essay.txt")
+    other = tmp_path / "society.db"
+    assert main(["import", "--db", str(other), str(out)]) == 0
+    with Registry.open(db) as a, Registry.open(other) as b:
+        for first, second in zip(a.works(), b.works(), strict=True):
+            assert a.image_codes(first.id) == b.image_codes(second.id)
+        assert any(thumb for work in b.works() for _, thumb in b.image_codes(work.id))
+    image = Image.open(portfolio / "harbour-0.jpg")
+    dx, dy = image.width // 10, image.height // 10  # 10 % a side: found through the crop codes only
+    crop = tmp_path / "crop.jpg"
+    crop.write_bytes(encode(image.crop((dx, dy, image.width - dx, image.height - dy)), "JPEG", quality=85))
+    capsys.readouterr()
+    assert main(["match", "--db", str(other), str(crop)]) == 0
+    assert '"harbour-0.jpg" by Ada Artist: image content code' in capsys.readouterr().out
+
+
+def test_import_rejects_image_codes_that_do_not_start_with_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole, other = "ISCC:EEAZ4PEZG7XV5WNT", "ISCC:EEARENCWPCIKXTPP"
+    line = {"schema": WORK_SCHEMA, "creator": "B", "sha256": "b" * 64, "deny": ["tdm"], "iscc": whole,
+            "image_codes": [{"iscc": other, "thumb": None}]}  # fmt: skip
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(line) + "\n")
+    assert main(["import", "--db", str(tmp_path / "r.db"), str(source)]) == 2
+    assert "must start with the work's own 'iscc'" in capsys.readouterr().err
+    line["image_codes"] = [{"iscc": whole, "thumb": "AAAA"}]  # 3 bytes, not a 16×16 thumbnail
+    source.write_text(json.dumps(line) + "\n")
+    assert main(["import", "--db", str(tmp_path / "r.db"), str(source)]) == 2
+    assert "'image_codes': bad entry" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("line", "problem"),
     [

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bench.registry_thresholds import encode, synthetic_image
+from consentry.middlewares.adapters.bandindex import BandIndex
 from consentry.middlewares.adapters.fingerprint import (
     Fingerprint,
     code_from_iscc,
@@ -99,6 +100,55 @@ def test_remove_and_list(registry: Registry) -> None:
     assert work.fingerprint.code == (1 << 64) - 1  # unsigned survives SQLite's signed 64-bit integers
     assert work.deny == (Purpose.AI_TRAIN,)
     assert len(registry) == 1
+
+
+def _flipped(code: int, count: int, rng: random.Random) -> int:
+    for bit in rng.sample(range(64), count):
+        code ^= 1 << bit
+    return code
+
+
+@pytest.mark.parametrize(("widths", "threshold"), [((22, 21, 21), 8), ((16, 16, 16, 16), 10), ((32, 32), 3)])
+def test_band_index_finds_exactly_the_codes_a_linear_scan_finds(widths: tuple[int, ...], threshold: int) -> None:
+    rng = random.Random(sum(widths) + threshold)
+    centres = [rng.getrandbits(64) for _ in range(40)]
+    # clusters around a few centres, so that many codes lie within the threshold of a query
+    rows = [(_flipped(rng.choice(centres), rng.randrange(threshold + 4), rng), key) for key in range(3000)]
+    index = BandIndex(widths, threshold)
+    index.build(rows[:2500])
+    index.extend(rows[2500:])  # the second segment
+    for _ in range(60):
+        query = _flipped(rng.choice(centres), rng.randrange(threshold + 2), rng)
+        expected = {key: (code ^ query).bit_count() for code, key in rows if (code ^ query).bit_count() <= threshold}
+        assert index.near(query) == expected
+    assert len(index) == 3000
+    assert index.tail == 500
+
+
+def test_band_index_refuses_bands_that_do_not_cover_the_code() -> None:
+    with pytest.raises(ValueError, match="do not cover 64 bits"):
+        BandIndex((22, 21), 8)
+
+
+def test_a_reader_sees_works_removed_and_added_by_another_connection(tmp_path: Path) -> None:
+    """Row ids freed by a removal are given again: the reader's in-memory index must not keep the old codes."""
+    path = tmp_path / "r.db"
+    rng = random.Random(3)
+    with Registry.open(path, create=True) as writer:
+        codes = [rng.getrandbits(64) for _ in range(6)]
+        ids = [_add(writer, Fingerprint(f"{i:064x}", "image", code)) for i, code in enumerate(codes)]
+        with Registry.open(path) as reader:
+            assert [m.work_id for m in reader.lookup(Fingerprint("q", "image", codes[-1] ^ 0b11))] == [ids[-1]]
+            with writer.batch():
+                writer.remove([ids[-1]])
+                replacement = rng.getrandbits(64)
+                new = _add(writer, Fingerprint("f" * 64, "image", replacement), title="new")
+            assert reader.lookup(Fingerprint("q", "image", codes[-1] ^ 0b11)) == []
+            assert [m.work_id for m in reader.lookup(Fingerprint("q", "image", replacement ^ 0b11))] == [new]
+            _add(writer, Fingerprint("e" * 64, "text", codes[0]), title="text")  # appended, no removal
+            assert [m.title for m in reader.lookup(Fingerprint("q", "text", codes[0] ^ 0b1))] == ["text"]
+            # the writer's own index follows its own writes (PRAGMA data_version does not show them)
+            assert [m.title for m in writer.lookup(Fingerprint("q", "text", codes[0]))] == ["text"]
 
 
 # --- fingerprints ---------------------------------------------------------------------------------------
