@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consentry.crawler.crawl.listargs import add_list_arguments, list_overrides, open_list, print_list_summary
 from consentry.crawler.errors import UsageError
 from consentry.policies.combine import resolve
 from consentry.policies.settings_table import default
@@ -146,7 +147,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     crawl: argparse.ArgumentParser = subparsers.add_parser(
         "crawl", help="crawl sites, keeping only what creators did not withhold"
     )
-    crawl.add_argument("urls", nargs="+", metavar="URL")
+    crawl.add_argument("urls", nargs="*", metavar="URL")
+    add_list_arguments(crawl)
     crawl.add_argument(
         "-o",
         "--output",
@@ -177,9 +179,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     crawl.add_argument(
         "--max-requests",
         type=int,
-        default=500,
+        default=None,
         metavar="N",
-        help="stop scheduling after N requests (default 500; 0: no limit)",
+        help="stop scheduling after N requests (default 500, with --urls no limit; 0: no limit)",
     )
     crawl.add_argument(
         "--set",
@@ -194,7 +196,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    if args.depth < 0 or args.max_requests < 0:
+    if args.depth < 0 or (args.max_requests or 0) < 0:
         raise UsageError("--depth and --max-requests must be 0 or more")
     for url in args.urls:
         if not url.startswith(("http://", "https://")):
@@ -210,6 +212,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         values["CONSENT_PURPOSES"] = args.purposes
     if args.registry is not None:
         values["CONSENT_REGISTRY"] = str(args.registry)
+    values.update(list_overrides(args))
     values.update(dict(args.settings))
     if args.exclude_lists:  # absolute paths: read as list files, never as domain names
         given = values.get("CONSENT_EXCLUDED_DOMAINS") or []
@@ -221,14 +224,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run `consentry crawl`; bad arguments or settings raise `UsageError`."""
     overrides = _overrides(args)
+    url_list = open_list(args)
     from consentry.crawler.crawl.runner import crawl_settings, run_crawl
 
     try:
         crawl_settings(args.output, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests)
+    max_requests = args.max_requests if args.max_requests is not None else (0 if url_list else 500)
+    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=max_requests,
+                        url_list=url_list, dataset=args.dataset or "", shard_size=args.shard_size)
     print(render_summary(summary), file=sys.stderr)
+    print_list_summary(summary, url_list)
     if summary.error:
         print(f"consentry: error: {summary.error}; the crawl was stopped", file=sys.stderr)
         return 1

@@ -17,8 +17,10 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
 from consentry.crawler.crawl.command import CrawlSummary, summarise_log
+from consentry.crawler.crawl.dataset import dataset_settings
 from consentry.crawler.crawl.items import ITEMS_PATH_SETTING, ItemsWriter
 from consentry.crawler.crawl.outlock import OutputLock
+from consentry.crawler.crawl.urllist import UrlList
 from consentry.crawler.spiders.assets import AssetSpider
 from consentry.middlewares._appendfile import OUTPUT_ERROR_STAT
 from consentry.middlewares._config import consent_settings
@@ -56,18 +58,26 @@ def run_crawl(
     *,
     settings_overrides: Mapping[str, Any] | None = None,
     max_requests: int = 0,
+    url_list: UrlList | None = None,
+    dataset: str = "",
+    shard_size: int = 10_000,
 ) -> CrawlSummary:
-    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart); `UsageError` when
-    another crawl holds `out_dir`."""
+    """Crawl `urls` (or, given `url_list`, exactly the listed URLs) in this process (once per process:
+    Twisted's reactor cannot restart); `UsageError` when another crawl holds `out_dir`. `dataset`
+    (`webdataset`/`parquet`) also writes the kept assets as shards under `out_dir`/dataset/."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = crawl_settings(out, settings_overrides or {})
+    if dataset:
+        dataset_settings(settings, out / "dataset", dataset, shard_size,
+                         url_list.caption_column if url_list is not None else "caption")
     with OutputLock(out):
         for name in ("decisions.jsonl", "crawl.warc.gz", "items.jsonl"):
             (out / name).unlink(missing_ok=True)
         process = AsyncCrawlerProcess(settings)
         crawler = process.create_crawler(AssetSpider)
-        process.crawl(crawler, urls=list(urls), max_requests=max_requests)
+        process.crawl(crawler, urls=list(urls), max_requests=max_requests, url_list=url_list,
+                      dataset=bool(dataset))
         process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     log_path = settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl"  # `--set CONSENT_LOG_PATH=…` moves it

@@ -1,0 +1,139 @@
+"""`consentry crawl --urls FILE --dataset …`: a parquet URL list with captions in, img2dataset-style shards out,
+read back by the `webdataset` library and pyarrow (the real engine, every consent component, a loopback site).
+
+The list has `ROWS` rows (1,000 keeps the suite fast; `bench/bench_urls.py --dataset-rows 10000` runs the same
+crawl at 10,000). A tenth of the assets is withheld by an `X-Robots-Tag: noai` header, a tenth by ai.txt, a
+tenth is disallowed by robots.txt: none of them may appear in a shard; every other one exactly once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+wds = pytest.importorskip("webdataset")
+
+from PIL import Image  # noqa: E402
+
+from consentry.crawler.demo.server import Route, SiteServer  # noqa: E402
+from tests.crawler._helpers import CrawlResult, run_crawl  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+ROWS = 1000
+SHARD = 300
+_LOOPBACK = {"CONSENT_ALLOW_PRIVATE_ADDRESSES": True, "CONCURRENT_REQUESTS": 32,
+             "CONCURRENT_REQUESTS_PER_DOMAIN": 32}
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 10, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _path(i: int) -> str:
+    """Assets by kind: i % 10 == 3 header-withheld, 7 ai.txt-withheld, 9 robots-disallowed, else kept."""
+    return {7: f"/w/{i}.png", 9: f"/private/{i}.png"}.get(i % 10, f"/img/{i}.png")
+
+
+def _kept(i: int) -> bool:
+    return i % 10 not in (3, 7, 9)
+
+
+def _routes() -> dict[str, Route]:
+    routes = {
+        "/robots.txt": Route.text("User-agent: *\nDisallow: /private/\n"),
+        "/ai.txt": Route.text("User-Agent: *\nDisallow: /w/\n"),
+    }
+    for i in range(ROWS):
+        extra = (("X-Robots-Tag", "noai"),) if i % 10 == 3 else ()
+        routes[_path(i)] = Route(200, (("Content-Type", "image/png"), *extra), _png(1 + i % 5, 2 + i % 3))
+    return routes
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[SiteServer]:
+    with SiteServer(_routes()) as server:
+        yield server
+
+
+def _list(site: SiteServer, path: Path) -> Path:
+    table = pa.table({
+        "url": [site.url(_path(i)) for i in range(ROWS)],
+        "caption": [f"caption number {i}" for i in range(ROWS)],
+        "id": list(range(ROWS)),
+    })  # fmt: skip
+    pq.write_table(table, path, row_group_size=128)
+    return path
+
+
+@pytest.fixture(scope="module")
+def crawled(site: SiteServer, tmp_path_factory: pytest.TempPathFactory) -> CrawlResult:
+    base = tmp_path_factory.mktemp("urllist")
+    listed = _list(site, base / "list.parquet")
+    result = run_crawl([], base / "out", "--urls", str(listed), "--dataset", "webdataset",
+                       "--shard-size", str(SHARD), settings=_LOOPBACK, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _samples(out: Path) -> list[dict[str, object]]:
+    shards = sorted(str(p) for p in (out / "dataset").glob("*.tar"))
+    return list(wds.WebDataset(shards, shardshuffle=False, empty_check=False))
+
+
+def test_webdataset_reads_every_kept_asset_exactly_once_with_its_caption(
+        site: SiteServer, crawled: CrawlResult) -> None:
+    samples = _samples(crawled.out)
+    metadata = [json.loads(s["json"]) for s in samples]  # type: ignore[arg-type]
+    urls = [m["url"] for m in metadata]
+    expected = {site.url(_path(i)): i for i in range(ROWS) if _kept(i)}
+    assert sorted(urls) == sorted(expected)
+    for sample, meta in zip(samples, metadata, strict=True):
+        i = expected[meta["url"]]
+        assert sample["txt"] == f"caption number {i}".encode()
+        assert meta["id"] == i
+        assert meta["key"] == sample["__key__"]
+        assert (meta["width"], meta["height"]) == (1 + i % 5, 2 + i % 3)
+        assert Image.open(io.BytesIO(sample["png"])).size == (1 + i % 5, 2 + i % 3)  # type: ignore[arg-type]
+        assert meta["consent"]["action"] == "keep"
+        assert meta["consent"]["purposes"]["ai-train"] in ("allow", "unknown")
+
+
+def test_no_withheld_asset_is_in_a_shard_and_the_shards_are_full(site: SiteServer, crawled: CrawlResult) -> None:
+    tars = sorted((crawled.out / "dataset").glob("*.tar"))
+    kept = sum(_kept(i) for i in range(ROWS))
+    assert [t.name for t in tars] == [f"{n:05d}.tar" for n in range(-(-kept // SHARD))]
+    urls = {json.loads(s["json"])["url"] for s in _samples(crawled.out)}  # type: ignore[arg-type]
+    assert not [u for u in urls if "/w/" in u or "/private/" in u]
+    assert not any(i % 10 == 3 and site.url(_path(i)) in urls for i in range(ROWS))
+    withheld = {d["url"]: d["action"] for d in crawled.decisions if "/w/" in d["url"] or "/private/" in d["url"]}
+    assert set(withheld.values()) == {"drop", "skip"}
+    assert not list((crawled.out / "dataset").glob(".*.partial"))
+
+
+def test_pyarrow_reads_the_parquet_index_with_the_consent_columns(crawled: CrawlResult) -> None:
+    index = pa.concat_tables([pq.read_table(p) for p in sorted((crawled.out / "dataset").glob("*.parquet"))])
+    tars = _samples(crawled.out)
+    assert sorted(index.column("key").to_pylist()) == sorted(s["__key__"] for s in tars)
+    assert set(index.column("consent_action").to_pylist()) == {"keep"}
+    assert "consent_ai-train" in index.column_names
+    rows = index.to_pylist()
+    assert all(r["caption"] == f"caption number {r['id']}" for r in rows)
+    assert all(len(r["sha256"]) == 64 and r["status"] == 200 for r in rows)
+
+
+def test_items_and_decisions_are_still_written_without_bodies(crawled: CrawlResult) -> None:
+    items = crawled.items
+    assert len(items) == sum(_kept(i) for i in range(ROWS))
+    assert all("_body" not in item and item["dataset_key"] for item in items)
+    assert all(item["columns"]["caption"] == f"caption number {item['columns']['id']}" for item in items)
+    assert len(crawled.decisions) == ROWS
+    assert "url list list.parquet: 1000 rows read; skipped: none" in crawled.stderr
