@@ -143,9 +143,9 @@ def throughput(origin: str, fetch: int, rounds: int, work: Path) -> None:
     path = _write_list(work / "fetch.txt", origin, fetch)
     rates: dict[str, list[float]] = {"consent": [], "baseline": []}
     for _ in range(rounds):
-        for mode in rates:
+        for mode, values in rates.items():
             result = _crawl(path, mode, 0)
-            rates[mode].append(result["items"] / result["elapsed"])
+            values.append(result["items"] / result["elapsed"])
     for mode, values in rates.items():
         print(f"{mode:<9} items/s: " + ", ".join(f"{v:.0f}" for v in values)
               + f"  (median {statistics.median(values):.0f})")

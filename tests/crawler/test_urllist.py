@@ -19,10 +19,10 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 wds = pytest.importorskip("webdataset")
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from consentry.crawler.demo.server import Route, SiteServer  # noqa: E402
-from tests.crawler._helpers import CrawlResult, run_crawl  # noqa: E402
+from consentry.crawler.demo.server import Route, SiteServer
+from tests.crawler._helpers import CrawlResult, run_crawl
 
 pytestmark = pytest.mark.e2e
 
