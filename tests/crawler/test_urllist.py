@@ -137,3 +137,46 @@ def test_items_and_decisions_are_still_written_without_bodies(crawled: CrawlResu
     assert all(item["columns"]["caption"] == f"caption number {item['columns']['id']}" for item in items)
     assert len(crawled.decisions) == ROWS
     assert "url list list.parquet: 1000 rows read; skipped: none" in crawled.stderr
+
+
+def test_a_killed_crawl_leaves_only_complete_shards(tmp_path: Path) -> None:
+    """SIGKILL while shards are being written: every shard under its name is whole; the open one is absent."""
+    import signal
+    import subprocess
+    import tarfile
+    import time
+
+    from tests.crawler._helpers import ROOT, crawl_command
+    from tests.crawler._loopback import serving
+
+    body = _png(2, 2)
+
+    def answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
+        if path == "/robots.txt":
+            return 200, [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n"
+        time.sleep(0.02)
+        return 200, [("Content-Type", "image/png")], body
+
+    with serving(answer) as server:
+        listed = tmp_path / "list.txt"
+        listed.write_text("".join(f"http://127.0.0.1:{server.port}/i/{i}.png\n" for i in range(5000)))
+        out = tmp_path / "out"
+        command = crawl_command([], out, "--urls", str(listed), "--dataset", "webdataset", "--shard-size", "40",
+                                settings={**_LOOPBACK, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            while not (out / "dataset" / "00001.tar").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            assert proc.poll() is None, "the crawl ended before it could be killed"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=30)
+    shards = sorted((out / "dataset").glob("*.tar"))
+    assert len(shards) >= 2
+    for shard in shards:
+        with tarfile.open(shard) as tar:
+            names = tar.getnames()
+        assert len(names) == 40 * 2, shard  # KEY.png + KEY.json for each of the 40 samples (no caption column)
+    assert len(list((out / "dataset").glob(".*.tar.partial"))) <= 1  # the shard being written when killed
