@@ -10,7 +10,8 @@ own peak) against one loopback server answering every path with a tiny PNG.
   million loopback fetches take too long here, so the crawl is capped and shows that the engine, scheduler
   and lazy `start()` do not hold the list. Ratio largest/smallest, budget <= 1.1.
 * throughput: list-mode crawls of `--fetch` URLs, interleaved A B A B: every consent component vs the same
-  Scrapy crawl with `RobotsTxtMiddleware` alone; items/s from Scrapy's start→finish; ratio of medians
+  Scrapy crawl with `RobotsTxtMiddleware` alone; listed URLs fetched per second of Scrapy's start→finish
+  (the consent crawl drops the `X-Robots-Tag: noai` tenth, the baseline keeps it); ratio of medians
   (budget >= 0.85).
 * `--dataset-rows N`: a parquet list of N rows with captions (a tenth withheld by `X-Robots-Tag: noai`) crawled
   with `--dataset webdataset`; the shards are read back with `webdataset` and checked (every kept asset once).
@@ -145,13 +146,12 @@ def throughput(origin: str, fetch: int, rounds: int, work: Path) -> None:
     for _ in range(rounds):
         for mode, values in rates.items():
             result = _crawl(path, mode, 0)
-            values.append(result["items"] / result["elapsed"])
+            values.append(fetch / result["elapsed"])
     for mode, values in rates.items():
-        print(f"{mode:<9} items/s: " + ", ".join(f"{v:.0f}" for v in values)
+        print(f"{mode:<9} URLs/s: " + ", ".join(f"{v:.0f}" for v in values)
               + f"  (median {statistics.median(values):.0f})")
     ratio = statistics.median(rates["consent"]) / statistics.median(rates["baseline"])
-    print(f"list-mode ratio consent/baseline: {ratio:.2f} (budget >= 0.85; the baseline keeps the "
-          f"X-Robots-Tag-denied tenth, consent drops it)")
+    print(f"list-mode ratio consent/baseline: {ratio:.2f} (budget >= 0.85; listed URLs fetched per second)")
 
 
 def dataset(origin: str, rows: int, work: Path) -> None:

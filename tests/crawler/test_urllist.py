@@ -180,3 +180,27 @@ def test_a_killed_crawl_leaves_only_complete_shards(tmp_path: Path) -> None:
             names = tar.getnames()
         assert len(names) == 40 * 2, shard  # KEY.png + KEY.json for each of the 40 samples (no caption column)
     assert len(list((out / "dataset").glob(".*.tar.partial"))) <= 1  # the shard being written when killed
+
+
+def test_parquet_shards_in_tag_mode_carry_the_bodies_and_the_deny_verdicts(site: SiteServer, tmp_path: Path) -> None:
+    listed = tmp_path / "list.jsonl"
+    listed.write_text("".join(json.dumps({"url": site.url(_path(i)), "text": f"t{i}", "n": i}) + "\n"
+                              for i in range(20)))
+    result = run_crawl([], tmp_path / "out", "--urls", str(listed), "--dataset", "parquet", "--shard-size", "7",
+                       "--on-deny", "tag", "--caption-column", "text", "--keep-columns", "n",
+                       settings=_LOOPBACK, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shards = sorted((result.out / "dataset").glob("*.parquet"))
+    assert [s.name for s in shards] == ["00000.parquet", "00001.parquet", "00002.parquet"]
+    assert not list((result.out / "dataset").glob("*.tar"))
+    rows = pa.concat_tables([pq.read_table(s) for s in shards]).to_pylist()
+    by_n = {r["n"]: r for r in rows}
+    assert sorted(by_n) == [i for i in range(20) if i % 10 != 9]  # robots.txt-disallowed: never fetched
+    for n, row in by_n.items():
+        assert Image.open(io.BytesIO(row["bytes"])).size == (1 + n % 5, 2 + n % 3)
+        assert row["text"] == f"t{n}"
+        assert row["consent_action"] == "keep"
+        denied = n % 10 in (3, 7)
+        assert (row["consent_ai-train"] == "deny") is denied, row
+    assert by_n[3]["consent_deciding"] == by_n[13]["consent_deciding"] == ["x-robots-tag"]
+    assert by_n[7]["consent_deciding"] == ["ai-txt"]
