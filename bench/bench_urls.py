@@ -1,8 +1,9 @@
 """URL-list crawls (`consentry crawl --urls`): peak memory against the list's length, list-mode throughput
 against plain Scrapy, and the 10,000-row dataset crawl of issue 13 (docs/architecture.md, "URL lists").
 
-Every figure comes from child processes (a Twisted reactor runs once per process; `ru_maxrss` is the child's
-own peak) against one loopback server answering every path with a tiny PNG.
+Every figure comes from child processes (a Twisted reactor runs once per process; peak RSS is the child's own
+VmHWM, not `ru_maxrss`, which survives exec and can report the parent's size) against one loopback server
+answering every path with a tiny PNG.
 
 * memory: for each list size (default 100,000 and 1,000,000 URLs, a .txt list) two children report their peak
   RSS: `reader` streams the WHOLE list through `consentry.crawler.crawl.urllist` (parsing, checks, duplicate
@@ -37,16 +38,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_READER = """
-import resource, sys
+#: The child's own peak RSS in KiB: VmHWM belongs to the process's address space, which exec replaces;
+#: `ru_maxrss` survives exec and would report the bench's own size when that is larger.
+_PEAK = """
+def peak():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+"""
+
+_READER = _PEAK + """
+import sys
 from consentry.crawler.crawl.urllist import open_url_list
 urls = open_url_list(sys.argv[1])
 count = sum(1 for _ in urls.rows())
-print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(count, peak())
 """
 
-_CRAWL = """
-import json, resource, sys
+_CRAWL = _PEAK + """
+import json, sys
 from consentry.crawler.crawl.runner import run_crawl
 from consentry.crawler.crawl.urllist import open_url_list
 path, out, mode, cap = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -57,7 +66,7 @@ if mode == "baseline":
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100}})
 s = run_crawl([], out, settings_overrides=overrides, max_requests=cap, url_list=open_url_list(path))
 print(json.dumps({"items": s.items, "elapsed": s.elapsed,
-                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "rss": peak()}))
 """
 
 

@@ -59,6 +59,10 @@ PARQUET_ROW_GROUP = 256
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/pjpeg": "jpg", "text/plain": "txt", "image/svg+xml": "svg",
                "audio/mpeg": "mp3", "application/octet-stream": "bin"}  # fmt: skip
+#: The index's own columns (besides `consent_*`), never converted.
+_INDEX_FIELDS = frozenset({"key", "url", "final_url", "status", "content_type", "length", "sha256", "width",
+                           "height", "ext", "bytes"})  # fmt: skip
+_INTEGER_FIELDS = frozenset({"status", "length", "width", "height"})
 #: Names a sample's metadata uses; a carried column with one of these names is stored as `column_<name>`.
 _OWN_FIELDS = frozenset({"key", "url", "final_url", "status", "content_type", "length", "sha256", "width",
                          "height", "ext", "consent", "bytes"})  # fmt: skip
@@ -131,11 +135,45 @@ def _index_row(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+def _carried_as(rows: list[dict[str, Any]], convert: Any) -> list[dict[str, Any]]:
+    return [{k: v if k in _INDEX_FIELDS or k.startswith("consent_") else convert(v) for k, v in row.items()}
+            for row in rows]
+
+
+def _json_text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _typed(field: Any) -> Any:
+    """A column with no value yet gets the type its values will have (int64 sizes, lists of text, else text)."""
     import pyarrow as pa
+
+    if pa.types.is_null(field.type):
+        return field.with_type(pa.int64() if field.name in _INTEGER_FIELDS else pa.string())
+    if pa.types.is_list(field.type) and pa.types.is_null(field.type.value_type):
+        return field.with_type(pa.list_(pa.string()))
+    return field
+
+
+def _table(rows: list[dict[str, Any]], schema: Any = None) -> Any:
+    """The rows as an Arrow table (of `schema` when given). Carried columns whose values do not fit one type
+    (an id that is a number here and text there) are stored as JSON text, and where even that does not fit
+    an earlier row group's schema, as nulls; a column with no value yet is typed string."""
+    import pyarrow as pa
+
+    for attempt in (rows, _carried_as(rows, _json_text), _carried_as(rows, lambda _: None)):
+        try:
+            table = pa.Table.from_pylist(attempt, schema=schema)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            continue
+        return table if schema is not None else table.cast(pa.schema([_typed(f) for f in table.schema]))
+    raise ValueError("dataset rows cannot be stored")  # not reached: a null fits every type
+
+
+def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist(rows), path)
+    pq.write_table(_table(rows), path)
 
 
 def _publish(partial: Path, final: Path) -> None:
@@ -181,14 +219,14 @@ class _Shard:
             self._flush()
 
     def _flush(self) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist(self._pending)
         if self._writer is None:
+            table = _table(self._pending)
             self._writer = pq.ParquetWriter(self._partial(".parquet"), table.schema)
-        elif table.schema != self._writer.schema:
-            table = table.cast(self._writer.schema)
+        else:
+            table = _table([{name: row.get(name) for name in self._writer.schema.names} for row in self._pending],
+                           self._writer.schema)
         self._writer.write_table(table)
         self._pending = []
 

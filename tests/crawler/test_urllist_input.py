@@ -194,3 +194,27 @@ def test_without_pyarrow_the_error_names_the_dataset_extra(tmp_path: Path, args:
         f"consentry: error: {'--dataset webdataset' if args else 'a parquet URL list'} needs pyarrow: "
         "pip install 'consentry[dataset]'"
     ]
+
+
+@pytest.mark.parametrize("kind", ["webdataset", "parquet"])
+def test_carried_columns_of_mixed_types_still_make_a_readable_index(tmp_path: Path, kind: str) -> None:
+    import consentry.crawler.crawl.dataset as dataset
+
+    writer = dataset.DatasetWriter(tmp_path, kind, shard_size=10)
+    writer.open_spider()
+    values = [None, 5, "x", [1, 2], {"a": 1}]
+    for n, value in enumerate(values):
+        item = {"url": f"http://h/{n}.bin", "status": 200, "content_type": "application/x-thing",
+                "columns": {"id": value, "caption": f"c{n}"}, "_body": bytes([n]) * 3,
+                "consent": {"action": "keep", "purposes": {"ai-train": "unknown"}, "mechanisms": []}}
+        assert "_body" not in writer.process_item(item)
+    writer.close_spider()
+    rows = pq.read_table(tmp_path / "00000.parquet").to_pylist()
+    assert [r["id"] for r in rows] == [None, "5", "x", "[1, 2]", '{"a": 1}']
+    assert [r["caption"] for r in rows] == [f"c{n}" for n in range(5)]
+    assert [r["key"] for r in rows] == [f"00000{n:04d}" for n in range(5)]
+    assert all(r["ext"] == "bin" and r["width"] is None for r in rows)
+    if kind == "parquet":
+        assert [r["bytes"] for r in rows] == [bytes([n]) * 3 for n in range(5)]
+    else:
+        assert (tmp_path / "00000.tar").exists()
