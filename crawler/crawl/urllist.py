@@ -3,8 +3,9 @@
 `.txt` (one URL a line, `#` comments and blank lines skipped), `.csv`/`.tsv` (a header row; the URL in
 `url_column`), `.jsonl` (one JSON object a line) and `.parquet` (pyarrow, read one row group at a time in
 batches). Rows are produced lazily, so memory stays flat however long the list: lines longer than
-`MAX_LINE` are skipped without being held, duplicates are detected among the last `DEDUP_WINDOW` distinct
-URLs (a bounded window; a list with duplicates further apart fetches them again), and nothing else is kept
+`MAX_LINE` are skipped without being held, duplicates are detected among the last `DEDUP_WINDOW / 2` to
+`DEDUP_WINDOW` distinct URLs (a bounded window; a list with duplicates further apart fetches them again), and
+nothing else is kept
 per row. A bad row is counted under one reason of `REASONS` and skipped, never fatal; a file that cannot be
 read at all (missing, unknown extension, no such column, not a parquet file) raises `UsageError` when
 opened, before the crawl starts.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ __all__ = [
 
 #: The longest line (and URL) read, in bytes; longer lines are counted `too long` and skipped unread.
 MAX_LINE = 64 * 1024
-#: Duplicates are recognised among this many most recent distinct URLs (memory stays bounded).
+#: Duplicates are recognised among the last half to all of this many distinct URLs (memory stays bounded).
 DEDUP_WINDOW = 100_000
 #: Rows read from a parquet file per batch.
 PARQUET_BATCH = 1024
@@ -96,21 +97,23 @@ def _plain(value: Any) -> Any:
 
 
 class _Window:
-    """Exact duplicate detection among the last `size` distinct URLs (8-byte digests)."""
+    """Exact duplicate detection among the most recent distinct URLs: two generations of `size // 2` 8-byte
+    digests each; when the newer one is full it becomes the older and the older is forgotten. A URL is
+    recognised when it was seen among the last `size // 2` to `size` distinct URLs; memory never exceeds `size`
+    digests (fresh sets, no deletions, so the hash tables never outgrow them)."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        self._seen: set[bytes] = set()
-        self._order: deque[bytes] = deque()
+        self._generation = max(1, size // 2)
+        self._newer: set[int] = set()
+        self._older: set[int] = set()
 
     def seen(self, url: str) -> bool:
-        digest = hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        if digest in self._seen:
+        digest = int.from_bytes(hashlib.blake2b(url.encode("utf-8", "surrogatepass"), digest_size=8).digest())
+        if digest in self._newer or digest in self._older:
             return True
-        self._seen.add(digest)
-        self._order.append(digest)
-        if len(self._order) > self._size:
-            self._seen.discard(self._order.popleft())
+        self._newer.add(digest)
+        if len(self._newer) >= self._generation:
+            self._older, self._newer = self._newer, set()
         return False
 
 
