@@ -7,9 +7,10 @@ answering every path with a tiny PNG.
 
 * memory: for each list size (default 100,000 and 1,000,000 URLs, a .txt list) two children report their peak
   RSS: `reader` streams the WHOLE list through `consentry.crawler.crawl.urllist` (parsing, checks, duplicate
-  window); `crawl` runs `consentry crawl --urls LIST --max-requests CAP` with every consent component — a
-  million loopback fetches take too long here, so the crawl is capped and shows that the engine, scheduler
-  and lazy `start()` do not hold the list. Ratio largest/smallest, budget <= 1.1.
+  window); `crawl` runs `consentry crawl --urls LIST` with every consent component, stopped after `--seconds`
+  (default 60; or `--cap` requests) — a million loopback fetches take too long here. Were `start()` eager,
+  the engine would pull the whole list into the scheduler within those seconds and the 1,000,000 list's crawl
+  would peak far higher; lazy, both crawls hold one batch. Ratio largest/smallest, budget <= 1.1.
 * throughput: list-mode crawls of `--fetch` URLs, interleaved A B A B: every consent component vs the same
   Scrapy crawl with `RobotsTxtMiddleware` alone; listed URLs fetched per second of Scrapy's start→finish
   (the consent crawl drops the `X-Robots-Tag: noai` tenth, the baseline keeps it); ratio of medians
@@ -17,7 +18,7 @@ answering every path with a tiny PNG.
 * `--dataset-rows N`: a parquet list of N rows with captions (a tenth withheld by `X-Robots-Tag: noai`) crawled
   with `--dataset webdataset`; the shards are read back with `webdataset` and checked (every kept asset once).
 
-Usage: python bench/bench_urls.py [--sizes 100000,1000000] [--cap 3000] [--fetch 2000] [--rounds 3]
+Usage: python bench/bench_urls.py [--sizes 100000,1000000] [--seconds 60] [--cap 0] [--fetch 2000] [--rounds 3]
        [--dataset-rows 0]
 """
 
@@ -58,8 +59,8 @@ _CRAWL = _PEAK + """
 import json, sys
 from consentry.crawler.crawl.runner import run_crawl
 from consentry.crawler.crawl.urllist import open_url_list
-path, out, mode, cap = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-overrides = {"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+path, out, mode, cap, seconds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+overrides = {"LOG_LEVEL": "ERROR", "CLOSESPIDER_TIMEOUT": seconds, "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
              "CONSENT_ALLOW_PRIVATE_ADDRESSES": True, "CONSENT_FOLLOW_DROPPED_PAGES": False}
 if mode == "baseline":
     overrides.update({"CONSENT_ENABLED": False, "ROBOTSTXT_OBEY": True, "DOWNLOADER_MIDDLEWARES": {
@@ -128,12 +129,12 @@ def _child(code: str, *args: str) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def _crawl(path: Path, mode: str, cap: int) -> dict[str, float]:
+def _crawl(path: Path, mode: str, cap: int, seconds: int = 0) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as out:
-        return json.loads(_child(_CRAWL, str(path), out, mode, str(cap)))
+        return json.loads(_child(_CRAWL, str(path), out, mode, str(cap), str(seconds)))
 
 
-def memory(origin: str, sizes: list[int], cap: int, work: Path) -> None:
+def memory(origin: str, sizes: list[int], cap: int, seconds: int, work: Path) -> None:
     reader: dict[int, int] = {}
     crawl: dict[int, int] = {}
     for size in sizes:
@@ -141,9 +142,11 @@ def memory(origin: str, sizes: list[int], cap: int, work: Path) -> None:
         count, rss = map(int, _child(_READER, str(path)).split())
         assert count == size, (count, size)
         reader[size] = rss
-        crawl[size] = int(_crawl(path, "consent", cap)["rss"])
-        print(f"{size:>9} URLs: reader (whole list) peak RSS {rss / 1024:.1f} MiB; "
-              f"crawl (--max-requests {cap}) peak RSS {crawl[size] / 1024:.1f} MiB")
+        result = _crawl(path, "consent", cap, seconds)
+        crawl[size] = int(result["rss"])
+        print(f"{size:>9} URLs: reader (whole list) peak RSS {rss / 1024:.1f} MiB; crawl "
+              f"({f'--max-requests {cap}' if cap else f'stopped after {seconds} s'}, {result['items']} items) "
+              f"peak RSS {crawl[size] / 1024:.1f} MiB")
     low, high = min(sizes), max(sizes)
     print(f"peak RSS ratio {high}/{low}: reader {reader[high] / reader[low]:.2f}, "
           f"crawl {crawl[high] / crawl[low]:.2f} (budget <= 1.1)")
@@ -192,7 +195,8 @@ def dataset(origin: str, rows: int, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--cap", type=int, default=3000)
+    parser.add_argument("--cap", type=int, default=0, help="stop the memory crawls after N requests")
+    parser.add_argument("--seconds", type=int, default=60, help="stop the memory crawls after S seconds")
     parser.add_argument("--fetch", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dataset-rows", type=int, default=0)
@@ -202,7 +206,7 @@ def main() -> None:
         if args.dataset_rows:
             dataset(origin, args.dataset_rows, work)
         if args.sizes:
-            memory(origin, [int(s) for s in args.sizes.split(",")], args.cap, work)
+            memory(origin, [int(s) for s in args.sizes.split(",")], args.cap, args.seconds, work)
         if args.rounds:
             throughput(origin, args.fetch, args.rounds, work)
 

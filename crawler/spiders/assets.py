@@ -187,9 +187,11 @@ class AssetSpider(scrapy.Spider):
                                  meta={LISTED_META: (listed.url, listed.columns)})
 
     async def _scheduler_drained(self) -> None:
+        """Wait until Scrapy's scheduler has handed every request to the downloader."""
         engine = self.crawler.engine
-        while engine is not None and engine.running and engine.scheduler is not None \
-                and engine.scheduler.has_pending_requests():
+        # `ExecutionEngine.scheduler` in recent Scrapy (2.19); in 2.15 only the engine's slot holds it.
+        scheduler = getattr(engine, "scheduler", None) or getattr(getattr(engine, "_slot", None), "scheduler", None)
+        while engine is not None and engine.running and scheduler is not None and scheduler.has_pending_requests():
             await self.crawler.signals.wait_for(signals.scheduler_empty)
 
     def closed(self, reason: str) -> None:

@@ -204,3 +204,25 @@ def test_parquet_shards_in_tag_mode_carry_the_bodies_and_the_deny_verdicts(site:
         assert (row["consent_ai-train"] == "deny") is denied, row
     assert by_n[3]["consent_deciding"] == by_n[13]["consent_deciding"] == ["x-robots-tag"]
     assert by_n[7]["consent_deciding"] == ["ai-txt"]
+
+
+def test_the_list_is_pulled_lazily_not_loaded_into_the_scheduler(tmp_path: Path) -> None:
+    """A crawl stopped after 100 items has read a few batches of a 20,000-row list, not the whole list (an eager
+    start() would hand all 20,000 requests to Scrapy's scheduler at once: memory growing with the list)."""
+    import re
+
+    from tests.crawler._loopback import serving
+
+    body = _png(1, 1)
+
+    def answer(host: str, path: str, port: int) -> tuple[int, list[tuple[str, str]], bytes]:
+        return 200, [("Content-Type", "text/plain" if path == "/robots.txt" else "image/png")], body
+
+    with serving(answer) as server:
+        listed = tmp_path / "list.txt"
+        listed.write_text("".join(f"http://127.0.0.1:{server.port}/i/{i}.png\n" for i in range(20_000)))
+        result = run_crawl([], tmp_path / "out", "--urls", str(listed),
+                           settings={**_LOOPBACK, "CLOSESPIDER_ITEMCOUNT": 100}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    read = int(re.search(r"url list list.txt: (\d+) rows read", result.stderr)[1])  # type: ignore[index]
+    assert 100 <= read <= 100 + 4 * 256, result.stderr[-2000:]
