@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_TESTED_EXTRAS = ("protego", "pyarrow", "webdataset")
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)\s*(.*)$")
 
 
@@ -26,10 +27,11 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def _ranges() -> dict[str, dict[str, str]]:
-    """Direct dependency -> {operator: version}: the runtime ones, plus protego (the tests' robots.txt oracle)."""
+    """Direct dependency -> {operator: version}: the runtime ones, plus protego (the tests' robots.txt oracle),
+    pyarrow (the `dataset` extra) and webdataset (reads the dataset shards back in the tests)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     requirements = [*project["dependencies"],
-                    *(r for r in project["optional-dependencies"]["test"] if r.startswith("protego"))]
+                    *(r for r in project["optional-dependencies"]["test"] if r.startswith(_TESTED_EXTRAS))]
     ranges: dict[str, dict[str, str]] = {}
     for requirement in requirements:
         match = _REQUIREMENT.match(requirement.partition(";")[0].strip())
@@ -66,3 +68,9 @@ def test_locked_versions_lie_in_the_ranges(name: str) -> None:
     assert version >= _version(clauses[">="])
     if "<" in clauses:
         assert version < _version(clauses["<"])
+
+
+def test_the_dataset_extra_asks_for_the_pyarrow_the_tests_use() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    tested = [r for r in extras["test"] if r.startswith("pyarrow")]
+    assert extras["dataset"] == tested

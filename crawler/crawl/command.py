@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from consentry.crawler import exitcodes
 from consentry.crawler.cli import verbosity
+from consentry.crawler.crawl.listargs import add_list_arguments, list_overrides, list_summary_lines, open_list
 from consentry.crawler.errors import UsageError
 from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 from consentry.policies.combine import resolve
@@ -311,7 +312,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     crawl: argparse.ArgumentParser = subparsers.add_parser(
         "crawl", help="crawl sites, keeping only what creators did not withhold", description=_DESCRIPTION,
         epilog=examples(_EXAMPLES, purposes_epilog()))
-    crawl.add_argument("urls", nargs="+", metavar="URL", help="start URLs (absolute http(s))")
+    crawl.add_argument("urls", nargs="*", metavar="URL", help="start URLs (absolute http(s)); or --urls FILE")
+    add_list_arguments(crawl)
     crawl.add_argument("-o", "--output", type=Path, default=Path("consentry-crawl"), metavar="DIR",
                        help="output directory: items.jsonl, decisions.jsonl, crawl.warc.gz")
     crawl.add_argument("--agent", default=default("CONSENT_AGENT"), metavar="TOKEN",
@@ -333,8 +335,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             "tag (tag ai-generated) or drop (CONSENT_ON_AI_GENERATED)")
     crawl.add_argument("--depth", type=int, default=3, metavar="N",
                        help="link depth limit; 0 means unlimited (Scrapy's DEPTH_LIMIT)")
-    crawl.add_argument("--max-requests", type=int, default=500, metavar="N",
-                       help="stop scheduling after N requests (linked licences and manifests count too); 0 means no limit")
+    crawl.add_argument("--max-requests", type=int, default=None, metavar="N",
+                       help="stop scheduling after N requests (linked licences and manifests count too); 0 means "
+                            "no limit (default: 500; with --urls: no limit)")
     crawl.add_argument("--sitemaps", action="store_true",
                        help="also start from the pages listed in the sitemaps robots.txt names (Sitemap: lines)")
     crawl.add_argument("--set", action="append", type=_setting, default=[], dest="settings", metavar="NAME=VALUE",
@@ -345,7 +348,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    if args.depth < 0 or args.max_requests < 0:
+    if args.depth < 0 or (args.max_requests or 0) < 0:
         raise UsageError("--depth and --max-requests must be 0 or more")
     for url in args.urls:
         check_url(url)
@@ -360,6 +363,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         values["CONSENT_PURPOSES"] = args.purposes
     if args.registry is not None:
         values["CONSENT_REGISTRY"] = str(args.registry)
+    values.update(list_overrides(args))
     values.update(dict(args.settings))
     if args.exclude_lists:  # absolute paths: read as list files, never as domain names
         given = values.get("CONSENT_EXCLUDED_DOMAINS") or []
@@ -401,12 +405,16 @@ def run(args: argparse.Namespace) -> int:
     """Run `consentry crawl`; bad arguments, output directory or settings raise `UsageError` (exit 2)."""
     overrides = _overrides(args)
     check_output_dir(args.output)
+    url_list = open_list(args)
     from consentry.crawler.crawl.runner import crawl_settings, run_crawl
 
     try:
         crawl_settings(args.output, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=args.max_requests,
-                        sitemaps=args.sitemaps, verbosity=verbosity(args))
-    return report(summary, args)
+    max_requests = args.max_requests if args.max_requests is not None else (0 if url_list else 500)
+    summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=max_requests,
+                        sitemaps=args.sitemaps, verbosity=verbosity(args), url_list=url_list,
+                        dataset=args.dataset or "", shard_size=args.shard_size)
+    human = "\n".join([render_summary(summary), *list_summary_lines(summary, url_list)])
+    return report(summary, args, human=human)

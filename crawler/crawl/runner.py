@@ -23,9 +23,11 @@ from scrapy.settings import Settings
 
 from consentry.crawler.crawl.checks import check_scrapy_settings
 from consentry.crawler.crawl.command import NOT_STARTED, CrawlSummary, summarise_log
+from consentry.crawler.crawl.dataset import dataset_settings
 from consentry.crawler.crawl.errorlog import REASON_STAT_PREFIX, VERBOSITY_SETTING, DownloadErrorLog
 from consentry.crawler.crawl.items import ITEMS_PATH_SETTING, ItemsWriter
 from consentry.crawler.crawl.outlock import OutputLock
+from consentry.crawler.crawl.urllist import UrlList
 from consentry.crawler.errors import UsageError
 from consentry.crawler.spiders.assets import AssetSpider
 from consentry.middlewares._appendfile import OUTPUT_ERROR_STAT
@@ -106,13 +108,20 @@ def run_crawl(
     max_requests: int = 0,
     sitemaps: bool = False,
     verbosity: int = 0,
+    url_list: UrlList | None = None,
+    dataset: str = "",
+    shard_size: int = 10_000,
 ) -> CrawlSummary:
-    """Crawl `urls` in this process (once per process: Twisted's reactor cannot restart); `UsageError` when
-    another crawl holds `out_dir`, `ValueError` for a bad setting. The output files are replaced. `sitemaps`:
-    also start from robots.txt's sitemaps (`--sitemaps`)."""
+    """Crawl `urls` (or, given `url_list`, exactly the listed URLs) in this process (once per process:
+    Twisted's reactor cannot restart); `UsageError` when another crawl holds `out_dir`, `ValueError` for a bad
+    setting. The output files are replaced. `sitemaps`: also start from robots.txt's sitemaps (`--sitemaps`).
+    `dataset` (`webdataset`/`parquet`) also writes the kept assets as shards under `out_dir`/dataset/."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = crawl_settings(out, settings_overrides or {}, verbosity=verbosity)
+    if dataset:
+        dataset_settings(settings, out / "dataset", dataset, shard_size,
+                         url_list.caption_column if url_list is not None else "caption")
     outputs = output_paths(settings)
     _check_outputs(settings)
     with OutputLock(out):
@@ -123,7 +132,8 @@ def run_crawl(
                 raise UsageError(f"cannot replace {path}: {exc.strerror or exc}") from None
         process = AsyncCrawlerProcess(settings)
         crawler = process.create_crawler(AssetSpider)
-        process.crawl(crawler, urls=list(urls), max_requests=max_requests, sitemaps=sitemaps)
+        process.crawl(crawler, urls=list(urls), max_requests=max_requests, sitemaps=sitemaps, url_list=url_list,
+                      dataset=bool(dataset))
         process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     counts = summarise_log(Path(str(settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl")))

@@ -9,6 +9,13 @@ streamed for links, at most `MAX_PAGE_LINKS` each; linked documents fetched by t
 against `max_requests` with the spider's own requests. Page requests carry `consent_follow_links` (their body is
 needed for links even when the page is dropped, so they are never withheld before download). With `sitemaps`,
 the `Sitemap:` lines of the start origins' robots.txt add start pages (`consentry.crawler.spiders.sitemaps`).
+
+List mode (`url_list`, a `consentry.crawler.crawl.urllist.UrlList`): exactly the listed URLs are fetched and no
+link is followed. `start()` pulls the list lazily — a batch of `LIST_REFILL` requests, then it waits until
+the scheduler is empty again — so however long the list, memory holds one batch (requests bypass Scrapy's
+duplicate filter, whose fingerprint set would grow with the list; the list reader drops duplicates). Each
+item carries the row's other columns (`columns`) and the decision's deciding mechanisms (`deciding`); with
+`dataset` true it also carries the body under `BODY_FIELD`, for the dataset writer to take out.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 import tldextract
+from scrapy import signals
 
 from consentry.middlewares._scrapyio import FOLLOW_LINKS_META
 from consentry.middlewares._sitecache import LINKED_FETCHED_STAT
@@ -31,9 +39,14 @@ from consentry.policies.evaluate import origin_of
 if TYPE_CHECKING:
     from scrapy.http import Response
 
+    from consentry.crawler.crawl.urllist import UrlList
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_PAGE_LINKS", "MEDIA_EXTENSIONS", "AssetSpider", "page_links", "site_of"]
+__all__ = [
+    "BODY_FIELD", "LISTED_META", "LIST_REFILL", "MAX_PAGE_LINKS", "MEDIA_EXTENSIONS", "AssetSpider", "page_links",
+    "site_of",
+]  # fmt: skip
 
 #: File extensions that make an `<a href>` a media link.
 MEDIA_EXTENSIONS = frozenset({
@@ -44,6 +57,12 @@ MEDIA_EXTENSIONS = frozenset({
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 #: Links read from one page at most (`consent/links/capped` counts pages cut there).
 MAX_PAGE_LINKS = 10_000
+#: List mode: requests handed to the scheduler at a time (it is refilled when empty).
+LIST_REFILL = 256
+#: Request meta of a listed URL: (the URL as listed, its carried columns).
+LISTED_META = "consentry_listed"
+#: The item field holding the response body for the dataset writer (never written to items.jsonl).
+BODY_FIELD = "_body"
 
 
 def site_of(url: str) -> str:
@@ -122,13 +141,16 @@ class AssetSpider(scrapy.Spider):
     name = "assets"
 
     def __init__(self, urls: Sequence[str] | str = (), max_requests: int | str = 0, sitemaps: bool | str = False,
-                 **kwargs: Any) -> None:
+                 *, url_list: UrlList | None = None, dataset: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.start_urls = [u for u in (urls.split(",") if isinstance(urls, str) else urls) if u]
         self.sites = frozenset(site_of(u) for u in self.start_urls)
         self.max_requests = int(max_requests)
         self.sitemaps = str(sitemaps).lower() in ("1", "true", "yes")
+        self.url_list = url_list
+        self.dataset = dataset
         self._seen: set[str] = set()
+        self._listed = 0
         self._sitemaps: Any = None
 
     def _request(self, url: str, *, media: bool) -> scrapy.Request | None:
@@ -146,10 +168,14 @@ class AssetSpider(scrapy.Spider):
         """Requests made so far: the spider's own and the linked documents fetched for them."""
         stats = getattr(self, "crawler", None) and self.crawler.stats
         linked = stats.get_value(LINKED_FETCHED_STAT, 0) if stats else 0
-        return len(self._seen) + int(linked)
+        return len(self._seen) + self._listed + int(linked)
 
     async def start(self) -> Any:
-        """The start URLs, counted against the request limit."""
+        """The start URLs (or the listed URLs), counted against the request limit."""
+        if self.url_list is not None:
+            async for request in self._list_requests(self.url_list):
+                yield request
+            return
         for url in self.start_urls:
             request = self._request(url, media=False)
             if request is not None:
@@ -180,6 +206,38 @@ class AssetSpider(scrapy.Spider):
             if site_of(url) in self.sites and (request := self._request(url, media=_is_media(url))) is not None:
                 yield request
 
+    async def _list_requests(self, url_list: UrlList) -> Any:
+        """One request per usable row, `LIST_REFILL` at a time; stops at the request limit."""
+        for listed in url_list.rows():
+            if self.max_requests and self._spent() >= self.max_requests:
+                return
+            if self._listed and self._listed % LIST_REFILL == 0:
+                await self._scheduler_drained()
+            self._listed += 1
+            yield scrapy.Request(listed.url, callback=self.parse_listed, dont_filter=True,
+                                 meta={LISTED_META: (listed.url, listed.columns)})
+
+    async def _scheduler_drained(self) -> None:
+        """Wait until Scrapy's scheduler has handed every request to the downloader."""
+        engine = self.crawler.engine
+        # `ExecutionEngine.scheduler` in recent Scrapy (2.19); in 2.15 only the engine's slot holds it.
+        scheduler = getattr(engine, "scheduler", None) or getattr(getattr(engine, "_slot", None), "scheduler", None)
+        while engine is not None and engine.running and scheduler is not None and scheduler.has_pending_requests():
+            await self.crawler.signals.wait_for(signals.scheduler_empty)
+
+    def closed(self, reason: str) -> None:
+        """List mode: the skipped rows per reason, in the log and the stats."""
+        if self.url_list is None:
+            return
+        stats = self.crawler.stats
+        for why, count in self.url_list.invalid.items():
+            if stats is not None:
+                stats.set_value(f"consent/urls/skipped/{why}", count)
+        if stats is not None:
+            stats.set_value("consent/urls/read", self.url_list.read)
+        if self.url_list.invalid:
+            logger.warning("%s", self.url_list.invalid_line())
+
     def _links(self, response: Response) -> Iterator[scrapy.Request | None]:
         links = page_links(response)
         if len(links) >= MAX_PAGE_LINKS:
@@ -192,13 +250,32 @@ class AssetSpider(scrapy.Spider):
 
     def parse(self, response: Response, **_: Any) -> Iterator[Any]:
         """One item for the page; then its media and same-site links when it is HTML."""
-        yield self.item(response)
+        yield self._sample(response)
         if isinstance(response, scrapy.http.HtmlResponse):
             yield from (r for r in self._links(response) if r is not None)
 
     def parse_media(self, response: Response, **_: Any) -> Iterator[dict[str, object]]:
         """One item for a medium."""
-        yield self.item(response)
+        yield self._sample(response)
+
+    def _sample(self, response: Response) -> dict[str, object]:
+        item = self.item(response)
+        if self.dataset:
+            item[BODY_FIELD] = response.body
+        return item
+
+    def parse_listed(self, response: Response, **_: Any) -> Iterator[dict[str, object]]:
+        """One item for a listed URL: its row's columns and deciding mechanisms; no link is followed."""
+        item = self._sample(response)
+        listed, columns = response.meta.get(LISTED_META) or (response.url, {})
+        item["listed_url"] = listed
+        item["columns"] = dict(columns)
+        decision = response.meta.get("consent")
+        if decision is not None and hasattr(decision, "to_record"):
+            from consentry.crawler.crawl.command import deciding_mechanisms
+
+            item["deciding"] = sorted(deciding_mechanisms(decision.to_record()))
+        yield item
 
     @staticmethod
     def item(response: Response) -> dict[str, object]:
