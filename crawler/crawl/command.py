@@ -51,6 +51,9 @@ __all__ = [
 ]
 
 _ACTIONS = ("keep", "drop", "skip")
+
+#: Links read from one page at most by default (`--max-page-links`; `consent/links/capped` counts pages cut there).
+MAX_PAGE_LINKS = 10_000
 NO_SIGNAL = "(no signal)"
 #: `CrawlSummary.finish_reason` of a crawl whose engine never ran (an error at start-up, logged above).
 NOT_STARTED = "not started"
@@ -338,6 +341,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     crawl.add_argument("--max-requests", type=int, default=None, metavar="N",
                        help="stop scheduling after N requests (linked licences and manifests count too); 0 means "
                             "no limit (default: 500; with --urls: no limit)")
+    crawl.add_argument("--max-page-links", type=int, default=MAX_PAGE_LINKS, metavar="N",
+                       help="links read from one page (the page is streamed: memory stays that of N links)")
     crawl.add_argument("--sitemaps", action="store_true",
                        help="also start from the pages listed in the sitemaps robots.txt names (Sitemap: lines)")
     crawl.add_argument("--set", action="append", type=_setting, default=[], dest="settings", metavar="NAME=VALUE",
@@ -350,6 +355,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.depth < 0 or (args.max_requests or 0) < 0:
         raise UsageError("--depth and --max-requests must be 0 or more")
+    if args.max_page_links < 1:
+        raise UsageError("--max-page-links must be 1 or more")
     for url in args.urls:
         check_url(url)
     values: dict[str, Any] = {
@@ -415,6 +422,6 @@ def run(args: argparse.Namespace) -> int:
     max_requests = args.max_requests if args.max_requests is not None else (0 if url_list else 500)
     summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=max_requests,
                         sitemaps=args.sitemaps, verbosity=verbosity(args), url_list=url_list,
-                        dataset=args.dataset or "", shard_size=args.shard_size)
+                        dataset=args.dataset or "", shard_size=args.shard_size, max_page_links=args.max_page_links)
     human = "\n".join([render_summary(summary), *list_summary_lines(summary, url_list)])
     return report(summary, args, human=human)

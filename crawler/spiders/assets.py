@@ -5,7 +5,7 @@ for IP addresses and single-label hosts (127.0.0.1, localhost) the site is the h
 loopback port of one host is one site. Links are followed within the start sites; media referenced by a
 page (img src/srcset, source, video, audio, a/href to a media file) are fetched wherever they live and
 marked `consent_media` so the page's `noai`/`noimageai` reaches them. One item per fetched response. Pages are
-streamed for links, at most `MAX_PAGE_LINKS` each; linked documents fetched by the consent components count
+streamed for links, at most `max_page_links` each (`MAX_PAGE_LINKS` by default, `crawl --max-page-links`); linked documents fetched by the consent components count
 against `max_requests` with the spider's own requests. Page requests carry `consent_follow_links` (their body is
 needed for links even when the page is dropped, so they are never withheld before download). With `sitemaps`,
 the `Sitemap:` lines of the start origins' robots.txt add start pages (`consentry.crawler.spiders.sitemaps`).
@@ -32,6 +32,7 @@ import scrapy
 import tldextract
 from scrapy import signals
 
+from consentry.crawler.crawl.command import MAX_PAGE_LINKS
 from consentry.middlewares._scrapyio import FOLLOW_LINKS_META
 from consentry.middlewares._sitecache import LINKED_FETCHED_STAT
 from consentry.policies.evaluate import origin_of
@@ -55,8 +56,6 @@ MEDIA_EXTENSIONS = frozenset({
     "pdf", "epub",
 })  # fmt: skip
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
-#: Links read from one page at most (`consent/links/capped` counts pages cut there).
-MAX_PAGE_LINKS = 10_000
 #: List mode: requests handed to the scheduler at a time (it is refilled when empty).
 LIST_REFILL = 256
 #: Request meta of a listed URL: (the URL as listed, its carried columns).
@@ -141,11 +140,13 @@ class AssetSpider(scrapy.Spider):
     name = "assets"
 
     def __init__(self, urls: Sequence[str] | str = (), max_requests: int | str = 0, sitemaps: bool | str = False,
-                 *, url_list: UrlList | None = None, dataset: bool = False, **kwargs: Any) -> None:
+                 *, url_list: UrlList | None = None, dataset: bool = False,
+                 max_page_links: int | str = MAX_PAGE_LINKS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.start_urls = [u for u in (urls.split(",") if isinstance(urls, str) else urls) if u]
         self.sites = frozenset(site_of(u) for u in self.start_urls)
         self.max_requests = int(max_requests)
+        self.max_page_links = max(1, int(max_page_links))
         self.sitemaps = str(sitemaps).lower() in ("1", "true", "yes")
         self.url_list = url_list
         self.dataset = dataset
@@ -239,9 +240,9 @@ class AssetSpider(scrapy.Spider):
             logger.warning("%s", self.url_list.invalid_line())
 
     def _links(self, response: Response) -> Iterator[scrapy.Request | None]:
-        links = page_links(response)
-        if len(links) >= MAX_PAGE_LINKS:
-            logger.warning("%s: only the first %d links read", response.url, MAX_PAGE_LINKS)
+        links = page_links(response, self.max_page_links)
+        if len(links) >= self.max_page_links:
+            logger.warning("%s: only the first %d links read", response.url, self.max_page_links)
             if self.crawler.stats is not None:
                 self.crawler.stats.inc_value("consent/links/capped")
         for url, media in links:

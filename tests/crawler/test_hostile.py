@@ -421,6 +421,20 @@ def test_crawl_brotli_bomb_robots_txt_stays_small(servers: list[SiteServer], tmp
     assert bombed_kib - baseline_kib < 64 * 1024, (baseline_kib, bombed_kib)  # 256 MiB decoded would show
 
 
+def test_crawl_max_page_links_caps_the_links_read_from_one_page(servers: list[SiteServer], tmp_path: Path) -> None:
+    images = "".join(f'<img src="/i{n}.jpg">' for n in range(10))
+    site = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"), "/": html(images),
+                       **{f"/i{n}.jpg": jpeg() for n in range(10)}}).start()
+    servers.append(site)
+    result = run_crawl([site.url("/")], tmp_path / "out", "--max-page-links", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p for p in site.requested if p.endswith(".jpg")) == ["/i0.jpg", "/i1.jpg", "/i2.jpg"]
+    assert "only the first 3 links read" in result.stderr
+    refused = run_crawl([site.url("/")], tmp_path / "out2", "--max-page-links", "0")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == ["consentry: error: --max-page-links must be 1 or more"]
+
+
 @pytest.mark.parametrize("allowed", [False, True])
 def test_crawl_refuses_a_name_resolving_to_another_address_before_connecting(
         servers: list[SiteServer], listeners: list[Listener], tmp_path: Path, allowed: bool,
