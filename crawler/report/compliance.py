@@ -31,7 +31,6 @@ __all__ = [
     "CrawlOutput",
     "CrawlOutputError",
     "build_report",
-    "deciders",
     "load_crawl",
 ]
 
@@ -153,15 +152,6 @@ def load_crawl(directory: Path) -> CrawlOutput:
         raise CrawlOutputError(f"{directory}: no usable decision record in {out.decisions_from or DECISIONS}"
                                + (f" ({out.problems[0]})" if out.problems else ""))
     return out
-
-
-def deciders(record: Mapping[str, Any]) -> set[str]:
-    """The mechanisms that decided a record: the access signal's for a `skip` (robots or excluded-domain),
-    else those whose counted signals gave a declared purpose its final verdict (`consentry crawl`'s table)."""
-    if record.get("action") == "skip":
-        signals = record.get("signals") or [{}]
-        return {str(signals[0].get("mechanism", "robots"))}
-    return deciding_mechanisms(record)
 
 
 def _mechanisms(record: Mapping[str, Any]) -> set[str]:
@@ -332,7 +322,7 @@ def _information(identity: Mapping[str, Any], policy: Mapping[str, Any], exclude
 def build_report(out: CrawlOutput, audit_outcome: Any = None) -> dict[str, Any]:
     """The `consentry.compliance-report/1` value of a crawl (`audit_outcome`: a `FileOutcome`, or None)."""
     records = out.records
-    decided_by = [deciders(r) for r in records]
+    decided_by = [deciding_mechanisms(r) for r in records]
     identity = _identity(out)
     policy = _policy(out)
     excluded = _excluded(records)
