@@ -42,6 +42,7 @@ __all__ = [
     "deciding_mechanisms",
     "emit",
     "exit_code",
+    "max_requests_of",
     "mechanism_table",
     "render_summary",
     "report",
@@ -340,7 +341,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="link depth limit; 0 means unlimited (Scrapy's DEPTH_LIMIT)")
     crawl.add_argument("--max-requests", type=int, default=None, metavar="N",
                        help="stop scheduling after N requests (linked licences and manifests count too); 0 means "
-                            "no limit (default: 500; with --urls: no limit)")
+                            f"no limit (default: {DEFAULT_MAX_REQUESTS}; with --urls: no limit)")
     crawl.add_argument("--max-page-links", type=int, default=MAX_PAGE_LINKS, metavar="N",
                        help="links read from one page (the page is streamed: memory stays that of N links)")
     crawl.add_argument("--sitemaps", action="store_true",
@@ -408,18 +409,29 @@ def report(summary: CrawlSummary, args: argparse.Namespace, *, command: str = "c
     return code
 
 
+#: `--max-requests` when not given: a site crawl stops at 500 requests, a URL list is fetched whole.
+DEFAULT_MAX_REQUESTS = 500
+
+
+def max_requests_of(args: argparse.Namespace, *, listed: bool) -> int:
+    """The request limit: `--max-requests`, else `DEFAULT_MAX_REQUESTS` in site mode and none (0) with `--urls`."""
+    if args.max_requests is not None:
+        return int(args.max_requests)
+    return 0 if listed else DEFAULT_MAX_REQUESTS
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `consentry crawl`; bad arguments, output directory or settings raise `UsageError` (exit 2)."""
     overrides = _overrides(args)
+    url_list = open_list(args)  # an unusable list is refused before DIR is made
     check_output_dir(args.output)
-    url_list = open_list(args)
     from consentry.crawler.crawl.runner import crawl_settings, run_crawl
 
     try:
         crawl_settings(args.output, overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    max_requests = args.max_requests if args.max_requests is not None else (0 if url_list else 500)
+    max_requests = max_requests_of(args, listed=url_list is not None)
     summary = run_crawl(args.urls, args.output, settings_overrides=overrides, max_requests=max_requests,
                         sitemaps=args.sitemaps, verbosity=verbosity(args), url_list=url_list,
                         dataset=args.dataset or "", shard_size=args.shard_size, max_page_links=args.max_page_links)

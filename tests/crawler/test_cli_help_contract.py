@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from consentry.crawler.cli import build_parser
+from consentry.crawler.crawl.command import max_requests_of
 from consentry.crawler.helptext import shows_default
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import PURPOSES
@@ -158,7 +159,11 @@ def test_no_option_hides_its_default(argv: tuple[str, ...]) -> None:
 def test_the_defaults_shown_are_the_real_ones() -> None:
     parsers = _parsers()
     crawl = parsers[("crawl",)].parse_args(["http://127.0.0.1:9/"])
-    assert (crawl.depth, crawl.max_requests, str(crawl.output)) == (3, 500, "consentry-crawl")
+    limit = max_requests_of(crawl, listed=False)
+    assert (crawl.depth, limit, str(crawl.output)) == (3, 500, "consentry-crawl")
+    assert max_requests_of(crawl, listed=True) == 0  # a URL list is fetched whole
+    assert "(default: 500; with --urls: no limit)" in _option_help(_help(("crawl",)), next(
+        a for a in parsers[("crawl",)]._actions if a.dest == "max_requests"))
     assert "0 means unlimited" in _option_help(_help(("crawl",)), next(
         a for a in parsers[("crawl",)]._actions if a.dest == "depth"))
     jobs = _option_help(_help(("audit",)), next(a for a in parsers[("audit",)]._actions if a.dest == "jobs"))

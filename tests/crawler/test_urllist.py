@@ -136,7 +136,7 @@ def test_items_and_decisions_are_still_written_without_bodies(crawled: CrawlResu
     assert all("_body" not in item and item["dataset_key"] for item in items)
     assert all(item["columns"]["caption"] == f"caption number {item['columns']['id']}" for item in items)
     assert len(crawled.decisions) == ROWS
-    assert "url list list.parquet: 1000 rows read; skipped: none" in crawled.stderr
+    assert "url list list.parquet: 1000 rows read; skipped: none" in crawled.stdout  # the summary
 
 
 def test_a_killed_crawl_leaves_only_complete_shards(tmp_path: Path) -> None:
@@ -223,6 +223,7 @@ def test_the_list_is_pulled_lazily_not_loaded_into_the_scheduler(tmp_path: Path)
         listed.write_text("".join(f"http://127.0.0.1:{server.port}/i/{i}.png\n" for i in range(20_000)))
         result = run_crawl([], tmp_path / "out", "--urls", str(listed),
                            settings={**_LOOPBACK, "CLOSESPIDER_ITEMCOUNT": 100}, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    read = int(re.search(r"url list list.txt: (\d+) rows read", result.stderr)[1])  # type: ignore[index]
-    assert 100 <= read <= 100 + 4 * 256, result.stderr[-2000:]
+    assert result.returncode == 1, result.stderr[-3000:]  # stopped early: a finding (docs/cli.md "Exit codes")
+    assert "the crawl stopped early (closespider_itemcount)" in result.stderr
+    read = int(re.search(r"url list list.txt: (\d+) rows read", result.stdout)[1])  # type: ignore[index]
+    assert 100 <= read <= 100 + 4 * 256, result.stdout[-2000:]
