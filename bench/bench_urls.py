@@ -180,7 +180,7 @@ def dataset(origin: str, rows: int, work: Path) -> None:
          str(out), "--dataset", "webdataset", "--set", "CONSENT_ALLOW_PRIVATE_ADDRESSES=true",
          "--set", "CONCURRENT_REQUESTS=16", "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=16"],
         cwd=ROOT, capture_output=True, text=True, check=False)
-    print(proc.stderr.strip())
+    print(proc.stdout.strip())  # the crawl summary (stdout by the summary convention)
     samples = list(wds.WebDataset(sorted(str(p) for p in (out / "dataset").glob("*.tar")),
                                   shardshuffle=False, empty_check=False))
     got = [json.loads(s["json"])["url"] for s in samples]
