@@ -10,10 +10,13 @@ small rotations, borders and letterboxing, screenshots at another size). Printed
 - false matches: ordered pairs (copy of photograph A, registered work B ≠ A) within d, among all such
   pairs of distinct photographs.
 
-Then the same, end to end at the chosen threshold (`THRESHOLDS["image"]`): each copy looked up in a real
-registry file (`Registry.lookup`), counting copies found as their work and lookups naming another work.
+Then the same, end to end with the registry's rule (`IMAGE_RULE`: a work's whole-image code within
+`THRESHOLDS["image"]`, its crop and trimmed codes within `VARIANT_THRESHOLD`, thumbnails correlated):
+each copy looked up in a real registry file (`Registry.lookup`), counting copies found as their work and
+lookups naming another work. `--sweep` prints, instead, recall and false matches for several such rules
+(`ImageRule.matches`, the registry's own check).
 
-    python -m bench.registry_real [--data DIR] [--limit N] [--jobs 2] [--fingerprints FILE]
+    python -m bench.registry_real [--data DIR] [--limit N] [--jobs 2] [--fingerprints FILE] [--sweep]
 
 The set is not in the repository; without it this prints how to build it (see bench/registry_real_SOURCES.md).
 """
@@ -35,12 +38,16 @@ from bench.registry_real_data import default_dir, load_masters
 from bench.registry_thresholds import encode
 from consentry.middlewares.adapters.fingerprint import Fingerprint, fingerprint
 from consentry.middlewares.adapters.registry import Registry
-from consentry.policies.registrymatch import MIN_CORRELATION, THRESHOLDS, confirmed
+from consentry.policies.registrymatch import IMAGE_RULE, MIN_CORRELATION, ImageRule
 from consentry.policies.vocabulary import Purpose
 
 __all__ = ["REAL_TRANSFORMS", "main"]
 
 _THRESHOLDS = range(4, 15, 2)  # ISCC image codes of 64 bits lie an even number of bits apart
+#: The rules `--sweep` compares (whole-image code distance, variant code distance, min correlation).
+_SWEEP = [ImageRule(w, v, c) for w in (6, 8) for v in (4, 6, 8) for c in (0.8, 0.9, 0.95)] + [
+    ImageRule(8, v, 0.92) for v in (4, 8)
+]
 
 
 def _resize(factor: float) -> Callable[[Image.Image], bytes]:
@@ -149,11 +156,71 @@ def _job(path: str) -> tuple[Fingerprint, dict[str, Fingerprint]]:
         return _one(image.convert("RGB"))
 
 
+Pair = tuple[int, bool, bytes, bytes]
+
+
+def _pairs(query: tuple[tuple[int, bytes], ...], work: tuple[tuple[int, bytes], ...], top: int) -> list[Pair]:
+    """(distance, to the work's whole-image code?, thumbnails) of a copy's and a work's codes within `top`, nearest first."""
+    near = (((a ^ b).bit_count(), j == 0, ta, tb) for a, ta in query for j, (b, tb) in enumerate(work))
+    return sorted((pair for pair in near if pair[0] <= top), key=lambda pair: pair[0])
+
+
 def _distance(query: tuple[tuple[int, bytes], ...], work: tuple[tuple[int, bytes], ...], check: bool) -> int:
     """The nearest distance between a copy's and a work's codes (with `check`: among confirmed pairs only)."""
-    near = sorted(((a ^ b).bit_count(), ta, tb) for a, ta in query for b, tb in work)
     # pairs beyond the table's largest d read as "no match" without the (slow, pure-Python) thumbnail check
-    return next((d for d, ta, tb in near if d <= _THRESHOLDS[-1] and (not check or confirmed(ta, tb))), 65)
+    near = _pairs(query, work, _THRESHOLDS[-1])
+    return next((d for d, _, ta, tb in near if not check or IMAGE_RULE.confirmed(ta, tb)), 65)
+
+
+def _matched(rule: ImageRule, pairs: list[Pair]) -> bool:
+    """Whether `rule` (the registry's matching rule, `ImageRule.matches`) matches any of the pairs."""
+    return any(rule.matches(d, whole, ta, tb) for d, whole, ta, tb in pairs)
+
+
+def _sweep(works: list[Fingerprint], copies: list[dict[str, Fingerprint]]) -> None:
+    """Recall per transformation and false matches for every rule of `_SWEEP` (the registry's `ImageRule`).
+
+    Two false-match counts: the unmodified copy of A against every other work B (as `_table`), and every
+    copy of A (each transformation) against every other work B, as end-to-end lookups meet them.
+    """
+    codes = [_codes(w) for w in works]
+    valid = [i for i, c in enumerate(codes) if c]
+    top = max(max(r.whole, r.variant) for r in _SWEEP)
+    own = {name: [_pairs(_codes(copies[i][name]), codes[i], top) for i in valid] for name in REAL_TRANSFORMS}
+    cross = {
+        name: [
+            p
+            for a in valid
+            for b in valid
+            if a != b and (p := _pairs(_codes(copies[a][name]), codes[b], top))
+        ]
+        for name in REAL_TRANSFORMS
+    }
+    total = len(valid) * (len(valid) - 1)
+    print(
+        f"sweep: {len(valid)} works; rule = whole-image code ≤ d1 / crop and trimmed codes ≤ d2 / correlation ≥ c"
+    )
+    print(f"{'transformation':<24} " + " ".join(f"{_label(r):>8}" for r in _SWEEP))
+    for name, pairs in own.items():
+        shares = (sum(_matched(r, p) for p in pairs) / len(pairs) for r in _SWEEP)
+        print(f"{name:<24} " + " ".join(f"{v:>8.3f}" for v in shares))
+    unmodified = cross["metadata stripped"]
+    print(
+        f"{'false, unmodified copy':<24} "
+        + " ".join(f"{sum(_matched(r, p) for p in unmodified):>8}" for r in _SWEEP)
+    )
+    print(
+        f"{'false, any copy':<24} "
+        + " ".join(f"{sum(_matched(r, p) for v in cross.values() for p in v):>8}" for r in _SWEEP)
+    )
+    print(
+        f"(false: ordered pairs (copy of A, work B ≠ A) matched, of {total:,} (unmodified) and "
+        f"{total * len(cross):,} (any copy); the registry's rule: {_label(IMAGE_RULE)})"
+    )
+
+
+def _label(rule: ImageRule) -> str:
+    return f"{rule.whole}/{rule.variant}/{rule.min_correlation:.2f}".replace("/0.", "/.")
 
 
 def _table(works: list[Fingerprint], copies: list[dict[str, Fingerprint]]) -> None:
@@ -191,7 +258,7 @@ def _skipped(works: list[Fingerprint]) -> str:
 
 
 def _end_to_end(works: list[Fingerprint], copies: list[dict[str, Fingerprint]], labels: list[str]) -> None:
-    threshold = THRESHOLDS["image"]
+    rule = IMAGE_RULE
     with tempfile.TemporaryDirectory() as tmp:
         registry = Registry.open(Path(tmp) / "real.db", create=True)
         ids: dict[int, int] = {}
@@ -200,7 +267,10 @@ def _end_to_end(works: list[Fingerprint], copies: list[dict[str, Fingerprint]], 
                 if work.code is not None:
                     ids[registry.add(work, creator="c", title=labels[i], deny=[Purpose.AI_TRAIN], allow=[],
                                      added="2026-01-01T00:00:00Z")] = i  # fmt: skip
-        print(f"\nend to end at the chosen threshold ({threshold} bits): {len(ids)} works in a registry file")
+        print(
+            f"\nend to end with the registry's rule (whole-image code ≤ {rule.whole} bits, crop/trimmed codes "
+            f"≤ {rule.variant}, correlation ≥ {rule.min_correlation}): {len(ids)} works in a registry file"
+        )
         print(f"{'transformation':<24} {'found':>8} {'wrong work':>11}")
         wrong_total = 0
         for name in REAL_TRANSFORMS:
@@ -223,6 +293,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N photographs")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-registry", action="store_true", help="skip the end-to-end registry part")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="instead of the tables: recall and false matches for several matching rules (whole-image "
+        "threshold, variant threshold, min correlation), the registry's own rule among them",
+    )
     parser.add_argument(
         "--fingerprints",
         type=Path,
@@ -251,6 +327,9 @@ def main() -> None:
             args.fingerprints.write_bytes(pickle.dumps(results))
     works = [w for w, _ in results]
     copies = [c for _, c in results]
+    if args.sweep:
+        _sweep(works, copies)
+        return
     _table(works, copies)
     if not args.no_registry:
         _end_to_end(works, copies, labels)

@@ -7,7 +7,8 @@ kept up to the file (rows committed since are appended; a removal, counted in `m
 `BANDS` = 4 bands of 16 bits of `works.code` (t = 10, r = 2). Images: every code of a work (whole image,
 borders trimmed, centre crops) is a row of `codes` with its 16×16 grey thumbnail, in 3 bands of 22/21/21 bits
 (t = 8, r = 2: 718 probes). The index only proposes rows: each is read back from the file, its distance
-checked, and an image match confirmed by the thumbnails' correlation (two-stage match).
+checked against the threshold for its kind (a work's whole-image code or one of its variants), and an
+image match confirmed by the thumbnails' correlation (two-stage match, `IMAGE_RULE`).
 
 Schema `consentry.registry/2` (the `codes` table). A `/1` file is upgraded in place when opened (its
 image works keep their one whole-image code, without thumbnail); one that cannot be written is refused.
@@ -25,9 +26,9 @@ from consentry.middlewares.adapters.bandindex import BandIndex, flips
 from consentry.middlewares.adapters.fingerprint import Fingerprint, fingerprint
 from consentry.policies.model import AssetResponse, Signal
 from consentry.policies.registrymatch import (
+    IMAGE_RULE,
     THRESHOLDS,
     RegistryMatch,
-    confirmed,
     match_signal,
     unverifiable_signal,
     within_threshold,
@@ -81,6 +82,11 @@ _TAIL_SHARE, _TAIL_MIN = 8, 2048
 #: Per band i: (code, key) rows sorted by band value, read from the covering band indexes.
 _IMAGE_LOAD = [f"SELECT code, rowid FROM codes ORDER BY c{i}" for i in range(len(IMAGE_BANDS))]  # noqa: S608
 _TEXT_LOAD = [f"SELECT code, id FROM works WHERE media = 'text' ORDER BY b{i}" for i in range(BANDS)]  # noqa: S608
+#: Code rows by rowid, with their work's own code (`works.code`): the one equal to it is the whole image's.
+_CODE_ROWS = (
+    "SELECT codes.rowid, work, codes.code, thumb, works.code FROM codes JOIN works ON works.id = work "
+    "WHERE codes.rowid IN ({})"
+)
 _COLUMNS = "id, creator, title, deny, allow, added, sha256, media, code, instance_id"
 
 
@@ -402,10 +408,12 @@ class Registry:
         return sorted(near, key=lambda pair: (pair[1], pair[0].id))
 
     def _near_image(self, fp: Fingerprint) -> list[tuple[Work, int]]:
-        """Works with a code within the image threshold of one of `fp`'s codes, confirmed by thumbnails.
+        """Works with a code matching one of `fp`'s codes by `IMAGE_RULE`, confirmed by thumbnails.
 
         The band index proposes code rows; each is read back from the file (it may have been removed or
-        replaced since the index was loaded), its distance checked again, then its thumbnail compared.
+        replaced since the index was loaded), its distance checked again against the threshold for its
+        kind (the work's whole-image code, the one equal to `works.code`, or a variant), then its
+        thumbnail compared.
         """
         self._refresh()
         queries = list(
@@ -415,23 +423,18 @@ class Registry:
         rows = {key for found in proposed.values() for key in found}
         if not rows:
             return []
-        marks = ", ".join("?" * len(rows))
+        query = _CODE_ROWS.format(", ".join("?" * len(rows)))
         stored = {
-            int(row): (int(work), int(code) & _MASK, bytes(thumb or b""))
-            for row, work, code, thumb in self.connection.execute(
-                f"SELECT rowid, work, code, thumb FROM codes WHERE rowid IN ({marks})",  # noqa: S608
-                list(rows),
-            )
+            int(row): (int(work), int(code) & _MASK, bytes(thumb or b""), code == whole)
+            for row, work, code, thumb, whole in self.connection.execute(query, list(rows))
         }
         distances: dict[int, int] = {}
         for code, thumb in queries:
             for row in proposed[code].keys() & stored.keys():
-                work_id, stored_code, stored_thumb = stored[row]
+                work_id, stored_code, stored_thumb, whole = stored[row]
                 distance = (stored_code ^ code).bit_count()
-                if (
-                    within_threshold("image", distance)
-                    and distance < distances.get(work_id, 65)
-                    and confirmed(thumb, stored_thumb)
+                if distance < distances.get(work_id, 65) and IMAGE_RULE.matches(
+                    distance, whole, thumb, stored_thumb
                 ):
                     distances[work_id] = distance
         return self._works_at(distances)

@@ -44,7 +44,7 @@ def test_a_registered_image_stores_its_centre_crops_and_a_query_only_its_whole_c
 
 
 def test_a_copy_cropped_ten_per_cent_a_side_is_found_only_through_the_crop_codes(registry: Registry) -> None:
-    image = synthetic_image(7, (480, 360))
+    image = synthetic_image(8, (480, 360))
     original = encode(image, "JPEG", quality=95)
     with_crops = _add(registry, fingerprint(original, crops=True), "with crops")
     whole_only = _add(registry, fingerprint(original), "whole code only")

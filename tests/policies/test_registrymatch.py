@@ -8,8 +8,11 @@ from hypothesis import strategies as st
 
 from consentry.policies.combine import combine
 from consentry.policies.registrymatch import (
+    IMAGE_RULE,
     MAX_THRESHOLD,
+    MIN_CORRELATION,
     THRESHOLDS,
+    ImageRule,
     RegistryMatch,
     match_signal,
     statement_of,
@@ -90,6 +93,25 @@ def test_thresholds_are_data_for_each_fingerprinted_media() -> None:
     assert set(THRESHOLDS) == {"image", "text"}
     assert max(THRESHOLDS.values()) == MAX_THRESHOLD
     assert all(0 < t < 32 for t in THRESHOLDS.values())  # well under the 32 bits of unrelated codes
+
+
+def test_image_rule_applies_the_threshold_of_the_kind_of_code_then_the_thumbnails() -> None:
+    rule = ImageRule(whole=8, variant=4, min_correlation=0.9)
+    ramp = bytes(range(256))
+    noisy = bytes(min(255, v + (v * 7919 % 23)) for v in range(256))  # close to the ramp
+    assert rule.matches(8, True, ramp, noisy)
+    assert not rule.matches(8, False, ramp, noisy)  # a variant (crop, trimmed) code: within 4 only
+    assert rule.matches(4, False, ramp, noisy)
+    assert not rule.matches(10, True, ramp, ramp)
+    assert not rule.matches(0, True, ramp, ramp[::-1])  # thumbnails anti-correlated
+    assert rule.matches(4, False, ramp, b"")  # no thumbnail (an older work): the distance decides
+    assert not rule.matches(6, False, ramp, b"")
+    assert rule.within(-1, True) is False
+
+
+def test_the_registry_image_rule_is_the_documented_data() -> None:
+    assert (IMAGE_RULE.whole, IMAGE_RULE.min_correlation) == (THRESHOLDS["image"], MIN_CORRELATION)
+    assert IMAGE_RULE.variant <= IMAGE_RULE.whole <= MAX_THRESHOLD  # the band index finds every candidate
 
 
 def test_unverifiable_signal_has_no_statement() -> None:
