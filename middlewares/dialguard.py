@@ -36,9 +36,7 @@ class _Filter:
         self._receiver.resolutionBegan(resolution)
 
     def addressResolved(self, address: Any) -> None:
-        why = self._guard.refuse(self._host, str(getattr(address, "host", "")))
-        if why is None:
-            self._guard.forget(self._host)
+        if self._guard.refuse(self._host, str(getattr(address, "host", ""))) is None:
             self._receiver.addressResolved(address)
 
     def resolutionComplete(self) -> None:
@@ -55,7 +53,8 @@ class DialGuard:
         self._refused: dict[str, str] = {}
 
     def refuse(self, host: str, address: str) -> str | None:
-        """Why no guard lets `host`'s `address` be dialled (None: dial it)."""
+        """Why no guard lets `host`'s `address` be dialled (None: dial it). The answer is remembered for
+        `refusal`: a refused address until `host` resolves to one that may be dialled."""
         why = None
         for guard in self.guards:
             try:
@@ -63,14 +62,11 @@ class DialGuard:
             except TargetRefused as exc:
                 why = str(exc)
                 continue
+            self._refused.pop(host, None)
             return None
         if why is not None:
             self._refused[host] = why
         return why
-
-    def forget(self, host: str) -> None:
-        """`host` resolved to an address that may be dialled: no refusal to report for it."""
-        self._refused.pop(host, None)
 
     def refusal(self, host: str) -> str | None:
         """Why the last dial of `host` was refused, if it was."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import exceptions as scrapy_exceptions
@@ -50,17 +50,6 @@ _LOOKUP_FAILURES: tuple[type[Exception], ...] = (
     DNSLookupError, getattr(scrapy_exceptions, "CannotResolveHostError", DNSLookupError))
 
 
-async def _reactor_resolve(host: str) -> list[str]:
-    """`host`'s address from the Twisted reactor's resolver (the one Scrapy connects with)."""
-    try:
-        from scrapy.utils.defer import maybe_deferred_to_future
-        from twisted.internet import reactor
-    except ImportError:  # pragma: no cover - Scrapy without a Twisted reactor
-        return await asyncio.to_thread(resolve_host, host)
-    address: str = await maybe_deferred_to_future(cast("Any", reactor).resolve(host))
-    return [address]
-
-
 def _reactor() -> Any:
     """The installed Twisted reactor (None without Twisted)."""
     try:
@@ -68,6 +57,17 @@ def _reactor() -> Any:
     except ImportError:  # pragma: no cover - Scrapy without a Twisted reactor
         return None
     return reactor
+
+
+async def _reactor_resolve(host: str) -> list[str]:
+    """`host`'s address from the Twisted reactor's resolver (the one Scrapy connects with)."""
+    reactor = _reactor()
+    if reactor is None:  # pragma: no cover - Scrapy without a Twisted reactor
+        return await asyncio.to_thread(resolve_host, host)
+    from scrapy.utils.defer import maybe_deferred_to_future
+
+    address: str = await maybe_deferred_to_future(reactor.resolve(host))
+    return [address]
 
 
 class FetchGuardMiddleware:

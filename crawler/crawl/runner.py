@@ -22,7 +22,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 
 from consentry.crawler.crawl.checks import check_scrapy_settings
-from consentry.crawler.crawl.command import NOT_STARTED, CrawlSummary, summarise_log
+from consentry.crawler.crawl.command import MAX_PAGE_LINKS, NOT_STARTED, CrawlSummary, summarise_log
 from consentry.crawler.crawl.dataset import dataset_settings
 from consentry.crawler.crawl.errorlog import REASON_STAT_PREFIX, VERBOSITY_SETTING, DownloadErrorLog
 from consentry.crawler.crawl.items import ITEMS_PATH_SETTING, ItemsWriter
@@ -111,13 +111,13 @@ def run_crawl(
     url_list: UrlList | None = None,
     dataset: str = "",
     shard_size: int = 10_000,
-    max_page_links: int = 0,
+    max_page_links: int = MAX_PAGE_LINKS,
 ) -> CrawlSummary:
     """Crawl `urls` (or, given `url_list`, exactly the listed URLs) in this process (once per process:
     Twisted's reactor cannot restart); `UsageError` when another crawl holds `out_dir`, `ValueError` for a bad
     setting. The output files are replaced. `sitemaps`: also start from robots.txt's sitemaps (`--sitemaps`).
     `dataset` (`webdataset`/`parquet`) also writes the kept assets as shards under `out_dir`/dataset/.
-    `max_page_links`: links read from one page (0: the spider's default)."""
+    `max_page_links`: links read from one page at most."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = crawl_settings(out, settings_overrides or {}, verbosity=verbosity)
@@ -135,7 +135,7 @@ def run_crawl(
         process = AsyncCrawlerProcess(settings)
         crawler = process.create_crawler(AssetSpider)
         process.crawl(crawler, urls=list(urls), max_requests=max_requests, sitemaps=sitemaps, url_list=url_list,
-                      dataset=bool(dataset), **({"max_page_links": max_page_links} if max_page_links else {}))
+                      dataset=bool(dataset), max_page_links=max_page_links)
         process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     counts = summarise_log(Path(str(settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl")))
