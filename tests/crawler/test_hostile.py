@@ -20,7 +20,7 @@ from pathlib import Path
 import brotli
 import pytest
 
-from consentry.crawler.check.checker import Checker
+from consentry.crawler.check.checker import Checker, CheckResult
 from consentry.crawler.check.sources import HttpSource
 from consentry.crawler.cli import main
 from consentry.crawler.demo.server import Route, SiteServer
@@ -73,6 +73,16 @@ def listeners() -> Iterator[list[Listener]]:
 
 def _redirect(location: str) -> Route:
     return Route(302, (("Location", location),))
+
+
+def _check_in_process(url: str) -> tuple[Checker, CheckResult]:
+    """`url` checked by a `Checker` over the live source (loopback allowed), and the checker (its answers)."""
+    source = HttpSource("consentry", guard=FetchGuard(allow_private=True))
+    try:
+        checker = Checker(source, PolicyConfig())
+        return checker, checker.check(url)
+    finally:
+        source.close()
 
 
 def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -205,12 +215,7 @@ def test_licence_on_a_host_whose_robots_txt_disallows_it_is_not_fetched(servers:
     site = SiteServer({"/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
                        "/a.jpg": jpeg(("Link", f'<{licence}>; rel="license"; type="application/rsl+xml"'))}).start()
     servers.append(site)
-    source = HttpSource("consentry", guard=FetchGuard(allow_private=True))
-    try:
-        checker = Checker(source, PolicyConfig())
-        result = checker.check(site.url("/a.jpg"))
-    finally:
-        source.close()
+    checker, result = _check_in_process(site.url("/a.jpg"))
     assert result.decision is not None
     assert "/licences/l.xml" not in host.requested
     document = checker._documents[licence]  # the answer the core received
@@ -341,11 +346,7 @@ def test_check_fetches_at_most_the_cap_of_manifests_and_licences(servers: list[S
     servers.append(site)
     licences = "".join(f"License: {site.url(f'/l/{n}.xml')}\n" for n in range(3000))
     site.set_route("/robots.txt", Route.text(f"User-agent: *\nAllow: /\n{licences}"))
-    source = HttpSource("consentry", guard=FetchGuard(allow_private=True))
-    try:
-        result = Checker(source, PolicyConfig()).check(site.url("/a.jpg"))
-    finally:
-        source.close()
+    _, result = _check_in_process(site.url("/a.jpg"))
     assert result.decision is not None
     fetched_licences = [p for p in site.requested if p.startswith("/l/")]
     fetched_manifests = [p for p in site.requested if p.startswith("/m/")]
@@ -506,8 +507,8 @@ def _self_licensed_site() -> SiteServer:
         "/": html('<img src="/a.jpg">'),
         "/a.jpg": jpeg(),
     }).start()
-    site._server.routes["/robots.txt"] = Route.text(
-        f"User-agent: *\nDisallow: /private/\nLicense: {site.url('/private/l.xml')}\n")
+    site.set_route("/robots.txt", Route.text(
+        f"User-agent: *\nDisallow: /private/\nLicense: {site.url('/private/l.xml')}\n"))
     return site
 
 
@@ -527,11 +528,7 @@ def test_crawl_does_not_fetch_a_licence_its_own_robots_txt_disallows(servers: li
 def test_check_does_not_fetch_a_licence_its_own_robots_txt_disallows(servers: list[SiteServer]) -> None:
     site = _self_licensed_site()
     servers.append(site)
-    source = HttpSource("consentry", guard=FetchGuard(allow_private=True))
-    try:
-        result = Checker(source, PolicyConfig()).check(site.url("/a.jpg"))
-    finally:
-        source.close()
+    _, result = _check_in_process(site.url("/a.jpg"))
     assert result.decision is not None
     assert "/private/l.xml" not in site.requested
     assert "is disallowed by the robots.txt that names it" in json.dumps(result.decision.to_record())
