@@ -1,4 +1,5 @@
-"""The `consentry` console script: `check`, `crawl`, `demo`, `audit`, `registry`, `report`, `recheck` (docs/cli.md).
+"""The `consentry` console script: `check`, `crawl`, `demo`, `audit`, `registry`, `report`, `recheck`, `queue`
+(docs/cli.md).
 
 Exit codes: 0 success whatever the verdicts, 1 the command's own finding (audit mismatch), 2 bad usage or
 unreadable input — one line on stderr naming the problem, never a traceback. Each front end declares its
@@ -30,6 +31,7 @@ _COMMANDS = {
     "registry": "consentry.crawler.registry.command",
     "report": "consentry.crawler.report.command",
     "recheck": "consentry.crawler.recheck.command",
+    "queue": "consentry.crawler.queue.command",
 }
 
 

@@ -198,12 +198,28 @@ class SiteCache:
         return self._config.max_sitefile_bytes * SITE_FILE_DOWNLOAD_FACTOR
 
     async def fetch(self, url: str, kind: str) -> SiteFile:
-        """One document through the engine, redirects followed by hand (≤ 5), every status let through."""
-        site_file = await self._fetch(url, kind)
+        """One document through the engine, redirects followed by hand (≤ 5), every status let through; in a
+        distributed crawl, the cluster's one capture of it (`consentry.middlewares.cluster.SharedSiteFiles`)."""
+        shared = self._shared()
+        site_file = await (shared.fetch(url, kind, self._fetch) if shared is not None else self._fetch(url, kind))
         stats = self._crawler.stats
         if stats is not None:
             stats.inc_value(f"consent/sitefile/{_STAT_KINDS.get(kind, kind)}/{site_file.status.value}")
         return site_file
+
+    def _shared(self) -> Any:
+        """The run's `SharedSiteFiles` in a distributed crawl (`CONSENT_REDIS_URL`), else None."""
+        settings = getattr(self._crawler, "settings", None)
+        if settings is None or not settings.get("CONSENT_REDIS_URL"):
+            return None
+        from consentry.middlewares.cluster import SharedSiteFiles, run_of
+
+        run = run_of(self._crawler)
+        if run is None:
+            return None
+        lock_ms = int((settings.getfloat("DOWNLOAD_TIMEOUT", 180.0) + 5.0) * 1000)
+        return SharedSiteFiles.install(run, ttl=self._config.sitefile_ttl, unreachable_ttl=self._unreachable_ttl,
+                                       lock_ms=lock_ms)
 
     async def _fetch(self, url: str, kind: str) -> SiteFile:
         target = url

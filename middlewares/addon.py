@@ -3,7 +3,8 @@
 To activate it, add ``ADDONS = {"consentry.middlewares.addon.ConsentAddon": 0}`` to the project settings. It
 installs the components at their orders (downloader: `FetchGuardMiddleware` 50, `SiteFilesMiddleware` 100,
 `AssetConsentMiddleware` 120, `OriginPolitenessMiddleware` 950 (download slots per origin, `Retry-After`);
-spider: `ConsentTagMiddleware` 800; extensions: `DecisionLogExtension` and `WarcExtension` 500), turns
+spider: `ConsentTagMiddleware` 800; extensions: `DecisionLogExtension` and `WarcExtension` 500,
+`ClusterExtension` 510 — a distributed crawl's run, only with `CONSENT_REDIS_URL`), turns
 Scrapy's `RobotsTxtMiddleware` off (it lets requests through when robots.txt is unreachable, where RFC 9309
 §2.3.1.4 asks for complete disallow; `SiteFilesMiddleware` applies robots.txt instead), sets every `CONSENT_*`
 default and a User-Agent carrying `CONSENT_AGENT` at add-on priority (the project's own settings win), and
@@ -22,6 +23,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from consentry.middlewares._config import consent_enabled
 from consentry.middlewares.assets import AssetConsentMiddleware
+from consentry.middlewares.cluster import ClusterExtension
 from consentry.middlewares.decisionlog import DecisionLogExtension
 from consentry.middlewares.fetchguard import FetchGuardMiddleware
 from consentry.middlewares.politeness import OriginPolitenessMiddleware
@@ -48,7 +50,7 @@ COMPONENTS: dict[str, tuple[tuple[type, int], ...]] = {
         (OriginPolitenessMiddleware, 950),
     ),
     "SPIDER_MIDDLEWARES": ((ConsentTagMiddleware, 800),),
-    "EXTENSIONS": ((DecisionLogExtension, 500), (WarcExtension, 500)),
+    "EXTENSIONS": ((DecisionLogExtension, 500), (WarcExtension, 500), (ClusterExtension, 510)),
 }
 
 

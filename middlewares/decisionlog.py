@@ -5,7 +5,9 @@ emitted — before the request is ignored or the item produced — so an interru
 applied and leaves no torn line. A line that cannot be written (a full disk) is not on disk, the listener
 raises `OutputWriteError` — `emit_decision` then withholds the response the decision was about — and the
 crawl is stopped (`consentry crawl` exits 1). Stats: `consent/action/<action>`,
-`consent/signal/<mechanism>/<verdict>`, `consent/output_error`. Enabled by `CONSENT_LOG_PATH`.
+`consent/signal/<mechanism>/<verdict>`, `consent/output_error`. Enabled by `CONSENT_LOG_PATH`. In a distributed
+crawl each record also carries `run` (`consentry.middlewares.cluster.run_fields`: run id, worker, attempt,
+the site-file captures decided on).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from scrapy.exceptions import NotConfigured
 
 from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares.cluster import run_fields
 from consentry.middlewares.signals import consent_decision
 
 if TYPE_CHECKING:
     from typing import Self
 
+    from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -63,10 +67,14 @@ class DecisionLogExtension:
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
-    def log_decision(self, decision: Decision, **_: Any) -> None:
+    def log_decision(self, decision: Decision, request: Request | None = None, **_: Any) -> None:
         """Write one whole line, then count it; `OutputWriteError` (crawl stopped) when it cannot be written."""
         if self._file is not None:
-            line = json.dumps(decision.to_record(), ensure_ascii=False, sort_keys=False) + "\n"
+            record = decision.to_record()
+            run = run_fields(self.crawler, request, decision.url)
+            if run is not None:
+                record["run"] = run
+            line = json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n"
             try:
                 self._file.append(line.encode("utf-8"))
             except OutputWriteError as exc:

@@ -22,6 +22,10 @@ known: one request in flight at a time, each starting at least that many seconds
 to the origin ended (the interval is capped at `CONSENT_MAX_CRAWL_DELAY`; the site files fetched together
 before robots.txt is read are the only requests not paced). This holds on top of Scrapy's own concurrency,
 `DOWNLOAD_DELAY` and AutoThrottle, which can only make the origin slower still.
+
+In a distributed crawl (`CONSENT_REDIS_URL`, `consentry.middlewares.cluster`) the origin's next free slot and
+its Retry-After hold are also kept in Redis: every request waits for the cluster's slot, so the Crawl-delay
+holds between the requests of all workers, and a Retry-After one worker received holds the others too.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import asyncio
 import logging
 import time
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares._sitecache import site_cache
@@ -75,7 +79,7 @@ class OriginPolitenessMiddleware:
 
     def __init__(
         self, *, max_retry_after: int, concurrency: int, slot_concurrency: Mapping[str, int] | None = None,
-        cache: SiteCache | None = None, max_crawl_delay: float = 0.0,
+        cache: SiteCache | None = None, max_crawl_delay: float = 0.0, crawler: Crawler | None = None,
     ) -> None:
         self.max_retry_after = max_retry_after
         self.concurrency = concurrency
@@ -88,6 +92,7 @@ class OriginPolitenessMiddleware:
         self._paced: dict[str, asyncio.Lock] = {}  # origin -> the one request in flight while paced
         self._pacing: dict[Request, tuple[str, asyncio.Lock]] = {}
         self._ended: dict[str, float] = {}  # origin -> time.monotonic() the last paced request ended
+        self._crawler = crawler  # a distributed crawl's: its run keeps the slots and holds in Redis
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -106,7 +111,26 @@ class OriginPolitenessMiddleware:
             slot_concurrency=slots,
             cache=site_cache(crawler, consent),
             max_crawl_delay=float(consent.max_crawl_delay),
+            crawler=crawler if settings.get("CONSENT_REDIS_URL") else None,
         )
+
+    def _run(self) -> Any:
+        if self._crawler is None:
+            return None
+        from consentry.middlewares.cluster import run_of
+
+        return run_of(self._crawler)
+
+    async def _shared_slot(self, origin: str, delay: float) -> None:
+        """A distributed crawl: wait for the origin's next slot in the whole cluster (its Crawl-delay after
+        any worker's last request, and any worker's Retry-After hold)."""
+        run = self._run()
+        if run is None:
+            return
+        wait = await run.call("pacing", run.store.next_slot, origin, delay)
+        if wait > 0:
+            logger.debug("pacing a request to %s: %.1f s (shared slot)", origin, wait)
+            await asyncio.sleep(wait)
 
     def crawl_delay(self, origin: str) -> float:
         """Seconds between two requests to `origin` that its robots.txt asks for (0 while it is not known yet —
@@ -120,6 +144,7 @@ class OriginPolitenessMiddleware:
         ended has passed."""
         delay = self.crawl_delay(origin)
         if delay <= 0:
+            await self._shared_slot(origin, 0.0)
             return
         lock = self._paced.setdefault(origin, asyncio.Lock())
         await lock.acquire()
@@ -127,6 +152,7 @@ class OriginPolitenessMiddleware:
         while (wait := self._ended.get(origin, float("-inf")) + delay - time.monotonic()) > 0:
             logger.debug("pacing a request to %s: %.1f s (robots.txt crawl delay)", origin, wait)
             await asyncio.sleep(wait)
+        await self._shared_slot(origin, delay)
 
     def _semaphore(self, slot: str) -> asyncio.Semaphore:
         semaphore = self._semaphores.get(slot)
@@ -191,5 +217,11 @@ class OriginPolitenessMiddleware:
         origin = origin_of(request.url)
         until = time.monotonic() + seconds
         self._held_until[origin] = max(self._held_until.get(origin, 0.0), until)
+        run = self._run()
+        if run is not None:
+            try:
+                run.store.hold(origin, seconds)
+            except Exception as exc:  # the hold still applies here; other workers learn it from their own 429
+                logger.warning("Retry-After of %s not shared: %s", origin, exc)
         logger.info("%s answered %d with Retry-After: holding the origin %.1f s", origin, response.status, seconds)
         return response

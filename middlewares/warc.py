@@ -40,6 +40,7 @@ from consentry.middlewares.adapters.warcformat import (
     fetch_failure_payload,
     warcinfo_fields,
 )
+from consentry.middlewares.cluster import run_fields
 from consentry.middlewares.signals import consent_decision, consent_fetch_failed
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ class WarcExtension:
         self, decision: Decision, request: Request, response: Response | None = None, **_: Any
     ) -> None:
         """A `metadata` record holding the decision, concurrent to the response it judged."""
-        payload = decision_payload(decision)
+        payload = decision_payload(decision, run_fields(self.crawler, request, decision.url))
         headers = {"Content-Type": METADATA_CONTENT_TYPE}
         record_id = request.meta.get(RECORD_ID_META) if response is not None else None
         if record_id:

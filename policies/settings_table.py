@@ -165,6 +165,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONSENT_LOG_PATH", None, "file path", "the decision log (JSON lines); unset disables it"),
     Setting("CONSENT_WARC_PATH", None, "file path", "the crawl's WARC; unset disables it"),
     Setting(
+        "CONSENT_REDIS_URL", None, "redis://HOST:PORT/DB",
+        "a distributed crawl: workers share the run's queue, site files and politeness in this Redis "
+        "(docs/distributed.md); unset: one process",
+    ),
+    Setting("CONSENT_RUN_ID", None, "text", "the distributed run's name (its Redis keys); required with CONSENT_REDIS_URL"),
+    Setting("CONSENT_WORKER_ID", None, "text", "this worker's name in the run (default: HOST-PID)"),
+    Setting(
+        "CONSENT_IDLE_TIMEOUT", 10.0, "seconds",
+        "a worker stops once the run has had nothing pending and nothing in flight for this long",
+    ),
+    Setting(
+        "CONSENT_LEASE_TIMEOUT", 60.0, "seconds",
+        "a leased URL not acknowledged (its worker died) goes back to the queue after this long",
+    ),
+    Setting(
+        "CONSENT_REDIS_RETRY", 30.0, "seconds",
+        "how long Redis errors are retried before the worker stops (never deciding without the shared view)",
+    ),
+    Setting(
         "CONSENT_PROGRESS", False, "boolean",
         "a running count on stderr (`consentry crawl` turns it on when stderr is a terminal)",
     ),

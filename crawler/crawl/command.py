@@ -4,7 +4,8 @@ dropped / skipped, denied-but-kept in tag mode, the "decided by" table, download
 stopped. The summary goes to stdout, or to stderr when `--json` puts a machine-readable summary on stdout
 (the same convention as `demo` and `audit`); `-q` prints none. Exit codes (`consentry.crawler.exitcodes`): 0
 finished; 1 stopped early (an output file could not be written, a CLOSESPIDER_* limit); 2 bad input (URL,
-`-o`, a `--set` value — checked before the engine starts — or another crawl holds DIR); 130 interrupted
+`-o`, a `--set` value — checked before the engine starts —, another crawl holds DIR, or with `--redis` an
+unreachable Redis or a run this worker may not join — checked before anything is written); 130 interrupted
 (Ctrl-C). The arguments, the checks that need no Scrapy and the summary are here; the crawl itself is
 `consentry.crawler.crawl.runner.run_crawl` (reused by `consentry demo`), imported only when a crawl runs.
 """
@@ -24,7 +25,13 @@ from urllib.parse import urlsplit
 
 from consentry.crawler import exitcodes
 from consentry.crawler.cli import verbosity
-from consentry.crawler.crawl.listargs import add_list_arguments, list_overrides, list_summary_lines, open_list
+from consentry.crawler.crawl.listargs import (
+    add_distributed_arguments,
+    add_list_arguments,
+    list_overrides,
+    list_summary_lines,
+    open_list,
+)
 from consentry.crawler.errors import UsageError
 from consentry.crawler.helptext import examples, purposes_epilog, purposes_help
 from consentry.policies.combine import resolve
@@ -308,6 +315,8 @@ _EXAMPLES = (
      "honour a works registry (CONSENT_REGISTRY) and a list of excluded domains"),
     ("consentry crawl https://example.org/ --depth 0 --max-requests 0 --set DOWNLOAD_DELAY=1",
      "no depth or request limit, one second between requests"),
+    ("consentry crawl --redis redis://10.0.0.5:6379/0 --run-id may -o out",
+     "one worker of distributed run `may` (seeded by consentry queue push; docs/distributed.md)"),
 )
 
 
@@ -350,6 +359,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="any Scrapy or CONSENT_* setting, repeatable (README \"Settings\")")
     crawl.add_argument("--json", action="store_true",
                        help="print a machine-readable summary on stdout (the human one goes to stderr)")
+    add_distributed_arguments(crawl)
     return crawl
 
 
@@ -422,6 +432,10 @@ def max_requests_of(args: argparse.Namespace, *, listed: bool) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run `consentry crawl`; bad arguments, output directory or settings raise `UsageError` (exit 2)."""
+    if args.redis:
+        from consentry.crawler.crawl.distributed import run_worker
+
+        return run_worker(args, _overrides(args))
     overrides = _overrides(args)
     url_list = open_list(args)  # an unusable list is refused before DIR is made
     check_output_dir(args.output)

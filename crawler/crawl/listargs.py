@@ -13,7 +13,10 @@ from typing import Any
 from consentry.crawler.crawl.urllist import UrlList, open_url_list
 from consentry.crawler.errors import UsageError
 
-__all__ = ["add_list_arguments", "list_overrides", "list_summary_lines", "open_list", "require_pyarrow"]
+__all__ = [
+    "add_distributed_arguments", "add_list_arguments", "list_overrides", "list_summary_lines", "open_list",
+    "require_pyarrow",
+]  # fmt: skip
 
 _DATASETS = ("webdataset", "parquet")
 
@@ -35,6 +38,32 @@ def add_list_arguments(parser: argparse.ArgumentParser) -> None:
                         help="samples per dataset shard")
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected seconds > 0")
+    return seconds
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `crawl`'s distributed-run options (docs/distributed.md)."""
+    from consentry.crawler.queue.command import add_redis_arguments
+
+    group = parser.add_argument_group("distributed crawl (docs/distributed.md)")
+    add_redis_arguments(group, required=False)  # type: ignore[arg-type]
+    group.add_argument("--worker-id", metavar="NAME",
+                       help="this worker's name in the run and in its output file names (default: HOST-PID)")
+    group.add_argument("--idle-timeout", type=_seconds, metavar="S",
+                       help="stop once the run has had nothing pending or in flight for S seconds "
+                            "(CONSENT_IDLE_TIMEOUT, default 10)")
+    group.add_argument("--lease-timeout", type=_seconds, metavar="S",
+                       help="re-queue a URL whose worker has not acknowledged it after S seconds "
+                            "(CONSENT_LEASE_TIMEOUT, default 60)")
+
+
 def require_pyarrow(what: str) -> None:
     """`UsageError` (one line, exit 2) naming the `dataset` extra when pyarrow is not installed."""
     try:
@@ -54,13 +83,16 @@ def list_overrides(args: argparse.Namespace) -> dict[str, Any]:
     links: list mode follows none)."""
     if args.url_file is not None and args.urls:
         raise UsageError("give URL arguments or --urls FILE, not both")
-    if args.url_file is None and not args.urls:
+    redis = getattr(args, "redis", None)
+    if redis and args.urls:
+        raise UsageError("--redis: a worker crawls the run's queue; seed it with --urls FILE or consentry queue push")
+    if args.url_file is None and not args.urls and not redis:
         raise UsageError("nothing to crawl: give start URLs or --urls FILE")
     if args.shard_size < 1:
         raise UsageError("--shard-size must be 1 or more")
     if args.dataset:
         require_pyarrow(f"--dataset {args.dataset}")
-    return {"CONSENT_FOLLOW_DROPPED_PAGES": False} if args.url_file is not None else {}
+    return {"CONSENT_FOLLOW_DROPPED_PAGES": False} if args.url_file is not None or redis else {}
 
 
 def open_list(args: argparse.Namespace) -> UrlList | None:

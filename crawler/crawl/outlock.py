@@ -3,7 +3,8 @@
 `DIR/.consentry.lock` is held with an exclusive `flock(2)` for the whole crawl and holds the crawl's pid; a
 second crawl into the same directory is refused (`UsageError`, exit 2, naming the other crawl's pid) before
 it touches any file there. The kernel releases the lock when the process ends, however it ends (SIGKILL
-included), so a stale lock file never blocks a later crawl.
+included), so a stale lock file never blocks a later crawl. A distributed worker locks its own
+`DIR/RUN.WORKER.consentry.lock` (`prefix`): workers share DIR, each writing its own files.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ LOCK_NAME = ".consentry.lock"
 class OutputLock:
     """The lock of one output directory; a context manager."""
 
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / LOCK_NAME
+    def __init__(self, out_dir: Path, prefix: str = "") -> None:
+        self.path = out_dir / (prefix + LOCK_NAME if prefix else LOCK_NAME)
         self._fd: int | None = None
 
     def acquire(self) -> None:

@@ -48,15 +48,16 @@ def _logging(settings: Settings, verbosity: int) -> None:
         settings.set("LOG_FORMAT", "%(levelname)s: %(message)s", priority="project")
 
 
-def crawl_settings(out_dir: Path, overrides: Mapping[str, Any], *, verbosity: int = 0) -> Any:
-    """The project settings plus output paths and overrides, `CONSENT_*` and the overridden Scrapy settings
-    checked (`ValueError` naming the setting)."""
+def crawl_settings(out_dir: Path, overrides: Mapping[str, Any], *, verbosity: int = 0, prefix: str = "") -> Any:
+    """The project settings plus output paths (each file name starting with `prefix`: a distributed worker's
+    `RUN.WORKER.`) and overrides, `CONSENT_*` and the overridden Scrapy settings checked (`ValueError` naming
+    the setting)."""
     settings = Settings()
     settings.setmodule("consentry.crawler.settings", priority="project")
     _logging(settings, verbosity)
-    settings.set("CONSENT_LOG_PATH", str(out_dir / "decisions.jsonl"), priority="project")
-    settings.set("CONSENT_WARC_PATH", str(out_dir / "crawl.warc.gz"), priority="project")
-    settings.set(ITEMS_PATH_SETTING, str(out_dir / "items.jsonl"), priority="project")
+    settings.set("CONSENT_LOG_PATH", str(out_dir / f"{prefix}decisions.jsonl"), priority="project")
+    settings.set("CONSENT_WARC_PATH", str(out_dir / f"{prefix}crawl.warc.gz"), priority="project")
+    settings.set(ITEMS_PATH_SETTING, str(out_dir / f"{prefix}items.jsonl"), priority="project")
     extensions = dict(settings.getdict("EXTENSIONS"))
     extensions[ItemsWriter] = 500
     extensions[DownloadErrorLog] = 550
@@ -112,21 +113,24 @@ def run_crawl(
     dataset: str = "",
     shard_size: int = 10_000,
     max_page_links: int = MAX_PAGE_LINKS,
+    prefix: str = "",
 ) -> CrawlSummary:
     """Crawl `urls` (or, given `url_list`, exactly the listed URLs) in this process (once per process:
     Twisted's reactor cannot restart); `UsageError` when another crawl holds `out_dir`, `ValueError` for a bad
     setting. The output files are replaced. `sitemaps`: also start from robots.txt's sitemaps (`--sitemaps`).
     `dataset` (`webdataset`/`parquet`) also writes the kept assets as shards under `out_dir`/dataset/.
-    `max_page_links`: links read from one page at most."""
+    `max_page_links`: links read from one page at most. `prefix` (a distributed worker's `RUN.WORKER.`): the
+    spider takes its URLs from the run's Redis queue (`settings_overrides` name it), the output files and the
+    dataset folder are named by it and the lock is the worker's own, so workers can share `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    settings = crawl_settings(out, settings_overrides or {}, verbosity=verbosity)
+    settings = crawl_settings(out, settings_overrides or {}, verbosity=verbosity, prefix=prefix)
     if dataset:
-        dataset_settings(settings, out / "dataset", dataset, shard_size,
+        dataset_settings(settings, out / "dataset" / prefix.rstrip("."), dataset, shard_size,
                          url_list.caption_column if url_list is not None else "caption")
     outputs = output_paths(settings)
     _check_outputs(settings)
-    with OutputLock(out):
+    with OutputLock(out, prefix.rstrip(".")):
         for path in outputs:
             try:
                 path.unlink(missing_ok=True)
@@ -135,7 +139,7 @@ def run_crawl(
         process = AsyncCrawlerProcess(settings)
         crawler = process.create_crawler(AssetSpider)
         process.crawl(crawler, urls=list(urls), max_requests=max_requests, sitemaps=sitemaps, url_list=url_list,
-                      dataset=bool(dataset), max_page_links=max_page_links)
+                      dataset=bool(dataset), max_page_links=max_page_links, cluster=bool(prefix))
         process.start()
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     counts = summarise_log(Path(str(settings.get("CONSENT_LOG_PATH") or out / "decisions.jsonl")))

@@ -10,6 +10,9 @@ against `max_requests` with the spider's own requests. Page requests carry `cons
 needed for links even when the page is dropped, so they are never withheld before download). With `sitemaps`,
 the `Sitemap:` lines of the start origins' robots.txt add start pages (`consentry.crawler.spiders.sitemaps`).
 
+Distributed mode (`cluster`, `consentry crawl --redis`): the requests are the rows this worker leases from the
+run's Redis queue (`consentry.middlewares.cluster.ClusterRun.requests`), handled as listed URLs.
+
 List mode (`url_list`, a `consentry.crawler.crawl.urllist.UrlList`): exactly the listed URLs are fetched and no
 link is followed. `start()` pulls the list lazily — a batch of `LIST_REFILL` requests, then it waits until
 the scheduler is empty again — so however long the list, memory holds one batch (requests bypass Scrapy's
@@ -141,7 +144,7 @@ class AssetSpider(scrapy.Spider):
 
     def __init__(self, urls: Sequence[str] | str = (), max_requests: int | str = 0, sitemaps: bool | str = False,
                  *, url_list: UrlList | None = None, dataset: bool = False,
-                 max_page_links: int | str = MAX_PAGE_LINKS, **kwargs: Any) -> None:
+                 max_page_links: int | str = MAX_PAGE_LINKS, cluster: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.start_urls = [u for u in (urls.split(",") if isinstance(urls, str) else urls) if u]
         self.sites = frozenset(site_of(u) for u in self.start_urls)
@@ -150,6 +153,7 @@ class AssetSpider(scrapy.Spider):
         self.sitemaps = str(sitemaps).lower() in ("1", "true", "yes")
         self.url_list = url_list
         self.dataset = dataset
+        self.cluster = cluster
         self._seen: set[str] = set()
         self._listed = 0
         self._sitemaps: Any = None
@@ -173,6 +177,14 @@ class AssetSpider(scrapy.Spider):
 
     async def start(self) -> Any:
         """The start URLs (or the listed URLs), counted against the request limit."""
+        if self.cluster:
+            from consentry.middlewares.cluster import run_of
+
+            run = run_of(self.crawler)
+            if run is not None:
+                async for request in run.requests(self._leased_request):
+                    yield request
+            return
         if self.url_list is not None:
             async for request in self._list_requests(self.url_list):
                 yield request
@@ -217,6 +229,24 @@ class AssetSpider(scrapy.Spider):
             self._listed += 1
             yield scrapy.Request(listed.url, callback=self.parse_listed, dont_filter=True,
                                  meta={LISTED_META: (listed.url, listed.columns)})
+
+    def _leased_request(self, lease: Any) -> scrapy.Request:
+        """A distributed crawl's request for one leased row (`consentry.middlewares.cluster`)."""
+        from consentry.middlewares.cluster import LEASE_META
+
+        return scrapy.Request(lease.url, callback=self.parse_listed, errback=self.leased_failed, dont_filter=True,
+                              meta={LISTED_META: (lease.url, lease.columns), LEASE_META: lease})
+
+    def leased_failed(self, failure: Any) -> None:
+        """A leased request ended without a response (a download error, a `skip`): its outcome is final and
+        acknowledged — unless the shared view was unreachable, which leaves the URL to its lease."""
+        from consentry.middlewares.cluster import LEASE_META, SharedViewUnavailable, run_of
+
+        run = run_of(self.crawler)
+        lease = failure.request.meta.get(LEASE_META) if hasattr(failure, "request") else None
+        if run is None or lease is None or failure.check(SharedViewUnavailable):
+            return
+        run.acknowledge(lease)
 
     async def _scheduler_drained(self) -> None:
         """Wait until Scrapy's scheduler has handed every request to the downloader."""

@@ -101,9 +101,12 @@ def policy_from_warcinfo(text: str) -> tuple[PolicyConfig | None, str | None]:
     return config, None
 
 
-def decision_payload(decision: Decision) -> bytes:
-    """The `metadata` payload of one decision."""
-    return json.dumps(decision.to_record(), ensure_ascii=False).encode("utf-8")
+def decision_payload(decision: Decision, run: Mapping[str, object] | None = None) -> bytes:
+    """The `metadata` payload of one decision (with its distributed run's `run` object, when given)."""
+    record = decision.to_record()
+    if run is not None:
+        record["run"] = dict(run)
+    return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
 def fetch_failure_payload(url: str, detail: str) -> bytes:

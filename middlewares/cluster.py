@@ -1,0 +1,367 @@
+"""Many workers, one crawl: the shared run in Redis seen from one Scrapy crawler (docs/distributed.md).
+
+Enabled by `CONSENT_REDIS_URL` and `CONSENT_RUN_ID` (`consentry crawl --redis URL --run-id ID`). One
+`ClusterRun` per crawler (`run_of(crawler)`) holds the worker's leases of the run's reliable queue
+(`consentry.middlewares._redisrun`) and gives every consent component the run's shared view:
+
+* the spider's `start()` takes its requests from `ClusterRun.requests` — rows leased a batch at a time (at
+  most `CONCURRENT_REQUESTS` held), leases renewed by a heartbeat every third of `CONSENT_LEASE_TIMEOUT`;
+  the generator ends when the whole run has stayed empty (nothing pending, nothing leased by any worker) for
+  `CONSENT_IDLE_TIMEOUT` seconds.
+* a lease is acknowledged once its outcome is on disk: a `skip`/`drop` decision after the decision log and the
+  WARC wrote it (`ClusterExtension` listens after them), a `keep` once its item went through the pipelines, a
+  download error in the request's errback. A worker killed before that leaves the lease to expire: another
+  worker re-queues and decides the URL again, its record marked `run.attempt` > 1.
+* site files (`SharedSiteFiles`): one worker fetches each document per TTL under a Redis lock and stores the
+  capture (status, content type, body, fetched_at, SHA-256); the others wait for it and decide on the same bytes.
+  Each decision records the captures of its origin (`run.sitefiles`: URL -> SHA-256).
+* politeness (`consentry.middlewares.politeness`): the Crawl-delay slot and the Retry-After hold of an origin
+  are kept in Redis, so the delay holds between any two requests of the whole cluster.
+
+A Redis error is retried for `CONSENT_REDIS_RETRY` seconds (a restarted server that kept its data is simply
+reconnected to); past that, or when the run's state is gone, the crawl is stopped (`redis_unavailable`,
+`redis_run_lost`) and the URLs it held are left to their leases: no decision is ever made without the
+shared view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from consentry.middlewares._redisrun import Lease, RunMismatch, RunStore, connect
+from consentry.middlewares.signals import consent_decision
+from consentry.policies.evaluate import origin_of
+from consentry.policies.model import FetchStatus, SiteFile
+from consentry.policies.version import VERSION
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+__all__ = [
+    "LEASE_META",
+    "ClusterExtension",
+    "ClusterRun",
+    "SharedSiteFiles",
+    "SharedViewUnavailable",
+    "run_fields",
+    "run_identity",
+    "run_of",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Request meta holding the `Lease` a listed request was made from.
+LEASE_META = "consentry_lease"
+_RUNS: weakref.WeakKeyDictionary[Crawler, ClusterRun | None] = weakref.WeakKeyDictionary()
+_POLL = 0.2  # seconds between two looks at an empty queue
+
+
+class SharedViewUnavailable(RuntimeError):
+    """Redis could not be reached for the shared view: the request is neither decided nor acknowledged."""
+
+
+def run_identity(config_sha256: str) -> dict[str, str]:
+    """What every worker of a run must share: the consentry version and the policy digest."""
+    return {"consentry": VERSION, "config_sha256": config_sha256}
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+class ClusterRun:
+    """One worker's membership of a run: its leases, the shared site files, the politeness slots."""
+
+    def __init__(self, crawler: Crawler, store: RunStore, worker: str, *, lease_timeout: float,
+                 idle_timeout: float, retry: float, batch: int) -> None:
+        self.crawler = crawler
+        self.store = store
+        self.worker = worker
+        self.lease_ms = int(lease_timeout * 1000)
+        self.idle_timeout = idle_timeout
+        self.retry = retry
+        self.batch = max(1, batch)
+        self.held: dict[str, Lease] = {}
+        self.stopped = ""
+        self.shared: SharedSiteFiles | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClusterRun | None:
+        """The run `CONSENT_REDIS_URL`/`CONSENT_RUN_ID` name, joined (`RunMismatch`, `ValueError`); None when
+        `CONSENT_REDIS_URL` is unset."""
+        from consentry.middlewares._config import consent_settings
+
+        settings = crawler.settings
+        url = settings.get("CONSENT_REDIS_URL")
+        if not url:
+            return None
+        run_id = str(settings.get("CONSENT_RUN_ID") or "")
+        if not run_id:
+            raise ValueError("CONSENT_RUN_ID: a distributed crawl needs a run id (CONSENT_REDIS_URL is set)")
+        store = RunStore(connect(str(url)), run_id)
+        store.join(run_identity(consent_settings(settings).config.config_sha256))
+        worker = str(settings.get("CONSENT_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}")
+        return cls(crawler, store, worker, lease_timeout=settings.getfloat("CONSENT_LEASE_TIMEOUT"),
+                   idle_timeout=settings.getfloat("CONSENT_IDLE_TIMEOUT"),
+                   retry=settings.getfloat("CONSENT_REDIS_RETRY"), batch=settings.getint("CONCURRENT_REQUESTS"))
+
+    # -- Redis calls, retried ------------------------------------------------------------------------------------
+    async def call(self, what: str, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(*args)`, retried on connection errors for `retry` seconds; then `SharedViewUnavailable`
+        (and the crawl is stopped)."""
+        errors = _redis_errors()
+        deadline = time.monotonic() + self.retry
+        pause = 0.1
+        while True:
+            try:
+                return function(*args)
+            except errors as exc:
+                if time.monotonic() >= deadline:
+                    self.stop("redis_unavailable", f"Redis unreachable for {self.retry:.0f} s ({what}: {exc})")
+                    raise SharedViewUnavailable(f"Redis unreachable ({what}): {exc}") from None
+                logger.warning("Redis error during %s (%s); retrying", what, exc)
+                await asyncio.sleep(pause)
+                pause = min(2.0, pause * 2)
+
+    def stop(self, reason: str, message: str) -> None:
+        """Log `message` once and close the spider with `reason`."""
+        if self.stopped:
+            return
+        self.stopped = reason
+        logger.error("%s; stopping this worker (its unacknowledged URLs go back to the queue when their "
+                     "leases expire)", message)
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("consent/cluster/error", message)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+
+    # -- the queue -----------------------------------------------------------------------------------------------
+    async def requests(self, build: Callable[[Lease], Request]) -> AsyncIterator[Request]:
+        """Requests built from leased rows until the run stays empty for `idle_timeout` seconds."""
+        self._start_heartbeat()
+        idle_since: float | None = None
+        while not self.stopped:
+            room = self.batch - len(self.held)
+            if room <= 0:
+                await asyncio.sleep(0.02)
+                continue
+            try:
+                leases, requeued, pending, leased = await self.call(
+                    "leasing", self.store.lease, self.worker, room, self.lease_ms)
+            except SharedViewUnavailable:
+                return
+            except RunMismatch as exc:
+                self.stop("redis_run_lost", str(exc))
+                return
+            self._count("consent/cluster/requeued", requeued)
+            for lease in leases:
+                self.held[lease.member] = lease
+                self._count("consent/cluster/leased", 1)
+                if lease.attempt > 1:
+                    self._count("consent/cluster/redecided", 1)
+                yield build(lease)
+            if leases:
+                idle_since = None
+                continue
+            if pending or leased:
+                idle_since = None
+            else:
+                idle_since = idle_since if idle_since is not None else time.monotonic()
+                if time.monotonic() - idle_since >= self.idle_timeout:
+                    logger.info("the run's queue stayed empty for %.1f s: this worker is done", self.idle_timeout)
+                    return
+            await asyncio.sleep(_POLL)
+
+    def _count(self, key: str, value: int) -> None:
+        if value and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, value)
+
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
+        errors = _redis_errors()
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            try:
+                self.store.renew(self.worker, list(self.held), self.lease_ms)
+            except errors as exc:  # the leases may expire: other workers then decide those URLs again
+                logger.warning("Redis error renewing leases: %s", exc)
+
+    def close(self) -> None:
+        """Stop renewing leases (the spider closed)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+
+    def acknowledge(self, lease: Lease) -> None:
+        """The lease's outcome is on disk: mark its row done (once)."""
+        if self.held.pop(lease.member, None) is None:
+            return
+        try:
+            if self.store.ack(self.worker, lease.member):
+                self._count("consent/cluster/acknowledged", 1)
+            else:
+                self._count("consent/cluster/late_ack", 1)
+        except _redis_errors() as exc:  # the lease expires; another worker decides the URL again (marked)
+            logger.warning("Redis error acknowledging %s: %s", lease.url, exc)
+
+    # -- the decision record -------------------------------------------------------------------------------------
+    def record_fields(self, request: Request | None, url: str) -> dict[str, Any]:
+        """The decision record's `run` object: run id, worker, attempt, the origin's site-file digests."""
+        lease = request.meta.get(LEASE_META) if request is not None else None
+        shared = self.shared
+        fields: dict[str, Any] = {"id": self.store.run_id, "worker": self.worker,
+                                  "attempt": lease.attempt if isinstance(lease, Lease) else None}
+        fields["sitefiles"] = shared.digests_of(origin_of(url)) if shared is not None else {}
+        return fields
+
+
+def run_fields(crawler: Crawler | None, request: Request | None, url: str) -> dict[str, Any] | None:
+    """The decision record's `run` object in a distributed crawl (`ClusterRun.record_fields`), else None."""
+    if crawler is None or not crawler.settings.get("CONSENT_REDIS_URL"):
+        return None
+    run = run_of(crawler)
+    return run.record_fields(request, url) if run is not None else None
+
+
+def run_of(crawler: Crawler) -> ClusterRun | None:
+    """The crawler's one `ClusterRun` (built on first use from its settings), or None outside a distributed crawl."""
+    if crawler not in _RUNS:
+        _RUNS[crawler] = ClusterRun.from_crawler(crawler)
+    return _RUNS[crawler]
+
+
+def _capture_of(site_file: SiteFile, worker: str) -> dict[str, Any]:
+    return {
+        "url": site_file.url, "status": site_file.status.value, "http_status": site_file.http_status,
+        "body": site_file.body, "content_type": site_file.content_type, "detail": site_file.detail,
+        "truncated": site_file.truncated, "sha256": hashlib.sha256(site_file.body).hexdigest(),
+        "fetched_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "worker": worker,
+    }  # fmt: skip
+
+
+def _site_file(capture: dict[str, Any]) -> SiteFile:
+    return SiteFile(url=str(capture["url"]), status=FetchStatus(capture["status"]),
+                    http_status=capture.get("http_status"), body=bytes(capture["body"]),
+                    content_type=str(capture.get("content_type") or ""), detail=str(capture.get("detail") or ""),
+                    truncated=bool(capture.get("truncated")))
+
+
+class SharedSiteFiles:
+    """Site files and linked documents fetched once per TTL in the whole cluster (`SiteCache.fetch` asks it)."""
+
+    def __init__(self, run: ClusterRun, *, ttl: float, unreachable_ttl: float, lock_ms: int) -> None:
+        self.run = run
+        self.ttl = ttl
+        self.unreachable_ttl = unreachable_ttl
+        self.lock_ms = lock_ms
+        self.digests: dict[str, str] = {}  # site-file URL -> SHA-256 of the capture decided on
+
+    @classmethod
+    def install(cls, run: ClusterRun, *, ttl: float, unreachable_ttl: float, lock_ms: int) -> SharedSiteFiles:
+        """The run's one `SharedSiteFiles` (`ClusterRun.shared`)."""
+        if run.shared is None:
+            run.shared = cls(run, ttl=ttl, unreachable_ttl=unreachable_ttl, lock_ms=lock_ms)
+        return run.shared
+
+    def digests_of(self, origin: str) -> dict[str, str]:
+        """The SHA-256 of each capture of `origin` this worker decided on, by URL."""
+        return {url: digest for url, digest in sorted(self.digests.items()) if origin_of(url) == origin}
+
+    async def fetch(self, url: str, kind: str, fetch_here: Callable[[str, str], Awaitable[SiteFile]]) -> SiteFile:
+        """The cluster's capture of `url`: stored by another worker, or fetched here under the lock."""
+        run, stats = self.run, self.run.crawler.stats
+        pause = 0.02
+        while True:
+            capture = await run.call("reading a site file", run.store.capture, url)
+            if capture is not None:
+                self.digests[url] = str(capture["sha256"])
+                if stats is not None:
+                    stats.inc_value("consent/cluster/sitefile/shared")
+                return _site_file(capture)
+            if await run.call("locking a site file", run.store.lock, url, run.worker, self.lock_ms):
+                break
+            await asyncio.sleep(pause)  # another worker is fetching it
+            pause = min(0.5, pause * 2)
+        try:
+            site_file = await fetch_here(url, kind)
+        except BaseException:
+            await run.call("unlocking a site file", run.store.unlock, url, run.worker)
+            raise
+        ttl = self.unreachable_ttl if site_file.status is FetchStatus.UNREACHABLE else self.ttl
+        capture = _capture_of(site_file, run.worker)
+        await run.call("storing a site file", run.store.store_capture, url, capture, ttl)
+        self.digests[url] = str(capture["sha256"])
+        if stats is not None:
+            stats.inc_value("consent/cluster/sitefile/fetched")
+        return site_file
+
+
+class ClusterExtension:
+    """Joins the run at start-up (refusing a run with another policy), acknowledges leases, closes the run."""
+
+    def __init__(self, crawler: Crawler, run: ClusterRun) -> None:
+        self.crawler = crawler
+        self.run = run
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """`NotConfigured` outside a distributed crawl; `RunMismatch`/`ValueError` for a run it may not join."""
+        run = run_of(crawler)
+        if run is None:
+            raise NotConfigured("CONSENT_REDIS_URL is not set")
+        extension = cls(crawler, run)
+        crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def engine_started(self) -> None:
+        """Listen to decisions after the decision log and the WARC (connected at start-up, before this)."""
+        connect = self.crawler.signals.connect
+        connect(self.decided, signal=consent_decision)
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            connect(self.item_done, signal=signal)
+        connect(self.spider_error, signal=signals.spider_error)
+
+    def decided(self, decision: Any, request: Request, **_: Any) -> None:
+        """A `skip`/`drop` is final once logged; a `keep` waits for its item."""
+        lease = request.meta.get(LEASE_META)
+        if isinstance(lease, Lease) and decision.action.value != "keep":
+            self.run.acknowledge(lease)
+
+    def item_done(self, response: Any = None, **_: Any) -> None:
+        """The kept asset's item went through the pipelines (or was dropped there)."""
+        lease = getattr(response, "meta", {}).get(LEASE_META) if response is not None else None
+        if isinstance(lease, Lease):
+            self.run.acknowledge(lease)
+
+    def spider_error(self, failure: Any, response: Any = None, **_: Any) -> None:
+        """A callback failed on the response: its outcome is final (logged by Scrapy)."""
+        self.item_done(response)
+
+    def spider_closed(self) -> None:
+        """Stop renewing leases."""
+        self.run.close()
