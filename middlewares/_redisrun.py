@@ -140,7 +140,7 @@ def fingerprint(url: str) -> str:
     from scrapy import Request
     from scrapy_redis.dupefilter import RFPDupeFilter
 
-    return str(RFPDupeFilter.request_fingerprint(None, Request(url)))  # type: ignore[arg-type]
+    return str(RFPDupeFilter.request_fingerprint(None, Request(url)))
 
 
 def connect(url: str) -> Any:

@@ -98,7 +98,9 @@ class ClusterRun:
         self.idle_timeout = idle_timeout
         self.retry = retry
         self.batch = max(1, batch)
-        self.held: dict[str, Lease] = {}
+        self.held: dict[str, Lease] = {}  # leased, outcome not on disk yet
+        self.parked: dict[str, Lease] = {}  # kept, waiting for their dataset shard to be published
+        self.flushers: list[Callable[[], None]] = []  # publish the open dataset shard (`DatasetWriter`)
         self.stopped = ""
         self.shared: SharedSiteFiles | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -184,6 +186,11 @@ class ClusterRun:
             if leases:
                 idle_since = None
                 continue
+            if not pending and self.parked and not self.held:
+                for flush in self.flushers:  # the queue ran dry: publish the open shard, acknowledging it
+                    flush()
+                await asyncio.sleep(_POLL)
+                continue
             if pending or leased:
                 idle_since = None
             else:
@@ -206,7 +213,7 @@ class ClusterRun:
         while True:
             await asyncio.sleep(self.lease_ms / 3000)
             try:
-                self.store.renew(self.worker, list(self.held), self.lease_ms)
+                self.store.renew(self.worker, [*self.held, *self.parked], self.lease_ms)
             except errors as exc:  # the leases may expire: other workers then decide those URLs again
                 logger.warning("Redis error renewing leases: %s", exc)
 
@@ -216,9 +223,14 @@ class ClusterRun:
             self._heartbeat.cancel()
             self._heartbeat = None
 
+    def park(self, lease: Lease) -> None:
+        """A kept asset waits for its dataset shard: still leased (renewed), no longer in progress."""
+        if self.held.pop(lease.member, None) is not None:
+            self.parked[lease.member] = lease
+
     def acknowledge(self, lease: Lease) -> None:
         """The lease's outcome is on disk: mark its row done (once)."""
-        if self.held.pop(lease.member, None) is None:
+        if self.held.pop(lease.member, None) is None and self.parked.pop(lease.member, None) is None:
             return
         try:
             if self.store.ack(self.worker, lease.member):
@@ -342,9 +354,9 @@ class ClusterExtension:
         """Listen to decisions after the decision log and the WARC (connected at start-up, before this)."""
         connect = self.crawler.signals.connect
         connect(self.decided, signal=consent_decision)
-        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
-            connect(self.item_done, signal=signal)
-        connect(self.spider_error, signal=signals.spider_error)
+        connect(self.item_done, signal=signals.item_scraped)
+        for signal in (signals.item_dropped, signals.item_error, signals.spider_error):
+            connect(self.item_failed, signal=signal)
 
     def decided(self, decision: Any, request: Request, **_: Any) -> None:
         """A `skip`/`drop` is final once logged; a `keep` waits for its item."""
@@ -353,14 +365,20 @@ class ClusterExtension:
             self.run.acknowledge(lease)
 
     def item_done(self, response: Any = None, **_: Any) -> None:
-        """The kept asset's item went through the pipelines (or was dropped there)."""
+        """The kept asset's item went through the pipelines (or was dropped there); with a dataset, its lease
+        waits for the shard (`DatasetWriter` acknowledges it)."""
+        lease = getattr(response, "meta", {}).get(LEASE_META) if response is not None else None
+        if isinstance(lease, Lease):
+            if self.run.flushers:
+                self.run.park(lease)
+            else:
+                self.run.acknowledge(lease)
+
+    def item_failed(self, response: Any = None, **_: Any) -> None:
+        """An item dropped or failed in a pipeline: its outcome is final."""
         lease = getattr(response, "meta", {}).get(LEASE_META) if response is not None else None
         if isinstance(lease, Lease):
             self.run.acknowledge(lease)
-
-    def spider_error(self, failure: Any, response: Any = None, **_: Any) -> None:
-        """A callback failed on the response: its outcome is final (logged by Scrapy)."""
-        self.item_done(response)
 
     def spider_closed(self) -> None:
         """Stop renewing leases."""

@@ -12,6 +12,11 @@ A shard is written under a temporary name (`.NNNNN.tar.partial`) and renamed whe
 its index), so a crawl killed mid-shard leaves complete shards or none — never a torn one under a shard's
 name. Samples are streamed into the open shard; memory holds one shard's index rows, not its bodies
 (parquet mode buffers at most `PARQUET_ROW_GROUP` bodies).
+
+In a distributed crawl (`consentry.middlewares.cluster`) a kept asset's lease is acknowledged only once its
+shard is published, so a worker killed with a shard open leaves those URLs to be decided (and written) again by
+another worker: every kept asset is in exactly one published shard. When the run's queue runs dry the worker
+publishes its open shard early (`ClusterRun.flushers`), so no lease waits for a shard that would never fill.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import NotConfigured
 
-from consentry.crawler.spiders.assets import BODY_FIELD
+from consentry.crawler.spiders.assets import BODY_FIELD, LEASE_FIELD
 
 if TYPE_CHECKING:
     from typing import Self
@@ -259,6 +264,8 @@ class DatasetWriter:
         self.samples = 0
         self._shard: _Shard | None = None
         self._digits = max(4, len(str(shard_size - 1)))
+        self._leases: list[Any] = []  # a distributed crawl's leases of the open shard's samples
+        self._run: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -272,6 +279,12 @@ class DatasetWriter:
 
     def open_spider(self, spider: Any = None) -> None:
         """Start with an empty DIR/dataset/ (shards of an earlier crawl there are removed)."""
+        if self.crawler is not None and self.crawler.settings.get("CONSENT_REDIS_URL"):
+            from consentry.middlewares.cluster import run_of
+
+            self._run = run_of(self.crawler)
+            if self._run is not None:
+                self._run.flushers.append(self._close_shard)
         self.directory.mkdir(parents=True, exist_ok=True)
         for old in [*self.directory.glob("[0-9]*.tar"), *self.directory.glob("[0-9]*.parquet"),
                     *self.directory.glob(".*.partial")]:
@@ -279,9 +292,16 @@ class DatasetWriter:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         """Write the sample (the body is taken out of the item, which goes on to items.jsonl)."""
-        if not isinstance(item, dict) or BODY_FIELD not in item:
+        if not isinstance(item, dict):
+            return item
+        lease = item.pop(LEASE_FIELD, None)
+        if BODY_FIELD not in item:
+            if lease is not None and self._run is not None:
+                self._run.acknowledge(lease)
             return item
         body = item.pop(BODY_FIELD)
+        if lease is not None:
+            self._leases.append(lease)
         if self._shard is None:
             self._shard = _Shard(self.directory, self.shards, self.kind)
         key = f"{self.shards:05d}{len(self._shard.rows):0{self._digits}d}"
@@ -296,10 +316,15 @@ class DatasetWriter:
         return item
 
     def _close_shard(self) -> None:
+        """Publish the open shard; in a distributed crawl, then acknowledge its samples' leases."""
         if self._shard is not None:
             self._shard.close()
             self._shard = None
             self.shards += 1
+        leases, self._leases = self._leases, []
+        if self._run is not None:
+            for lease in leases:
+                self._run.acknowledge(lease)
 
     def close_spider(self, spider: Any = None) -> None:
         """Finish the open shard."""

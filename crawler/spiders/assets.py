@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "BODY_FIELD", "LISTED_META", "LIST_REFILL", "MAX_PAGE_LINKS", "MEDIA_EXTENSIONS", "AssetSpider", "page_links",
+    "BODY_FIELD", "LEASE_FIELD", "LISTED_META", "LIST_REFILL", "MAX_PAGE_LINKS", "MEDIA_EXTENSIONS", "AssetSpider", "page_links",
     "site_of",
 ]  # fmt: skip
 
@@ -65,6 +65,9 @@ LIST_REFILL = 256
 LISTED_META = "consentry_listed"
 #: The item field holding the response body for the dataset writer (never written to items.jsonl).
 BODY_FIELD = "_body"
+#: A distributed crawl with a dataset: the item field holding its lease, acknowledged by the dataset writer once
+#: the sample's shard is published (never written to items.jsonl).
+LEASE_FIELD = "_lease"
 
 
 def site_of(url: str) -> str:
@@ -182,8 +185,8 @@ class AssetSpider(scrapy.Spider):
 
             run = run_of(self.crawler)
             if run is not None:
-                async for request in run.requests(self._leased_request):
-                    yield request
+                async for leased in run.requests(self._leased_request):
+                    yield leased
             return
         if self.url_list is not None:
             async for request in self._list_requests(self.url_list):
@@ -301,6 +304,10 @@ class AssetSpider(scrapy.Spider):
         listed, columns = response.meta.get(LISTED_META) or (response.url, {})
         item["listed_url"] = listed
         item["columns"] = dict(columns)
+        if self.cluster and self.dataset:
+            from consentry.middlewares.cluster import LEASE_META
+
+            item[LEASE_FIELD] = response.meta.get(LEASE_META)
         decision = response.meta.get("consent")
         if decision is not None and hasattr(decision, "to_record"):
             from consentry.crawler.crawl.command import deciding_mechanisms
