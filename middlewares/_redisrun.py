@@ -15,7 +15,9 @@ of run RUN lives under `consentry:RUN:` (docs/distributed.md lists them):
   so a row is always in exactly one of pending / leased / done. `ack` removes a lease only for its owner.
 * `capture:URL-SHA1` (hash, expires after the site-file TTL) and `lock:URL-SHA1` (SET NX PX) — one site-file
   fetch per TTL in the whole cluster (`consentry.middlewares.cluster.SharedSiteFiles`).
-* `slot:ORIGIN` / `held:ORIGIN` — the origin's next request time (Crawl-delay) and its Retry-After hold.
+* `slot:ORIGIN` / `held:ORIGIN` / `places:ORIGIN` — the origin's next request time (Crawl-delay), its
+  Retry-After hold and its requests in flight in the whole cluster (tokens that expire, so a dead worker's
+  places come back).
 
 All times come from Redis (`TIME`) inside the scripts, so workers on machines with skewed clocks agree.
 A connection error is raised to the caller (`redis.exceptions.ConnectionError`); nothing here fails open.
@@ -99,14 +101,20 @@ end
 return n
 """
 
-#: The origin's next free request time: wait = max(next slot, Retry-After hold) - now; the slot moves on by
-#: the interval. Returns the milliseconds to wait.
+#: A place among the origin's requests in flight in the whole cluster (a sorted set of tokens, each expiring
+#: after ARGV[4] ms, so a dead worker's places come back) and the origin's next free request time:
+#: max(next slot, Retry-After hold); the slot then moves on by the interval. Returns the milliseconds to wait,
+#: or -1 when every place is taken.
 _SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if tonumber(ARGV[2]) > 0 and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[2]) then return -1 end
 local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'))
 local interval = tonumber(ARGV[1])
 if interval > 0 then redis.call('SET', KEYS[1], at + interval, 'PX', interval + 60000) end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3])
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]))
 return at - now
 """
 
@@ -338,13 +346,20 @@ class RunStore:
             self.client.delete(key)
 
     # -- politeness ------------------------------------------------------------------------------------------
-    def next_slot(self, origin: str, interval_s: float) -> float:
-        """Seconds until this worker may send the next request to `origin` (the later of the origin's next
-        slot and its Retry-After hold); the slot then moves on by `interval_s` for every worker."""
+    def next_slot(self, origin: str, interval_s: float, limit: int, token: str, hold_s: float) -> float | None:
+        """Take one of the `limit` places of `origin` in the whole cluster under `token` (held at most `hold_s`)
+        and return the seconds until this worker may send the request (the later of the origin's next slot and
+        its Retry-After hold; the slot then moves on by `interval_s` for every worker); None when every place is
+        taken (`limit` 0: no limit)."""
         self.round_trips += 1
-        wait_ms = self._slot(keys=[self.key(f"slot:{origin}"), self.key(f"held:{origin}")],
-                             args=[int(interval_s * 1000)])
-        return max(0.0, int(wait_ms) / 1000)
+        keys = [self.key(f"slot:{origin}"), self.key(f"held:{origin}"), self.key(f"places:{origin}")]
+        wait_ms = int(self._slot(keys=keys, args=[int(interval_s * 1000), limit, token, int(hold_s * 1000)]))
+        return None if wait_ms < 0 else wait_ms / 1000
+
+    def release(self, origin: str, token: str) -> None:
+        """Give back the place `token` holds among the origin's requests in flight."""
+        self.round_trips += 1
+        self.client.zrem(self.key(f"places:{origin}"), token)
 
     def hold(self, origin: str, seconds: float) -> None:
         """Hold `origin` for `seconds` in every worker (a Retry-After)."""

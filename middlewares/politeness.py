@@ -25,12 +25,15 @@ before robots.txt is read are the only requests not paced). This holds on top of
 
 In a distributed crawl (`CONSENT_REDIS_URL`, `consentry.middlewares.cluster`) the origin's next free slot and
 its Retry-After hold are also kept in Redis: every request waits for the cluster's slot, so the Crawl-delay
-holds between the requests of all workers, and a Retry-After one worker received holds the others too.
+holds between the requests of all workers, and a Retry-After one worker received holds the others too; the
+per-origin limit of requests in flight counts the requests of every worker (one place per request, given back
+with the response or the error, expiring after `DOWNLOAD_TIMEOUT` + 60 s should its worker die).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from email.utils import parsedate_to_datetime
@@ -80,6 +83,7 @@ class OriginPolitenessMiddleware:
     def __init__(
         self, *, max_retry_after: int, concurrency: int, slot_concurrency: Mapping[str, int] | None = None,
         cache: SiteCache | None = None, max_crawl_delay: float = 0.0, crawler: Crawler | None = None,
+        download_timeout: float = 180.0,
     ) -> None:
         self.max_retry_after = max_retry_after
         self.concurrency = concurrency
@@ -93,6 +97,9 @@ class OriginPolitenessMiddleware:
         self._pacing: dict[Request, tuple[str, asyncio.Lock]] = {}
         self._ended: dict[str, float] = {}  # origin -> time.monotonic() the last paced request ended
         self._crawler = crawler  # a distributed crawl's: its run keeps the slots and holds in Redis
+        self._places: dict[Request, tuple[str, str]] = {}  # request -> (origin, token) of its cluster place
+        self._tokens = itertools.count()
+        self._download_timeout = download_timeout
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -112,6 +119,7 @@ class OriginPolitenessMiddleware:
             cache=site_cache(crawler, consent),
             max_crawl_delay=float(consent.max_crawl_delay),
             crawler=crawler if settings.get("CONSENT_REDIS_URL") else None,
+            download_timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 180.0),
         )
 
     def _run(self) -> Any:
@@ -121,16 +129,33 @@ class OriginPolitenessMiddleware:
 
         return run_of(self._crawler)
 
-    async def _shared_slot(self, origin: str, delay: float) -> None:
-        """A distributed crawl: wait for the origin's next slot in the whole cluster (its Crawl-delay after
-        any worker's last request, and any worker's Retry-After hold)."""
+    async def _shared_slot(self, request: Request, origin: str, delay: float) -> None:
+        """A distributed crawl: wait for one of the origin's places in the whole cluster, then for its next slot
+        (its Crawl-delay after any worker's last request, and any worker's Retry-After hold)."""
         run = self._run()
         if run is None:
             return
-        wait = await run.call("pacing", run.store.next_slot, origin, delay)
+        limit = max(1, self.slot_concurrency.get(origin, self.concurrency)) if delay <= 0 else 1
+        token = f"{run.worker}:{next(self._tokens)}"
+        hold = self._download_timeout + delay + 60.0
+        pause = 0.02
+        while (wait := await run.call("pacing", run.store.next_slot, origin, delay, limit, token, hold)) is None:
+            await asyncio.sleep(pause)  # every place of the origin is taken by the cluster
+            pause = min(0.5, pause * 2)
+        self._places[request] = (origin, token)
         if wait > 0:
             logger.debug("pacing a request to %s: %.1f s (shared slot)", origin, wait)
             await asyncio.sleep(wait)
+
+    def _give_back(self, request: Request) -> None:
+        place = self._places.pop(request, None)
+        run = self._run() if place is not None else None
+        if run is None or place is None:
+            return
+        try:
+            run.store.release(*place)
+        except Exception as exc:  # the place expires by itself
+            logger.warning("Redis error giving back a place of %s: %s", place[0], exc)
 
     def crawl_delay(self, origin: str) -> float:
         """Seconds between two requests to `origin` that its robots.txt asks for (0 while it is not known yet —
@@ -144,7 +169,7 @@ class OriginPolitenessMiddleware:
         ended has passed."""
         delay = self.crawl_delay(origin)
         if delay <= 0:
-            await self._shared_slot(origin, 0.0)
+            await self._shared_slot(request, origin, 0.0)
             return
         lock = self._paced.setdefault(origin, asyncio.Lock())
         await lock.acquire()
@@ -152,7 +177,7 @@ class OriginPolitenessMiddleware:
         while (wait := self._ended.get(origin, float("-inf")) + delay - time.monotonic()) > 0:
             logger.debug("pacing a request to %s: %.1f s (robots.txt crawl delay)", origin, wait)
             await asyncio.sleep(wait)
-        await self._shared_slot(origin, delay)
+        await self._shared_slot(request, origin, delay)
 
     def _semaphore(self, slot: str) -> asyncio.Semaphore:
         semaphore = self._semaphores.get(slot)
@@ -188,6 +213,7 @@ class OriginPolitenessMiddleware:
             raise
 
     def _release(self, request: Request) -> None:
+        self._give_back(request)
         semaphore = self._holding.pop(request, None)
         if semaphore is None:
             return

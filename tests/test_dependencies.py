@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-_TESTED_EXTRAS = ("protego", "pyarrow", "webdataset")
+_TESTED_EXTRAS = ("protego", "pyarrow", "webdataset", "redis", "scrapy-redis")
 _REQUIREMENT = re.compile(r"^([A-Za-z0-9_.-]+)\s*(.*)$")
 
 
@@ -28,7 +28,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 def _ranges() -> dict[str, dict[str, str]]:
     """Direct dependency -> {operator: version}: the runtime ones, plus protego (the tests' robots.txt oracle),
-    pyarrow (the `dataset` extra) and webdataset (reads the dataset shards back in the tests)."""
+    pyarrow (the `dataset` extra), webdataset (reads the dataset shards back in the tests) and the `redis`
+    extra (redis, scrapy-redis)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     requirements = [*project["dependencies"],
                     *(r for r in project["optional-dependencies"]["test"] if r.startswith(_TESTED_EXTRAS))]
@@ -74,3 +75,9 @@ def test_the_dataset_extra_asks_for_the_pyarrow_the_tests_use() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
     tested = [r for r in extras["test"] if r.startswith("pyarrow")]
     assert extras["dataset"] == tested
+
+
+def test_the_redis_extra_asks_for_what_the_tests_use() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    tested = [r.split("#")[0].strip() for r in extras["test"] if r.startswith(("redis", "scrapy-redis"))]
+    assert extras["redis"] == tested
