@@ -16,8 +16,8 @@ of run RUN lives under `consentry:RUN:` (docs/distributed.md lists them):
 * `capture:URL-SHA1` (hash, expires after the site-file TTL) and `lock:URL-SHA1` (SET NX PX) — one site-file
   fetch per TTL in the whole cluster (`consentry.middlewares.cluster.SharedSiteFiles`).
 * `slot:ORIGIN` / `held:ORIGIN` / `places:ORIGIN` — the origin's next request time (Crawl-delay), its
-  Retry-After hold and its requests in flight in the whole cluster (tokens that expire, so a dead worker's
-  places come back).
+  Retry-After hold and its requests in flight in the whole cluster (tokens renewed by their worker's heartbeat
+  that expire like leases, so a dead worker's places come back).
 
 All times come from Redis (`TIME`) inside the scripts, so workers on machines with skewed clocks agree.
 A connection error is raised to the caller (`redis.exceptions.ConnectionError`); nothing here fails open.
@@ -118,6 +118,16 @@ redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]))
 return at - now
 """
 
+_RENEW_PLACES = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
+  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[1]))
+end
+return #KEYS
+"""
+
 _HOLD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -191,6 +201,7 @@ class RunStore:
         self._renew = client.register_script(_RENEW)
         self._slot = client.register_script(_SLOT)
         self._hold = client.register_script(_HOLD)
+        self._renew_places = client.register_script(_RENEW_PLACES)
         self.round_trips = 0
 
     def key(self, name: str) -> str:
@@ -360,6 +371,14 @@ class RunStore:
         """Give back the place `token` holds among the origin's requests in flight."""
         self.round_trips += 1
         self.client.zrem(self.key(f"places:{origin}"), token)
+
+    def renew_places(self, places: Sequence[tuple[str, str]], hold_s: float) -> None:
+        """Extend the places (origin, token) this worker's requests in flight hold."""
+        if not places:
+            return
+        self.round_trips += 1
+        self._renew_places(keys=[self.key(f"places:{origin}") for origin, _ in places],
+                           args=[int(hold_s * 1000), *(token for _, token in places)])
 
     def hold(self, origin: str, seconds: float) -> None:
         """Hold `origin` for `seconds` in every worker (a Retry-After)."""

@@ -3,7 +3,7 @@
 To activate it, add ``ADDONS = {"consentry.middlewares.addon.ConsentAddon": 0}`` to the project settings. It
 installs the components at their orders (downloader: `FetchGuardMiddleware` 50, `SiteFilesMiddleware` 100,
 `AssetConsentMiddleware` 120, `OriginPolitenessMiddleware` 950 (download slots per origin, `Retry-After`);
-spider: `ConsentTagMiddleware` 800; extensions: `DecisionLogExtension` and `WarcExtension` 500,
+spider: `ConsentTagMiddleware` 800, `LeaseOutputMiddleware` 850 (distributed crawls only); extensions: `DecisionLogExtension` and `WarcExtension` 500,
 `ClusterExtension` 510 — a distributed crawl's run, only with `CONSENT_REDIS_URL`), turns
 Scrapy's `RobotsTxtMiddleware` off (it lets requests through when robots.txt is unreachable, where RFC 9309
 §2.3.1.4 asks for complete disallow; `SiteFilesMiddleware` applies robots.txt instead), sets every `CONSENT_*`
@@ -23,7 +23,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from consentry.middlewares._config import consent_enabled
 from consentry.middlewares.assets import AssetConsentMiddleware
-from consentry.middlewares.cluster import ClusterExtension
+from consentry.middlewares.cluster import ClusterExtension, LeaseOutputMiddleware
 from consentry.middlewares.decisionlog import DecisionLogExtension
 from consentry.middlewares.fetchguard import FetchGuardMiddleware
 from consentry.middlewares.politeness import OriginPolitenessMiddleware
@@ -49,7 +49,7 @@ COMPONENTS: dict[str, tuple[tuple[type, int], ...]] = {
         (FetchGuardMiddleware, 50), (SiteFilesMiddleware, 100), (AssetConsentMiddleware, 120),
         (OriginPolitenessMiddleware, 950),
     ),
-    "SPIDER_MIDDLEWARES": ((ConsentTagMiddleware, 800),),
+    "SPIDER_MIDDLEWARES": ((ConsentTagMiddleware, 800), (LeaseOutputMiddleware, 850)),
     "EXTENSIONS": ((DecisionLogExtension, 500), (WarcExtension, 500), (ClusterExtension, 510)),
 }
 

@@ -15,8 +15,9 @@ Enabled by `CONSENT_REDIS_URL` and `CONSENT_RUN_ID` (`consentry crawl --redis UR
 * site files (`SharedSiteFiles`): one worker fetches each document per TTL under a Redis lock and stores the
   capture (status, content type, body, fetched_at, SHA-256); the others wait for it and decide on the same bytes.
   Each decision records the captures of its origin (`run.sitefiles`: URL -> SHA-256).
-* politeness (`consentry.middlewares.politeness`): the Crawl-delay slot and the Retry-After hold of an origin
-  are kept in Redis, so the delay holds between any two requests of the whole cluster.
+* politeness (`consentry.middlewares.politeness`): the places among an origin's requests in flight, its
+  Crawl-delay slot and its Retry-After hold are kept in Redis, so the limits hold for the whole cluster; the
+  heartbeat renews this worker's places as it renews its leases.
 
 A Redis error is retried for `CONSENT_REDIS_RETRY` seconds (a restarted server that kept its data is simply
 reconnected to); past that, or when the run's state is gone, the crawl is stopped (`redis_unavailable`,
@@ -27,6 +28,7 @@ shared view.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -56,6 +58,7 @@ __all__ = [
     "LEASE_META",
     "ClusterExtension",
     "ClusterRun",
+    "LeaseOutputMiddleware",
     "SharedSiteFiles",
     "SharedViewUnavailable",
     "run_fields",
@@ -101,9 +104,12 @@ class ClusterRun:
         self.held: dict[str, Lease] = {}  # leased, outcome not on disk yet
         self.parked: dict[str, Lease] = {}  # kept, waiting for their dataset shard to be published
         self.flushers: list[Callable[[], None]] = []  # publish the open dataset shard (`DatasetWriter`)
+        self.places: dict[str, str] = {}  # token -> origin of this worker's places among requests in flight
         self.stopped = ""
         self.shared: SharedSiteFiles | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._room = asyncio.Event()  # set when the leases in progress fall to half a batch
+        self._background: set[asyncio.Future[None]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClusterRun | None:
@@ -143,6 +149,17 @@ class ClusterRun:
                 await asyncio.sleep(pause)
                 pause = min(2.0, pause * 2)
 
+    def later(self, what: str, function: Callable[..., Any], *args: Any) -> None:
+        """Call `function(*args)` in the background, retried like `call` (a Redis error in synchronous code: an
+        acknowledgement, a place given back)."""
+        async def attempt() -> None:
+            with contextlib.suppress(SharedViewUnavailable):
+                await self.call(what, function, *args)
+
+        task = asyncio.ensure_future(attempt())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def stop(self, reason: str, message: str) -> None:
         """Log `message` once and close the spider with `reason`."""
         if self.stopped:
@@ -164,10 +181,12 @@ class ClusterRun:
         self._start_heartbeat()
         idle_since: float | None = None
         while not self.stopped:
-            room = self.batch - len(self.held)
-            if room <= 0:
-                await asyncio.sleep(0.02)
+            if len(self.held) > self.batch // 2:  # refill by half batches: one lease call per batch/2 URLs
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), _POLL)
                 continue
+            room = self.batch - len(self.held)
             try:
                 leases, requeued, pending, leased = await self.call(
                     "leasing", self.store.lease, self.worker, room, self.lease_ms)
@@ -182,7 +201,10 @@ class ClusterRun:
                 self._count("consent/cluster/leased", 1)
                 if lease.attempt > 1:
                     self._count("consent/cluster/redecided", 1)
-                yield build(lease)
+                request = build(lease)
+                if request.errback is None:
+                    request = request.replace(errback=self.failed)
+                yield request
             if leases:
                 idle_since = None
                 continue
@@ -214,6 +236,7 @@ class ClusterRun:
             await asyncio.sleep(self.lease_ms / 3000)
             try:
                 self.store.renew(self.worker, [*self.held, *self.parked], self.lease_ms)
+                self.store.renew_places([(o, t) for t, o in self.places.items()], self.lease_ms / 1000)
             except errors as exc:  # the leases may expire: other workers then decide those URLs again
                 logger.warning("Redis error renewing leases: %s", exc)
 
@@ -223,22 +246,41 @@ class ClusterRun:
             self._heartbeat.cancel()
             self._heartbeat = None
 
+    def failed(self, failure: Any) -> None:
+        """A leased request ended without a response (a download error, a `skip` or `drop` before download):
+        its outcome is final and acknowledged — unless the shared view was unreachable, which leaves the URL
+        to its lease (the errback `requests` gives a request that has none)."""
+        request = getattr(failure, "request", None)
+        lease = request.meta.get(LEASE_META) if request is not None else None
+        if isinstance(lease, Lease) and not failure.check(SharedViewUnavailable):
+            self.acknowledge(lease)
+
     def park(self, lease: Lease) -> None:
         """A kept asset waits for its dataset shard: still leased (renewed), no longer in progress."""
         if self.held.pop(lease.member, None) is not None:
             self.parked[lease.member] = lease
+            self._freed()
+
+    def _freed(self) -> None:
+        if len(self.held) <= self.batch // 2:
+            self._room.set()
 
     def acknowledge(self, lease: Lease) -> None:
         """The lease's outcome is on disk: mark its row done (once)."""
         if self.held.pop(lease.member, None) is None and self.parked.pop(lease.member, None) is None:
             return
+        self._freed()
         try:
-            if self.store.ack(self.worker, lease.member):
-                self._count("consent/cluster/acknowledged", 1)
-            else:
-                self._count("consent/cluster/late_ack", 1)
-        except _redis_errors() as exc:  # the lease expires; another worker decides the URL again (marked)
-            logger.warning("Redis error acknowledging %s: %s", lease.url, exc)
+            self._ack(lease.member)
+        except _redis_errors() as exc:  # retried in the background; should that fail, the lease expires
+            logger.warning("Redis error acknowledging %s: %s; retrying", lease.url, exc)
+            self.later("acknowledging", self._ack, lease.member)
+
+    def _ack(self, member: str) -> None:
+        if self.store.ack(self.worker, member):
+            self._count("consent/cluster/acknowledged", 1)
+        else:  # the lease had expired and gone to another worker: the URL is decided again there (marked)
+            self._count("consent/cluster/late_ack", 1)
 
     # -- the decision record -------------------------------------------------------------------------------------
     def record_fields(self, request: Request | None, url: str) -> dict[str, Any]:
@@ -332,6 +374,51 @@ class SharedSiteFiles:
         return site_file
 
 
+class LeaseOutputMiddleware:
+    """Spider middleware: once a leased response's callback output is exhausted without an item (nothing to keep,
+    or a callback that yields none), its lease is acknowledged; items are acknowledged by `ClusterExtension`."""
+
+    def __init__(self, run: ClusterRun) -> None:
+        self.run = run
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """`NotConfigured` outside a distributed crawl."""
+        if not crawler.settings.get("CONSENT_REDIS_URL"):
+            raise NotConfigured("CONSENT_REDIS_URL is not set")
+        run = run_of(crawler)
+        if run is None:
+            raise NotConfigured("CONSENT_REDIS_URL is not set")
+        return cls(run)
+
+    def _done(self, response: Any, items: int) -> None:
+        lease = response.meta.get(LEASE_META) if hasattr(response, "meta") else None
+        if isinstance(lease, Lease) and not items:
+            self.run.acknowledge(lease)
+
+    def process_spider_output(self, response: Any, result: Any) -> Any:
+        """Sync spider output."""
+        items = 0
+        for output in result:
+            items += not _is_request(output)
+            yield output
+        self._done(response, items)
+
+    async def process_spider_output_async(self, response: Any, result: Any) -> Any:
+        """Async spider output."""
+        items = 0
+        async for output in result:
+            items += not _is_request(output)
+            yield output
+        self._done(response, items)
+
+
+def _is_request(output: Any) -> bool:
+    from scrapy import Request
+
+    return isinstance(output, Request)
+
+
 class ClusterExtension:
     """Joins the run at start-up (refusing a run with another policy), acknowledges leases, closes the run."""
 
@@ -381,5 +468,7 @@ class ClusterExtension:
             self.run.acknowledge(lease)
 
     def spider_closed(self) -> None:
-        """Stop renewing leases."""
+        """Stop renewing leases; the worker's Redis round trips go to the stats (`consent/cluster/round_trips`)."""
         self.run.close()
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("consent/cluster/round_trips", self.run.store.round_trips)

@@ -27,7 +27,8 @@ In a distributed crawl (`CONSENT_REDIS_URL`, `consentry.middlewares.cluster`) th
 its Retry-After hold are also kept in Redis: every request waits for the cluster's slot, so the Crawl-delay
 holds between the requests of all workers, and a Retry-After one worker received holds the others too; the
 per-origin limit of requests in flight counts the requests of every worker (one place per request, given back
-with the response or the error, expiring after `DOWNLOAD_TIMEOUT` + 60 s should its worker die).
+with the response or the error; renewed by the worker's heartbeat, it expires after `CONSENT_LEASE_TIMEOUT`
+should its worker die).
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ class OriginPolitenessMiddleware:
     def __init__(
         self, *, max_retry_after: int, concurrency: int, slot_concurrency: Mapping[str, int] | None = None,
         cache: SiteCache | None = None, max_crawl_delay: float = 0.0, crawler: Crawler | None = None,
-        download_timeout: float = 180.0,
     ) -> None:
         self.max_retry_after = max_retry_after
         self.concurrency = concurrency
@@ -99,7 +99,6 @@ class OriginPolitenessMiddleware:
         self._crawler = crawler  # a distributed crawl's: its run keeps the slots and holds in Redis
         self._places: dict[Request, tuple[str, str]] = {}  # request -> (origin, token) of its cluster place
         self._tokens = itertools.count()
-        self._download_timeout = download_timeout
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -119,7 +118,6 @@ class OriginPolitenessMiddleware:
             cache=site_cache(crawler, consent),
             max_crawl_delay=float(consent.max_crawl_delay),
             crawler=crawler if settings.get("CONSENT_REDIS_URL") else None,
-            download_timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 180.0),
         )
 
     def _run(self) -> Any:
@@ -137,12 +135,13 @@ class OriginPolitenessMiddleware:
             return
         limit = max(1, self.slot_concurrency.get(origin, self.concurrency)) if delay <= 0 else 1
         token = f"{run.worker}:{next(self._tokens)}"
-        hold = self._download_timeout + delay + 60.0
+        hold = run.lease_ms / 1000 + delay  # renewed by the run's heartbeat while the request is in flight
         pause = 0.02
         while (wait := await run.call("pacing", run.store.next_slot, origin, delay, limit, token, hold)) is None:
             await asyncio.sleep(pause)  # every place of the origin is taken by the cluster
             pause = min(0.5, pause * 2)
         self._places[request] = (origin, token)
+        run.places[token] = origin
         if wait > 0:
             logger.debug("pacing a request to %s: %.1f s (shared slot)", origin, wait)
             await asyncio.sleep(wait)
@@ -152,10 +151,12 @@ class OriginPolitenessMiddleware:
         run = self._run() if place is not None else None
         if run is None or place is None:
             return
+        run.places.pop(place[1], None)
         try:
             run.store.release(*place)
-        except Exception as exc:  # the place expires by itself
-            logger.warning("Redis error giving back a place of %s: %s", place[0], exc)
+        except Exception as exc:  # retried in the background (else the place expires by itself)
+            logger.warning("Redis error giving back a place of %s: %s; retrying", place[0], exc)
+            run.later("giving back a place", run.store.release, *place)
 
     def crawl_delay(self, origin: str) -> float:
         """Seconds between two requests to `origin` that its robots.txt asks for (0 while it is not known yet —

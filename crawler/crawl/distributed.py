@@ -76,7 +76,7 @@ def cluster_lines(stats: dict[str, Any], run_id: str, worker: str) -> list[str]:
 
     line = (f"  run {run_id}, worker {worker}: {count('leased')} URLs leased ({count('redecided')} decided again "
             f"after a lease expired); site files fetched {count('sitefile/fetched')}, "
-            f"taken from the cluster {count('sitefile/shared')}")
+            f"taken from the cluster {count('sitefile/shared')}; {count('round_trips')} Redis round trips")
     error = stats.get("consent/cluster/error")
     return [line, f"  stopped: {error}"] if error else [line]
 
@@ -99,6 +99,6 @@ def run_worker(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     summary = run_crawl([], args.output, settings_overrides=overrides, max_requests=max_requests_of(args, listed=True),
                         verbosity=verbosity(args), dataset=args.dataset or "", shard_size=args.shard_size,
                         max_page_links=args.max_page_links, prefix=prefix)
-    human = "\n".join([render_summary(summary), *list_summary_lines(summary, url_list),
+    human = "\n".join([render_summary(summary), *list_summary_lines(summary, url_list, f"dataset/{run_id}.{worker}/"),
                        *cluster_lines(dict(summary.stats), run_id, worker)])
     return report(summary, args, human=human)

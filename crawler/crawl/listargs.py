@@ -105,13 +105,13 @@ def open_list(args: argparse.Namespace) -> UrlList | None:
                          caption_column=args.caption_column)
 
 
-def list_summary_lines(summary: Any, url_list: UrlList | None) -> list[str]:
-    """The summary's URL-list and dataset lines."""
+def list_summary_lines(summary: Any, url_list: UrlList | None, dataset_dir: str = "dataset/") -> list[str]:
+    """The summary's URL-list and dataset lines (`dataset_dir`: the shards' folder under the output directory)."""
     lines = []
     if url_list is not None:
         lines.append(f"  {url_list.invalid_line()}")
     shards = summary.stats.get("consent/dataset/shards")
     if shards is not None:
-        lines.append(f"  dataset: {summary.out_dir}/dataset/ ({summary.stats.get('consent/dataset/samples', 0)} "
+        lines.append(f"  dataset: {summary.out_dir}/{dataset_dir} ({summary.stats.get('consent/dataset/samples', 0)} "
                      f"samples in {shards} shards)")
     return lines

@@ -237,19 +237,8 @@ class AssetSpider(scrapy.Spider):
         """A distributed crawl's request for one leased row (`consentry.middlewares.cluster`)."""
         from consentry.middlewares.cluster import LEASE_META
 
-        return scrapy.Request(lease.url, callback=self.parse_listed, errback=self.leased_failed, dont_filter=True,
+        return scrapy.Request(lease.url, callback=self.parse_listed, dont_filter=True,
                               meta={LISTED_META: (lease.url, lease.columns), LEASE_META: lease})
-
-    def leased_failed(self, failure: Any) -> None:
-        """A leased request ended without a response (a download error, a `skip`): its outcome is final and
-        acknowledged — unless the shared view was unreachable, which leaves the URL to its lease."""
-        from consentry.middlewares.cluster import LEASE_META, SharedViewUnavailable, run_of
-
-        run = run_of(self.crawler)
-        lease = failure.request.meta.get(LEASE_META) if hasattr(failure, "request") else None
-        if run is None or lease is None or failure.check(SharedViewUnavailable):
-            return
-        run.acknowledge(lease)
 
     async def _scheduler_drained(self) -> None:
         """Wait until Scrapy's scheduler has handed every request to the downloader."""

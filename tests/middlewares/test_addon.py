@@ -14,6 +14,7 @@ from scrapy.utils.test import get_crawler
 
 from consentry.middlewares.addon import ASYNCIO_REACTOR
 from consentry.middlewares.assets import AssetConsentMiddleware
+from consentry.middlewares.cluster import ClusterExtension, LeaseOutputMiddleware
 from consentry.middlewares.decisionlog import DecisionLogExtension
 from consentry.middlewares.fetchguard import FetchGuardMiddleware
 from consentry.middlewares.politeness import OriginPolitenessMiddleware
@@ -36,8 +37,8 @@ def test_the_addon_alone_installs_every_component(tmp_path: Path) -> None:
     assert settings.getdict("DOWNLOADER_MIDDLEWARES") == {
         RobotsTxtMiddleware: None, FetchGuardMiddleware: 50, SiteFilesMiddleware: 100, AssetConsentMiddleware: 120,
         OriginPolitenessMiddleware: 950}
-    assert settings.getdict("SPIDER_MIDDLEWARES") == {ConsentTagMiddleware: 800}
-    assert settings.getdict("EXTENSIONS") == {DecisionLogExtension: 500, WarcExtension: 500}
+    assert settings.getdict("SPIDER_MIDDLEWARES") == {ConsentTagMiddleware: 800, LeaseOutputMiddleware: 850}
+    assert settings.getdict("EXTENSIONS") == {DecisionLogExtension: 500, WarcExtension: 500, ClusterExtension: 510}
     assert settings.getbool("ROBOTSTXT_OBEY") is False
     downloader = [type(m) for m in DownloaderMiddlewareManager.from_crawler(crawler).middlewares]
     assert RobotsTxtMiddleware not in downloader
@@ -46,6 +47,7 @@ def test_the_addon_alone_installs_every_component(tmp_path: Path) -> None:
     assert ConsentTagMiddleware in [type(m) for m in SpiderMiddlewareManager.from_crawler(crawler).middlewares]
     extensions = {type(e) for e in crawler.extensions.middlewares}
     assert {DecisionLogExtension, WarcExtension} <= extensions
+    assert ClusterExtension not in extensions  # a distributed crawl's only (CONSENT_REDIS_URL)
 
 
 def test_every_default_is_set_at_addon_priority() -> None:
@@ -73,7 +75,7 @@ def test_the_projects_settings_win() -> None:
     assert AssetConsentMiddleware not in downloader
     assert downloader[SiteFilesMiddleware] == 100
     assert settings.getdict("EXTENSIONS") == {
-        "consentry.middlewares.warc.WarcExtension": None, DecisionLogExtension: 500}
+        "consentry.middlewares.warc.WarcExtension": None, DecisionLogExtension: 500, ClusterExtension: 510}
 
 
 def test_a_projects_own_user_agent_wins() -> None:
