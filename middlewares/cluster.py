@@ -4,8 +4,9 @@ Enabled by `CONSENT_REDIS_URL` and `CONSENT_RUN_ID` (`consentry crawl --redis UR
 `ClusterRun` per crawler (`run_of(crawler)`) holds the worker's leases of the run's reliable queue
 (`consentry.middlewares._redisrun`) and gives every consent component the run's shared view:
 
-* the spider's `start()` takes its requests from `ClusterRun.requests` — rows leased a batch at a time (at
-  most `CONCURRENT_REQUESTS` held), leases renewed by a heartbeat every third of `CONSENT_LEASE_TIMEOUT`;
+* the spider's `start()` takes its requests from `ClusterRun.requests` — rows leased by half batches (at most
+  2 × `CONCURRENT_REQUESTS` in progress, so the downloader never waits for a refill), leases renewed by a
+  heartbeat every third of `CONSENT_LEASE_TIMEOUT`;
   the generator ends when the whole run has stayed empty (nothing pending, nothing leased by any worker) for
   `CONSENT_IDLE_TIMEOUT` seconds.
 * a lease is acknowledged once its outcome is on disk: a `skip`/`drop` decision after the decision log and the
@@ -129,7 +130,7 @@ class ClusterRun:
         worker = str(settings.get("CONSENT_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}")
         return cls(crawler, store, worker, lease_timeout=settings.getfloat("CONSENT_LEASE_TIMEOUT"),
                    idle_timeout=settings.getfloat("CONSENT_IDLE_TIMEOUT"),
-                   retry=settings.getfloat("CONSENT_REDIS_RETRY"), batch=settings.getint("CONCURRENT_REQUESTS"))
+                   retry=settings.getfloat("CONSENT_REDIS_RETRY"), batch=2 * settings.getint("CONCURRENT_REQUESTS"))
 
     # -- Redis calls, retried ------------------------------------------------------------------------------------
     async def call(self, what: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -246,14 +247,16 @@ class ClusterRun:
             self._heartbeat.cancel()
             self._heartbeat = None
 
-    def failed(self, failure: Any) -> None:
+    def failed(self, failure: Any) -> Any:
         """A leased request ended without a response (a download error, a `skip` or `drop` before download):
         its outcome is final and acknowledged — unless the shared view was unreachable, which leaves the URL
-        to its lease (the errback `requests` gives a request that has none)."""
+        to its lease (the errback `requests` gives a request that has none). The failure is returned, so
+        Scrapy handles it as if there were no errback (the download error is logged and counted)."""
         request = getattr(failure, "request", None)
         lease = request.meta.get(LEASE_META) if request is not None else None
         if isinstance(lease, Lease) and not failure.check(SharedViewUnavailable):
             self.acknowledge(lease)
+        return failure
 
     def park(self, lease: Lease) -> None:
         """A kept asset waits for its dataset shard: still leased (renewed), no longer in progress."""

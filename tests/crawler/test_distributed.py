@@ -54,7 +54,7 @@ class Site:
             return 200, _TEXT, self.robots
         if path == "/ai.txt" or path.startswith("/.well-known/"):
             return 404, _TEXT, b"not found"
-        time.sleep(self.delay)
+        time.sleep(2.0 if path == "/slow.html" else self.delay)
         if path.startswith("/noai"):
             return 200, [*_HTML, ("X-Robots-Tag", "noai")], PAGE
         return 200, _HTML, PAGE
@@ -220,11 +220,18 @@ def test_a_worker_with_another_policy_is_refused(tmp_path: Path, redis_server: R
     site = Site()
     with serving(site.answer) as server:
         urls = url_list(tmp_path / "urls.txt", [server], per_origin=3)
+        slow = f"http://127.0.0.1:{server.port}/slow.html"  # a download error: acknowledged, not decided
+        with (tmp_path / "urls.txt").open("a") as listed:
+            listed.write(slow + "\n")
         out = tmp_path / "out"
-        first = worker(redis_server.url, "r2", "w1", out, "--urls", str(tmp_path / "urls.txt"), "--idle-timeout", "1")
-        code, _, stderr = _finish(first)
+        first = worker(redis_server.url, "r2", "w1", out, "--urls", str(tmp_path / "urls.txt"), "--idle-timeout", "1",
+                       "--set", "DOWNLOAD_TIMEOUT=1", "--set", "RETRY_ENABLED=false")
+        code, stdout, stderr = _finish(first)
         assert code == 0, stderr[-2000:]
+        assert "not fetched (download errors): 1 timeout" in stdout, stdout
         assert {r["url"] for r in records(out)} == set(urls)
+        status = json.loads(consentry("queue", "status", "--redis", redis_server.url, "--run-id", "r2", "--json").stdout)
+        assert (status["pending"], status["in_flight"], status["done"]) == (0, 0, 4)
         other = consentry("crawl", "--redis", redis_server.url, "--run-id", "r2", "--worker-id", "w2", "-o", str(out),
                           "--purpose", "search")
     assert other.returncode == 2
