@@ -16,6 +16,7 @@ Usage: python bench/bench_distributed.py [--urls 3000] [--origins 30] [--rounds 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import re
@@ -72,7 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a noai image withheld after its headers
+            self.wfile.write(body)
 
 
 @contextmanager

@@ -81,6 +81,7 @@ class FileOutcome:
     unverifiable_list: list[dict[str, Any]] = field(default_factory=list)
     unverifiable_reasons: Counter[str] = field(default_factory=Counter)
     unconfirmed: int = 0  # unverifiable records no reproduced archived decision vouches for
+    redecided: int = 0  # archived records of a distributed run decided again after a worker died (run.attempt > 1)
 
 
 class _Tally:
@@ -107,6 +108,7 @@ class _Tally:
         out.by_site[(self.site_of(authority(result.url)) or "(no host)", action)] += 1
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
+        out.redecided += _attempt(result.archived) > 1
         out.unverifiable += result.unverifiable
         out.unconfirmed += result.unverifiable and result.match is not True
         out.unverified_access += result.unverified_access
@@ -385,6 +387,13 @@ def _replay_all(
     return outcomes
 
 
+def _attempt(record: Any) -> int:
+    """The `run.attempt` of an archived decision of a distributed crawl (docs/distributed.md), else 1."""
+    run = record.get("run") if isinstance(record, dict) else None
+    attempt = run.get("attempt") if isinstance(run, dict) else None
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 1
+
+
 def _merged(outcomes: Sequence[FileOutcome]) -> dict[str, Any]:
     lacking: dict[str, list[str]] = {}
     reasons: Counter[str] = Counter()
@@ -416,6 +425,10 @@ def render_summary(outcomes: Sequence[FileOutcome], *, overridden: bool = False)
         f"responses without an archived decision: {sum(o.undecided for o in good)}; "
         f"fetched although robots.txt denied: {sum(o.denied_fetched for o in good)}",
     ]
+    redecided = sum(o.redecided for o in good)
+    if redecided:
+        lines.append(f"  distributed run: {redecided} records decided again after a worker died (run.attempt > 1); "
+                     "a URL decided twice counts twice above (keep its highest attempt to count it once)")
     if not archived:
         lines.append("  no decision was archived: nothing to reproduce, the records above are replays only")
     elif not mismatches:

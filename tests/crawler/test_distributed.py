@@ -187,6 +187,9 @@ def test_three_workers_one_killed_every_url_decided_once_or_marked(tmp_path: Pat
     audit = consentry("audit", str(out))
     assert audit.returncode == 0, audit.stdout[-2000:] + audit.stderr[-2000:]
     assert "mismatches: 0" in audit.stdout
+    again = sum(r["run"]["attempt"] > 1 for r in decided)
+    assert again >= 1
+    assert f"distributed run: {again} records decided again after a worker died" in audit.stdout
 
 
 def test_refused_before_anything_is_written(tmp_path: Path, redis_server: RedisServer) -> None:
