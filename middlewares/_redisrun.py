@@ -40,6 +40,7 @@ __all__ = [
     "Lease",
     "RunMismatch",
     "RunStore",
+    "SharedViewUnavailable",
     "connect",
     "fingerprint",
     "persistence_problem",
@@ -104,10 +105,11 @@ return n
 #: A place among the origin's requests in flight in the whole cluster (a sorted set of tokens, each expiring
 #: after ARGV[4] ms, so a dead worker's places come back) and the origin's next free request time:
 #: max(next slot, Retry-After hold); the slot then moves on by the interval. Returns the milliseconds to wait,
-#: or -1 when every place is taken.
+#: -1 when every place is taken, -2 when the run is gone (no request is sent for a run Redis has lost).
 _SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 if tonumber(ARGV[2]) > 0 and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[2]) then return -1 end
 local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0'))
@@ -141,6 +143,10 @@ return until_ms
 
 class RunMismatch(ValueError):
     """The run in Redis is not one this worker may join (missing, another policy, another version)."""
+
+
+class SharedViewUnavailable(RuntimeError):
+    """Redis could not give the run's shared view: the request is neither decided nor acknowledged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +284,7 @@ class RunStore:
         self.round_trips += 1
         answer = self._lease(keys=self._queue_keys(), args=[worker, count, lease_ms, MAX_ATTEMPTS])
         if answer[0] == -1:
-            raise RunMismatch(f"run {self.run_id!r} is gone from Redis (was the server restarted without "
-                              "persistence?): stopping, no decision is made without the shared queue")
+            raise RunMismatch(self._gone())
         requeued, pending, leased, flat = int(answer[0]), int(answer[1]), int(answer[2]), answer[3]
         leases = []
         for member, attempts in zip(flat[::2], flat[1::2], strict=True):
@@ -287,6 +292,10 @@ class RunStore:
             row = json.loads(text)
             leases.append(Lease(text, str(row["url"]), row.get("columns") or {}, int(_text(attempts)) + 1))
         return leases, requeued, pending, leased
+
+    def _gone(self) -> str:
+        return (f"run {self.run_id!r} is gone from Redis (was the server restarted without persistence?): "
+                "stopping, no decision is made without the shared queue")
 
     def ack(self, worker: str, member: str) -> bool:
         """Mark `member` done if `worker` still holds its lease (a lease that expired and went to another
@@ -363,8 +372,10 @@ class RunStore:
         its Retry-After hold; the slot then moves on by `interval_s` for every worker); None when every place is
         taken (`limit` 0: no limit)."""
         self.round_trips += 1
-        keys = [self.key(f"slot:{origin}"), self.key(f"held:{origin}"), self.key(f"places:{origin}")]
+        keys = [self.key(f"slot:{origin}"), self.key(f"held:{origin}"), self.key(f"places:{origin}"), self.key("meta")]
         wait_ms = int(self._slot(keys=keys, args=[int(interval_s * 1000), limit, token, int(hold_s * 1000)]))
+        if wait_ms == -2:
+            raise RunMismatch(self._gone())
         return None if wait_ms < 0 else wait_ms / 1000
 
     def release(self, origin: str, token: str) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import urljoin
 from scrapy import Request
 from scrapy.http.request import NO_CALLBACK
 
+from consentry.middlewares._redisrun import SharedViewUnavailable
 from consentry.middlewares._scrapyio import SITE_FILE_META
 from consentry.middlewares.adapters.addresses import scheme_refusal
 from consentry.middlewares.adapters.linkbudget import LinkBudget
@@ -249,6 +250,8 @@ class SiteCache:
             )
             try:
                 response = await self._crawler.engine.download_async(request)
+            except SharedViewUnavailable:  # a distributed run without its Redis: no site file, no decision
+                raise
             except Exception as exc:  # any download failure is UNREACHABLE (RFC 9309 §2.3.1.4)
                 detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
                 logger.info("site file %s unreachable: %s", target, detail)

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from consentry.middlewares._redisrun import Lease, RunMismatch, RunStore, connect
+from consentry.middlewares._redisrun import Lease, RunMismatch, RunStore, SharedViewUnavailable, connect
 from consentry.middlewares.signals import consent_decision
 from consentry.policies.evaluate import origin_of
 from consentry.policies.model import FetchStatus, SiteFile
@@ -73,10 +73,6 @@ logger = logging.getLogger(__name__)
 LEASE_META = "consentry_lease"
 _RUNS: weakref.WeakKeyDictionary[Crawler, ClusterRun | None] = weakref.WeakKeyDictionary()
 _POLL = 0.2  # seconds between two looks at an empty queue
-
-
-class SharedViewUnavailable(RuntimeError):
-    """Redis could not be reached for the shared view: the request is neither decided nor acknowledged."""
 
 
 def run_identity(config_sha256: str) -> dict[str, str]:

@@ -137,9 +137,15 @@ class OriginPolitenessMiddleware:
         token = f"{run.worker}:{next(self._tokens)}"
         hold = run.lease_ms / 1000 + delay  # renewed by the run's heartbeat while the request is in flight
         pause = 0.02
-        while (wait := await run.call("pacing", run.store.next_slot, origin, delay, limit, token, hold)) is None:
-            await asyncio.sleep(pause)  # every place of the origin is taken by the cluster
-            pause = min(0.5, pause * 2)
+        from consentry.middlewares._redisrun import RunMismatch, SharedViewUnavailable
+
+        try:
+            while (wait := await run.call("pacing", run.store.next_slot, origin, delay, limit, token, hold)) is None:
+                await asyncio.sleep(pause)  # every place of the origin is taken by the cluster
+                pause = min(0.5, pause * 2)
+        except RunMismatch as exc:  # Redis lost the run: nothing more is requested, nor decided
+            run.stop("redis_run_lost", str(exc))
+            raise SharedViewUnavailable(str(exc)) from None
         self._places[request] = (origin, token)
         run.places[token] = origin
         if wait > 0:

@@ -231,6 +231,7 @@ def test_a_worker_with_another_policy_is_refused(tmp_path: Path, redis_server: R
                        "--set", "DOWNLOAD_TIMEOUT=1", "--set", "RETRY_ENABLED=false")
         code, stdout, stderr = _finish(first)
         assert code == 0, stderr[-2000:]
+        assert "warning: the Redis server has no persistence" in stderr  # the fixture's server keeps nothing
         assert "not fetched (download errors): 1 timeout" in stdout, stdout
         assert {r["url"] for r in records(out)} == set(urls)
         status = json.loads(consentry("queue", "status", "--redis", redis_server.url, "--run-id", "r2", "--json").stdout)
@@ -306,6 +307,7 @@ def test_redis_restarted_mid_crawl(tmp_path: Path, persistent: bool) -> None:
     decided = records(out)
     if persistent:  # reconnected: the run goes on and ends complete
         assert code == 0, stderr[-3000:]
+        assert "no persistence" not in stderr
         assert {r["url"] for r in decided} == set(urls)
         attempts: dict[str, list[int]] = defaultdict(list)
         for record in decided:
@@ -315,4 +317,4 @@ def test_redis_restarted_mid_crawl(tmp_path: Path, persistent: bool) -> None:
         assert code == 1, stderr[-3000:]
         assert "is gone from Redis" in stderr
         assert "redis_run_lost" in stderr
-        assert len(decided) < len(urls)
+        assert len(decided) <= 15 < len(urls)  # leased but not yet requested when Redis lost the run: not decided
