@@ -173,17 +173,21 @@ class ClusterRun:
             deferred_from_coro(engine.close_spider_async(reason=reason))
 
     # -- the queue -----------------------------------------------------------------------------------------------
-    async def requests(self, build: Callable[[Lease], Request]) -> AsyncIterator[Request]:
-        """Requests built from leased rows until the run stays empty for `idle_timeout` seconds."""
+    async def requests(self, build: Callable[[Lease], Request], limit: int = 0) -> AsyncIterator[Request]:
+        """Requests built from leased rows until the run stays empty for `idle_timeout` seconds (or, with
+        `limit`, once this worker has leased that many rows)."""
         self._start_heartbeat()
         idle_since: float | None = None
-        while not self.stopped:
+        leased_here = 0
+        while not self.stopped and not (limit and leased_here >= limit):
             if len(self.held) > self.batch // 2:  # refill by half batches: one lease call per batch/2 URLs
                 self._room.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._room.wait(), _POLL)
                 continue
             room = self.batch - len(self.held)
+            if limit:
+                room = min(room, limit - leased_here)
             try:
                 leases, requeued, pending, leased = await self.call(
                     "leasing", self.store.lease, self.worker, room, self.lease_ms)
@@ -193,6 +197,7 @@ class ClusterRun:
                 self.stop("redis_run_lost", str(exc))
                 return
             self._count("consent/cluster/requeued", requeued)
+            leased_here += len(leases)
             for lease in leases:
                 self.held[lease.member] = lease
                 self._count("consent/cluster/leased", 1)

@@ -185,7 +185,7 @@ class AssetSpider(scrapy.Spider):
 
             run = run_of(self.crawler)
             if run is not None:
-                async for leased in run.requests(self._leased_request):
+                async for leased in run.requests(self._leased_request, limit=self.max_requests):
                     yield leased
             return
         if self.url_list is not None:

@@ -263,6 +263,18 @@ def test_push_skips_bad_rows_and_urls_the_run_has(tmp_path: Path, redis_server: 
     assert (counts["pending"], counts["in_flight"], counts["done"]) == (3, 0, 0)
     human = consentry("queue", "status", "--redis", redis_server.url, "--run-id", "r3")
     assert human.stdout.startswith("run r3: 3 pending, 0 in flight, 0 done")
+    closed = free_port()  # robots.txt unreachable: each URL is a `skip`, decided without a page fetch
+    client = redis_server.client()
+    rows = [json.loads(row) for row in client.lrange("consentry:r3:pending", 0, -1)]
+    client.delete("consentry:r3:pending")
+    client.rpush("consentry:r3:pending", *(json.dumps({**row, "url": row["url"].replace(":9/", f":{closed}/")})
+                                           for row in rows))
+    limited = worker(redis_server.url, "r3", "w1", tmp_path / "out", "--max-requests", "2", "--idle-timeout", "1")
+    code, _, stderr = _finish(limited)
+    assert code == 0, stderr[-2000:]
+    assert [r["action"] for r in records(tmp_path / "out")] == ["skip", "skip"]
+    after = json.loads(consentry("queue", "status", "--redis", redis_server.url, "--run-id", "r3", "--json").stdout)
+    assert (after["pending"], after["in_flight"], after["done"]) == (1, 0, 2)  # --max-requests: 2 leased, then stop
 
 
 def test_crawl_delay_holds_across_workers(tmp_path: Path, redis_server: RedisServer) -> None:
