@@ -10,9 +10,11 @@ Enabled by `CONSENT_REDIS_URL` and `CONSENT_RUN_ID` (`consentry crawl --redis UR
   the generator ends when the whole run has stayed empty (nothing pending, nothing leased by any worker) for
   `CONSENT_IDLE_TIMEOUT` seconds.
 * a lease is acknowledged once its outcome is on disk: a `skip`/`drop` decision after the decision log and the
-  WARC wrote it (`ClusterExtension` listens after them), a `keep` once its item went through the pipelines, a
-  download error in the request's errback. A worker killed before that leaves the lease to expire: another
-  worker re-queues and decides the URL again, its record marked `run.attempt` > 1.
+  WARC wrote it (`ClusterExtension` listens after them), a `keep` once its item went through the pipelines
+  (with a dataset: once its shard is published), a download error in the errback the run gives each request,
+  a response whose callback yields no item when its output is exhausted (`LeaseOutputMiddleware`). A worker
+  killed before that leaves the lease to expire: another worker re-queues and decides the URL again, its
+  record marked `run.attempt` > 1.
 * site files (`SharedSiteFiles`): one worker fetches each document per TTL under a Redis lock and stores the
   capture (status, content type, body, fetched_at, SHA-256); the others wait for it and decide on the same bytes.
   Each decision records the captures of its origin (`run.sitefiles`: URL -> SHA-256).
@@ -75,6 +77,22 @@ _RUNS: weakref.WeakKeyDictionary[Crawler, ClusterRun | None] = weakref.WeakKeyDi
 _POLL = 0.2  # seconds between two looks at an empty queue
 
 
+_SECONDS = ("CONSENT_LEASE_TIMEOUT", "CONSENT_IDLE_TIMEOUT", "CONSENT_REDIS_RETRY")
+
+
+def _seconds(settings: Any, name: str) -> float:
+    """A positive duration setting (its settings-table default when unset); `ValueError` naming it otherwise."""
+    from consentry.policies.settings_table import default
+
+    try:
+        value = float(settings.get(name) if settings.get(name) is not None else default(name))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected seconds, got {settings.get(name)!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name}: must be more than 0 seconds, got {value}")
+    return value
+
+
 def run_identity(config_sha256: str) -> dict[str, str]:
     """What every worker of a run must share: the consentry version and the policy digest."""
     return {"consentry": VERSION, "config_sha256": config_sha256}
@@ -124,9 +142,10 @@ class ClusterRun:
         store = RunStore(connect(str(url)), run_id)
         store.join(run_identity(consent_settings(settings).config.config_sha256))
         worker = str(settings.get("CONSENT_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}")
-        return cls(crawler, store, worker, lease_timeout=settings.getfloat("CONSENT_LEASE_TIMEOUT"),
-                   idle_timeout=settings.getfloat("CONSENT_IDLE_TIMEOUT"),
-                   retry=settings.getfloat("CONSENT_REDIS_RETRY"), batch=2 * settings.getint("CONCURRENT_REQUESTS"))
+        seconds = {name: _seconds(settings, name) for name in _SECONDS}
+        return cls(crawler, store, worker, lease_timeout=seconds["CONSENT_LEASE_TIMEOUT"],
+                   idle_timeout=seconds["CONSENT_IDLE_TIMEOUT"], retry=seconds["CONSENT_REDIS_RETRY"],
+                   batch=2 * settings.getint("CONCURRENT_REQUESTS"))
 
     # -- Redis calls, retried ------------------------------------------------------------------------------------
     async def call(self, what: str, function: Callable[..., Any], *args: Any) -> Any:
