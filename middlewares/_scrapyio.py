@@ -11,6 +11,7 @@ from scrapy.exceptions import IgnoreRequest
 from twisted.python.failure import Failure
 
 from consentry.middlewares._appendfile import OutputWriteError
+from consentry.middlewares.adapters.warcformat import decision_payload
 from consentry.middlewares.signals import consent_decision
 from consentry.policies.model import AssetResponse, Signal
 
@@ -93,6 +94,7 @@ def emit_decision(crawler: Crawler, decision: Decision, request: Request, respon
     results = crawler.signals.send_catch_log(
         consent_decision,
         decision=decision,
+        payload=decision_payload(decision),
         request=request,
         response=response,
         spider=crawler.spider,

@@ -10,7 +10,6 @@ crawl is stopped (`consentry crawl` exits 1). Stats: `consent/action/<action>`,
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from scrapy.exceptions import NotConfigured
 
 from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares.adapters.warcformat import decision_payload
 from consentry.middlewares.signals import consent_decision
 
 if TYPE_CHECKING:
@@ -63,12 +63,13 @@ class DecisionLogExtension:
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
-    def log_decision(self, decision: Decision, **_: Any) -> None:
-        """Write one whole line, then count it; `OutputWriteError` (crawl stopped) when it cannot be written."""
+    def log_decision(self, decision: Decision, payload: bytes | None = None, **_: Any) -> None:
+        """Write one whole line (`payload`, the record's JSON, when the sender serialised it), then count it;
+        `OutputWriteError` (crawl stopped) when it cannot be written."""
         if self._file is not None:
-            line = json.dumps(decision.to_record(), ensure_ascii=False, sort_keys=False) + "\n"
+            line = payload if payload is not None else decision_payload(decision)
             try:
-                self._file.append(line.encode("utf-8"))
+                self._file.append(line + b"\n")
             except OutputWriteError as exc:
                 if self.crawler is not None:
                     stop_crawl(self.crawler, exc)

@@ -60,3 +60,35 @@ def test_decision_metadata_concurrent_to_response(crawl: tuple[SiteServer, Crawl
         else:
             assert ids[headers["WARC-Concurrent-To"]] == uri
     assert len(metadata) == len(result.decisions)
+
+
+def test_records_are_valid_warc_read_by_warcio(crawl: tuple[SiteServer, CrawlResult]) -> None:
+    """The crawl's own record writer (consentry.middlewares.adapters.warcrecords), checked by an independent
+    reader: warcio verifies every block and payload digest, each record is its own gzip member, and the
+    fields WARC 1.1 requires are there."""
+    import zlib
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    _, result = crawl
+    path = result.out / "crawl.warc.gz"
+    checked = []
+    with path.open("rb") as handle:
+        for record in ArchiveIterator(handle, check_digests=True):
+            record.content_stream().read()
+            headers = record.rec_headers
+            assert record.digest_checker.passed is True, record.digest_checker.problems
+            assert headers.protocol == "WARC/1.1"
+            for name in ("WARC-Record-ID", "WARC-Date", "WARC-Type", "Content-Length", "WARC-Block-Digest"):
+                assert headers.get_header(name), name
+            if record.rec_type in ("response", "request", "metadata"):
+                assert headers.get_header("WARC-Payload-Digest")
+            checked.append(record.rec_type)
+    assert {"warcinfo", "response", "request", "metadata"} <= set(checked)
+    data, members = path.read_bytes(), 0
+    while data:  # one gzip member per record (WARC 1.1 Annex D)
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        inflater.decompress(data)
+        assert inflater.eof
+        data, members = inflater.unused_data, members + 1
+    assert members == len(checked)
