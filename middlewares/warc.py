@@ -130,9 +130,9 @@ class WarcExtension:
         if _STOPPED_FLAG in response.flags:
             fields["WARC-Truncated"] = "length"
         record_id, record = self._records.http("response", response.url, _response_head(response), body, fields)
-        _, request_record = self._records.http(
+        request_record = self._records.http(
             "request", request.url, _request_head(request), b"", {"WARC-Concurrent-To": record_id}
-        )
+        )[1]
         try:
             self._write(record + request_record)
         except OutputWriteError:
@@ -157,7 +157,7 @@ class WarcExtension:
     def archive_fetch_failure(self, url: str, detail: str, **_: Any) -> None:
         """A `metadata` record for a document that could not be fetched at all (no response to archive)."""
         payload = fetch_failure_payload(url, detail)
-        _, record = self._records.metadata(url, payload, METADATA_CONTENT_TYPE)
+        record = self._records.metadata(url, payload, METADATA_CONTENT_TYPE)[1]
         with contextlib.suppress(OutputWriteError):  # the crawl is stopped
             self._write(record)
 
