@@ -74,7 +74,7 @@ def _consentry() -> list[str]:
 
 def _timed(command: list[str]) -> float:
     started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = subprocess.run(command, check=False, capture_output=True, text=True)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{command[:3]} exited {proc.returncode}: {proc.stderr[-500:]}")
     return time.perf_counter() - started
