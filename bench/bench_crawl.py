@@ -10,7 +10,7 @@ over the baseline's. A loopback site of N linked pages (a tenth of them with an 
   robots.txt and the other site files, the first page), measured by this process;
 - the breakdown: one more consent crawl under cProfile, its CPU per response split by component (cumulative
   time of the component's entry points; cProfile inflates Python-heavy code, so read the shares, not the µs).
-`--warc-levels` prints, instead, the cost and size of a WARC gzip member per zlib level and memLevel.
+`--warc-levels` prints, instead, the cost and size of one WARC record, the crawl's writer vs warcio's.
 Usage: python -m bench.bench_crawl [--pages 3000] [--rounds 5] [--warm 300] [--profile-pages 1000]
 """
 
@@ -147,20 +147,51 @@ def breakdown(url: str, warm: int) -> None:
         print(f"  {component:<44} {seconds / items * 1e6:7.0f} µs/response  {seconds / total:6.1%}")
 
 
-def warc_levels(samples: int = 2000) -> None:
-    """CPU per WARC member and its size, for the HTML page of the bench site, per zlib level and memLevel."""
-    import zlib
+def warc_levels(samples: int = 300) -> None:
+    """CPU per WARC record and its size: the crawl's writer (`WarcRecords`) vs warcio's writer (level 9, default
+    zlib state), for typical response bodies: a small page and 64 KiB of prose (this project's README as HTML),
+    a decision record's JSON, a 64 KiB JPEG-like body (incompressible bytes)."""
+    import io
+    import os
 
-    page = _site(2)["/p0.html"].body * 2
-    for mem_level in (8, 4):
-        for level in (1, 6, 9):
-            started = time.process_time()
-            for _ in range(samples):
-                compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16, mem_level)
-                size = len(compressor.compress(page) + compressor.flush())
-            micros = (time.process_time() - started) / samples * 1e6
-            print(f"memLevel {mem_level} level {level}: {micros:5.1f} µs per member, {size} bytes "
-                  f"(of {len(page)})")
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from consentry.middlewares.adapters.warcrecords import WarcRecords, compressible, http_head
+
+    readme = (ROOT / "README.md").read_bytes()
+    bodies = {
+        "page 2 KiB": ("text/html", b"<html><body><p>" + readme[:2048] + b"</p></body></html>"),
+        "page 64 KiB": ("text/html", b"<html><body><p>" + (readme * 4)[:65536] + b"</p></body></html>"),
+        "decision JSON": ("application/json", json.dumps({"schema": "consentry.decision/1", "signals": [
+            {"mechanism": "robots", "evidence": "Disallow: /private/"}] * 4}).encode()),
+        "JPEG 64 KiB": ("image/jpeg", b"\xff\xd8\xff\xe0" + os.urandom(65532)),
+    }
+    ours = WarcRecords()
+    theirs = WARCWriter(io.BytesIO(), gzip=True, warc_version="WARC/1.1")
+
+    def consentry(kind: str, body: bytes) -> int:
+        head = http_head("HTTP/1.1 200 OK", [("Content-Type", kind)])
+        return len(ours.http("response", "https://example.com/a", head, body, compress=compressible(kind))[1])
+
+    def warcio(kind: str, body: bytes) -> int:
+        theirs.out = io.BytesIO()
+        theirs.write_record(theirs.create_warc_record(
+            "https://example.com/a", "response", payload=io.BytesIO(body), length=len(body),
+            http_headers=StatusAndHeaders("200 OK", [("Content-Type", kind)], protocol="HTTP/1.1")))
+        return len(theirs.out.getvalue())
+
+    for name, (kind, body) in bodies.items():
+        cells = []
+        for label, write in (("consentry", consentry), ("warcio", warcio)):
+            best = float("inf")
+            for _ in range(5):
+                started = time.process_time()
+                for _ in range(samples):
+                    size = write(kind, body)
+                best = min(best, (time.process_time() - started) / samples)
+            cells.append(f"{label} {best * 1e6:7.1f} µs, {size / len(body):4.0%} of the body")
+        print(f"{name:<14} " + "; ".join(cells))
 
 
 def main() -> None:

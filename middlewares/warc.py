@@ -37,7 +37,7 @@ from consentry.middlewares.adapters.warcformat import (
     fetch_failure_payload,
     warcinfo_fields,
 )
-from consentry.middlewares.adapters.warcrecords import WarcRecords, http_head
+from consentry.middlewares.adapters.warcrecords import WarcRecords, compressible, http_head
 from consentry.middlewares.signals import consent_decision, consent_fetch_failed
 
 if TYPE_CHECKING:
@@ -129,7 +129,14 @@ class WarcExtension:
         fields = {"WARC-IP-Address": str(response.ip_address)} if response.ip_address else {}
         if _STOPPED_FLAG in response.flags:
             fields["WARC-Truncated"] = "length"
-        record_id, record = self._records.http("response", response.url, _response_head(response), body, fields)
+        headers = response.headers
+        compress = compressible(
+            (headers.get(b"Content-Type") or b"").decode("latin-1"),
+            (headers.get(b"Content-Encoding") or b"").decode("latin-1"),
+        )
+        record_id, record = self._records.http(
+            "response", response.url, _response_head(response), body, fields, compress=compress
+        )
         request_record = self._records.http(
             "request", request.url, _request_head(request), b"", {"WARC-Concurrent-To": record_id}
         )[1]

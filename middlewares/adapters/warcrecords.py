@@ -7,10 +7,12 @@ each record is one gzip member (RFC 1952), so a reader can start at any record a
 every earlier record whole. The HTTP head of a `response`/`request` block is written as warcio writes it
 (fields decoded latin-1 by the caller, encoded UTF-8), so archives read back exactly as before this writer.
 
-Why not warcio's writer: it builds several Python objects per record and compresses at level 9 with a new
-256 KiB zlib state per member; a crawl writes two or three records per response, so that cost sat on the
-crawl's critical path (`python -m bench.bench_crawl --warc-levels` measures the levels and the state size).
-`GZIP_LEVEL` and `_MEM_LEVEL` are the measured choice (docs/architecture.md "Performance").
+Why not warcio's writer: it builds several Python objects per record and deflates every member at level 9 with
+the default zlib state; a crawl writes two or three records per response, so that cost sat on the crawl's
+critical path. Here text is deflated at `GZIP_LEVEL`, and bodies
+that are already compressed (`compressible`: JPEG, PNG, video, a Content-Encoding…) are stored in their member
+(deflate level 0), which is valid gzip at a copy's cost. `python -m bench.bench_crawl --warc-levels` measures
+the choice against warcio's (docs/architecture.md "Performance").
 """
 
 from __future__ import annotations
@@ -22,14 +24,29 @@ import zlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-__all__ = ["GZIP_LEVEL", "WarcRecords", "http_head"]
+__all__ = ["COMPRESSED_TYPES", "GZIP_LEVEL", "WarcRecords", "compressible", "http_head"]
 
-#: zlib level of every gzip member (bench.bench_crawl --warc-levels: the size barely differs from 9).
-GZIP_LEVEL = 6
-#: zlib memLevel: a 4 KiB hash table instead of 64 KiB, so starting a member costs a few µs instead of ~30.
-_MEM_LEVEL = 4
+#: zlib level of a member whose block compresses (text, JSON, uncompressed media): level 1 deflates text 2–3×
+#: faster than 6 (warcio's 9 slower still) for about 5 % of the body more (bench.bench_crawl --warc-levels).
+GZIP_LEVEL = 1
+#: Media types whose bytes are already compressed: their members are stored (level 0), which costs a copy and a
+#: CRC instead of a deflate pass that would gain nothing. A body with a Content-Encoding is stored too.
+COMPRESSED_TYPES = frozenset({
+    "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/heic", "image/heif", "image/jxl",
+    "application/zip", "application/gzip", "application/x-gzip", "application/zstd", "application/x-7z-compressed",
+    "application/vnd.rar", "font/woff", "font/woff2",
+})
+_COMPRESSED_PREFIXES = ("video/", "audio/mpeg", "audio/mp4", "audio/ogg", "audio/aac", "audio/webm", "audio/flac")
 _GZIP_WBITS = zlib.MAX_WBITS | 16
 _HTTP_TYPES = {"response": "application/http; msgtype=response", "request": "application/http; msgtype=request"}
+
+
+def compressible(content_type: str, content_encoding: str = "") -> bool:
+    """Whether a body of this media type and Content-Encoding is worth deflating (not already compressed)."""
+    if content_encoding.strip().lower() not in ("", "identity"):
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media not in COMPRESSED_TYPES and not media.startswith(_COMPRESSED_PREFIXES)
 
 
 def _digest(data: bytes) -> str:
@@ -56,7 +73,7 @@ class WarcRecords:
         self.level = level
 
     def _record(
-        self, kind: str, fields: Mapping[str, str], block: bytes, payload_digest: str | None
+        self, kind: str, fields: Mapping[str, str], block: bytes, payload_digest: str | None, *, store: bool = False
     ) -> tuple[str, bytes]:
         """One record; `payload_digest` is the payload's digest, "" when the payload is the whole block, None
         when the record has no payload digest."""
@@ -67,7 +84,7 @@ class WarcRecords:
         if payload_digest is not None:
             head.append(f"WARC-Payload-Digest: {payload_digest or block_digest}\r\n")
         head.append(f"WARC-Block-Digest: {block_digest}\r\nContent-Length: {len(block)}\r\n\r\n")
-        compressor = zlib.compressobj(self.level, zlib.DEFLATED, _GZIP_WBITS, _MEM_LEVEL)
+        compressor = zlib.compressobj(0 if store else self.level, zlib.DEFLATED, _GZIP_WBITS)
         member = compressor.compress("".join(head).encode("utf-8"))
         member += compressor.compress(block)
         member += compressor.compress(b"\r\n\r\n") + compressor.flush()
@@ -81,11 +98,20 @@ class WarcRecords:
         )  # None: no payload digest (a warcinfo block has no payload)
 
     def http(
-        self, kind: str, uri: str, head: bytes, body: bytes, extra: Mapping[str, str] | None = None
+        self,
+        kind: str,
+        uri: str,
+        head: bytes,
+        body: bytes,
+        extra: Mapping[str, str] | None = None,
+        *,
+        compress: bool = True,
     ) -> tuple[str, bytes]:
-        """A `response` or `request` record (§6.3, §6.4): the HTTP head then `body` (the payload)."""
+        """A `response` or `request` record (§6.3, §6.4): the HTTP head then `body` (the payload); `compress`
+        false stores the member (see `compressible`)."""
         fields = {"WARC-Target-URI": uri, **(extra or {}), "Content-Type": _HTTP_TYPES[kind]}
-        return self._record(kind, fields, head + body, _digest(body) if body else _EMPTY_DIGEST)
+        digest = _digest(body) if body else _EMPTY_DIGEST
+        return self._record(kind, fields, head + body, digest, store=not compress)
 
     def metadata(
         self, uri: str, payload: bytes, content_type: str, extra: Mapping[str, str] | None = None

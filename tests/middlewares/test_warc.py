@@ -92,3 +92,41 @@ def test_records_are_valid_warc_read_by_warcio(crawl: tuple[SiteServer, CrawlRes
         assert inflater.eof
         data, members = inflater.unused_data, members + 1
     assert members == len(checked)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encoding", "expected"),
+    [
+        ("text/html; charset=utf-8", "", True),
+        ("application/json", "identity", True),
+        ("image/svg+xml", "", True),
+        ("image/bmp", "", True),
+        ("image/jpeg", "", False),
+        ("IMAGE/PNG", "", False),
+        ("video/mp4", "", False),
+        ("text/html", "gzip", False),
+        ("text/html", " br ", False),
+    ],
+)
+def test_already_compressed_bodies_are_stored(content_type: str, encoding: str, expected: bool) -> None:
+    from consentry.middlewares.adapters.warcrecords import compressible
+
+    assert compressible(content_type, encoding) is expected
+
+
+def test_stored_and_deflated_members_both_read_back() -> None:
+    """A stored member (level 0, for JPEG bytes) and a deflated one are each valid gzip holding the record."""
+    import gzip as gzip_module
+
+    from consentry.middlewares.adapters.warcrecords import WarcRecords, http_head
+
+    records = WarcRecords()
+    body = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64
+    head = http_head("HTTP/1.1 200 OK", [("Content-Type", "image/jpeg")])
+    _, stored = records.http("response", "https://example.com/a.jpg", head, body, compress=False)
+    _, deflated = records.http("response", "https://example.com/a.jpg", head, body)
+    assert len(stored) > len(body) > len(deflated)
+    for member in (stored, deflated):
+        text = gzip_module.decompress(member)
+        assert text.startswith(b"WARC/1.1\r\n")
+        assert text.endswith(head + body + b"\r\n\r\n")
