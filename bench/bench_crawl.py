@@ -98,8 +98,25 @@ COMPONENTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _photo(seed: int) -> bytes:
+    """A real, manifest-less JPEG of a few KiB (Pillow), so that images cost what real ones cost: a truncated
+    stand-in would be handed to the c2pa reader as unreadable."""
+    import io
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (96, 64))
+    image.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(96 * 64)])
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
 def _site(pages: int) -> dict[str, Route]:
     routes = {"/robots.txt": Route.text("User-agent: *\nDisallow: /private/\n")}
+    photo = _photo(pages)
     for i in range(pages):
         links = "".join(f'<a href="/p{j}.html">p{j}</a>' for j in (i + 1, i + 2, i * 2 + 1) if j < pages)
         image = f'<img src="/img/{i}.jpg">' if i % 10 == 0 else ""
@@ -107,9 +124,7 @@ def _site(pages: int) -> dict[str, Route]:
             f"<html><body><p>{'text ' * 200}</p>{links}{image}</body></html>", "text/html; charset=utf-8"
         )
         if i % 10 == 0:
-            routes[f"/img/{i}.jpg"] = Route(
-                200, (("Content-Type", "image/jpeg"),), b"\xff\xd8\xff\xe0" + b"x" * 4000
-            )
+            routes[f"/img/{i}.jpg"] = Route(200, (("Content-Type", "image/jpeg"),), photo)
     return routes
 
 
