@@ -6,6 +6,7 @@ through the documented rules (docs/signals/iptc.md, docs/signals/c2pa.md "AI-gen
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tests.exiftool_files import (
     DMI_VALUES,
     FORMATS,
     NEWSCODES,
+    ExifTool,
     IptcFile,
     documented_ai_generated,
     documented_plus_rows,
@@ -89,3 +91,22 @@ def test_ai_generated_label_read_as_exiftool_reads_it(fmt: str, value: str,
     assert provenance.ai_generated == expected
     if source_type:
         assert source_type in provenance.evidence
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "jpeg"])
+def test_retagged_file_reads_as_its_latest_value(fmt: str, tmp_path: Path) -> None:
+    """A publisher re-tags a file (a PDF gets an incremental update): the value ExifTool reads back is the only
+    one consentry reads, not the stale one."""
+    extension, mime, make_base = FORMATS[fmt]
+    path = tmp_path / f"retagged.{extension}"
+    path.write_bytes(make_base())
+    tool = ExifTool(tmp_path)
+    try:
+        for value in ("DMI-PROHIBITED", "DMI-ALLOWED"):
+            tool.run("-overwrite_original", f"-XMP-plus:DataMining={value}", str(path))
+        [reads] = json.loads(tool.run("-j", "-n", "-XMP-plus:DataMining", str(path)))
+    finally:
+        tool.close()
+    asset = AssetResponse(f"https://ex.com/{path.name}", 200, (("Content-Type", mime),), path.read_bytes())
+    signals = [s for s in read_embedded(asset, READER).signals if s.mechanism is Mechanism.IPTC_XMP]
+    assert [s.evidence for s in signals] == [f"plus:DataMining={reads['DataMining']!r}"]
