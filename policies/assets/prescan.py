@@ -374,14 +374,9 @@ _COMMON_LEAD = 512
 _XPACKET, _XPACKET_END, _XMPMETA = b"<?xpacket begin=", b"<?xpacket end=", b"<x:xmpmeta"  # as in `_DELIMITERS`
 
 
-def _svg_wrapper(body: bytes, start: int, lead: int = 0) -> int | None:
-    """The first `<?xpacket begin=` at or after `start` (-1: none), found by `bytes.find` in the first `lead`
-    bytes, then from its `?`; None after `_COMMON_HITS` other `?`s."""
-    if lead:
-        found = body.find(_XPACKET, start, start + lead)
-        if found >= 0:
-            return found
-        start = max(start, start + lead - len(_XPACKET))
+def _svg_wrapper(body: bytes, start: int) -> int | None:
+    """The first `<?xpacket begin=` at or after `start` (-1: none), found from its `?`; None after
+    `_COMMON_HITS` other `?`s."""
     mark = body.find(b"?", start + 1)
     for _ in range(_COMMON_HITS):
         if mark < 0:
@@ -425,23 +420,34 @@ def _svg_common(body: bytes, found: _Found) -> bool:
     """
     if len(body) > SCAN_LIMIT:
         return False
-    start = _svg_wrapper(body, 0, _COMMON_LEAD)
-    if start is None or start < 0:
-        return start is not None and _svg_clear(body, 0, len(body), _COMMON_LEAD)
-    mark = body.find(b"?", start + _OPENING_LENGTH + 1)
-    for _ in range(_COMMON_HITS):
-        if mark < 0 or body.startswith(_XPACKET_END, mark - 1):
-            break
-        mark = body.find(b"?", mark + 1)
-    else:
+    start = body.find(_XPACKET, 0, _COMMON_LEAD)
+    if start < 0:
+        start = _svg_wrapper(body, _COMMON_LEAD - len(_XPACKET))  # a wrapper straddling the lead is seen from its `?`
+        if start is None or start < 0:
+            return start is not None and _svg_clear(body, 0, len(body), _COMMON_LEAD)
+    end = _svg_packet_end(body, start)
+    if end <= 0 or body.find(_SVG_MANIFEST, start, end) >= 0 or not _svg_clear(body, 0, start, _COMMON_LEAD):
         return False
-    end = body.find(b">", mark - 1) + 1 if mark >= 0 else 0
-    if end <= 0 or body.find(_SVG_MANIFEST, start, end) >= 0 or _svg_wrapper(body, end - 1) != -1:
-        return False
-    if not (_svg_clear(body, 0, start, _COMMON_LEAD) and _svg_clear(body, end, len(body))):
+    # after the packet: nothing to look at without a `?` (a wrapper) or a `:` (a bare opening, the manifest)
+    if (body.find(b"?", end) >= 0 or body.find(b":", end) >= 0) and (
+        _svg_wrapper(body, end - 1) != -1 or not _svg_clear(body, end, len(body))
+    ):
         return False
     found.packet(body[start:end])
     return True
+
+
+def _svg_packet_end(body: bytes, start: int) -> int:
+    """The end of the wrapped packet opened at `start`, as `_packet_end` finds it (0: none found within
+    `_COMMON_HITS` `?`s)."""
+    mark = body.find(b"?", start + _OPENING_LENGTH + 1)
+    for _ in range(_COMMON_HITS):
+        if mark < 0:
+            return 0
+        if body.startswith(_XPACKET_END, mark - 1):
+            return body.find(b">", mark - 1) + 1
+        mark = body.find(b"?", mark + 1)
+    return 0
 
 
 def _walk_svg(body: bytes, found: _Found) -> None:
