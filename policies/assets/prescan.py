@@ -420,11 +420,10 @@ def _svg_common(body: bytes, found: _Found) -> bool:
     """
     if len(body) > SCAN_LIMIT:
         return False
-    start = body.find(_XPACKET, 0, _COMMON_LEAD)
-    if start < 0:
-        start = _svg_wrapper(body, _COMMON_LEAD - len(_XPACKET))  # a wrapper straddling the lead is seen from its `?`
-        if start is None or start < 0:
-            return start is not None and _svg_clear(body, 0, len(body), _COMMON_LEAD)
+    in_lead = body.find(_XPACKET, 0, _COMMON_LEAD)  # past the lead (or straddling it) from its `?`:
+    start = in_lead if in_lead >= 0 else _svg_wrapper(body, _COMMON_LEAD - len(_XPACKET))
+    if start is None or start < 0:
+        return start is not None and _svg_clear(body, 0, len(body), _COMMON_LEAD)
     end = _svg_packet_end(body, start)
     if end <= 0 or body.find(_SVG_MANIFEST, start, end) >= 0 or not _svg_clear(body, 0, start, _COMMON_LEAD):
         return False
