@@ -420,7 +420,7 @@ def _svg_common(body: bytes, found: _Found) -> bool:
     """
     if len(body) > SCAN_LIMIT:
         return False
-    in_lead = body.find(_XPACKET, 0, _COMMON_LEAD)  # past the lead (or straddling it) from its `?`:
+    in_lead = body.find(_XPACKET, 0, _COMMON_LEAD)  # then past the lead (or straddling it) from its `?`
     start = in_lead if in_lead >= 0 else _svg_wrapper(body, _COMMON_LEAD - len(_XPACKET))
     if start is None or start < 0:
         return start is not None and _svg_clear(body, 0, len(body), _COMMON_LEAD)
