@@ -452,8 +452,10 @@ def _svg_packet_end(body: bytes, start: int) -> int:
 def _walk_svg(body: bytes, found: _Found) -> None:
     """SVG: the C2PA store markers, xpacket-wrapped XMP, and RDF in `<metadata>` without a wrapper (SVG 1.1 §21).
 
-    Without a packet found by byte search, the document is parsed only when it has an `RDF` element and
-    names a property the XMP readers read (`xmp.READ_PROPERTIES`): RDF without one cannot change a reading.
+    The common shapes (no packet, or one wrapped packet) are read by `_svg_common` in a few steps, anything
+    else by the general packet scan. Without a packet found by byte search, the document is parsed only when
+    it has an `RDF` element and names a property the XMP readers read (`xmp.READ_PROPERTIES`): RDF without
+    one cannot change a reading.
     """
     if not _svg_common(body, found):
         found.c2pa = _svg_manifest(body, _scan_packets(body, found, _TEXT_ANCHORS))
@@ -723,6 +725,7 @@ def _container(body: bytes, content_type: str) -> str:
         return _RIFF_FORMS.get(body[8:12], "unknown")
     if body.find(b"%", 0, 1024) >= 0 and body.find(b"%PDF-", 0, 1024) >= 0:  # memchr first: `%` is rare in text
         return "pdf"
+    # `_LEADING` matches the empty string, so it always matches; a body starting with `<` has nothing to skip
     first = 0 if body.startswith(b"<") else _LEADING.match(body, 0, 4096).end()  # type: ignore[union-attr]
     if body.startswith((b"<svg", b"<?xml"), first, 4096) and (
         body.find(b"<svg", first, 4096) >= 0 or content_type.split(";", 1)[0].strip().lower() == "image/svg+xml"
