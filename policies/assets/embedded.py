@@ -207,7 +207,11 @@ def read_embedded(
     chosen = embedded
     if not embedded.exists:
         chosen = _remote_c2pa(response, markers, fetched_manifests or {}, reader, max_bytes)
-    found = [*chosen.signals, *xmp.iptc_signals(markers.xmp_packets, response.url)]
+    found = [
+        *chosen.signals,
+        *xmp.iptc_signals(markers.xmp_packets, response.url),
+        *xmp.unreadable_iptc(markers.xmp_packets, response.body, markers.notes, response.url),
+    ]
     label = aigenerated.label(chosen.store, xmp.digital_source_types(markers.xmp_packets),
                               manifest_source=f"the remote manifest {chosen.remote}" if chosen.remote else "")
     return EmbeddedReading(found, label)

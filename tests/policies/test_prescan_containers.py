@@ -192,3 +192,43 @@ def test_mutated_containers_never_raise(body: bytes, at: int, junk: bytes) -> No
     at = min(at, len(body))
     markers = scan(body[:at] + junk + body[at + len(junk):])
     assert all(len(p) <= MAX_PACKET_BYTES for p in markers.xmp_packets)
+
+
+def _embedded(body: bytes, content_type: str) -> list[tuple[dict[str, str], tuple[str, ...], str]]:
+    """(statement, tags, evidence) of every embedded signal of `body` (no manifest reader may be needed)."""
+    from consentry.policies.assets.embedded import read_embedded
+    from consentry.policies.model import AssetResponse
+
+    def no_reader(body: bytes, content_type: str) -> object:
+        raise AssertionError("the pre-scan found no manifest: the reader is not called")
+
+    response = AssetResponse("https://example.com/a", 200, (("Content-Type", content_type),), body)
+    return [({p.value: v.value for p, v in s.statement.items()}, tuple(t.value for t in s.tags), s.evidence)
+            for s in read_embedded(response, no_reader).signals]  # type: ignore[arg-type]
+
+
+SVG_WITH_RDF = b'<svg xmlns="http://www.w3.org/2000/svg"><metadata>' + RDF_ONLY + b"</metadata><g/></svg>"
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (SVG_WITH_RDF[:-12], "image/svg+xml"),  # truncated: the document does not parse
+    (SVG_WITH_RDF.replace(b"<g/>", b"<g <</g>"), "image/svg+xml"),  # malformed after the metadata
+    (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]>' + SVG_WITH_RDF, "image/svg+xml"),  # refused DTD
+    (b"\xff\xd8\xff\xe1\x01\x00" + b"http://ns.adobe.com/xap/1.0/\x00" + PACKET[:-40] + b"\xff\xd9", "image/jpeg"),
+])
+def test_data_mining_named_where_it_cannot_be_read_is_unverifiable(body: bytes, content_type: str) -> None:
+    """A withheld consent in XMP that cannot be read never reads as silence: the asset carries an IPTC signal
+    tagged unverifiable (CONSENT_ON_UNVERIFIABLE decides), never no signal at all."""
+    [(statement, _tags, evidence)] = [s for s in _embedded(body, content_type) if "unverifiable" in s[1]]
+    assert statement == {}
+    assert "plus:DataMining" in evidence
+    assert "cannot be read" in evidence
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (SVG_WITH_RDF, "image/svg+xml"),  # read: a deny, no unverifiable signal beside it
+    (b'<svg xmlns="http://www.w3.org/2000/svg"><metadata><rdf:RDF/></metadata><g <</svg>', "image/svg+xml"),
+    (b"<svg><text>DataMining is a word here</text></svg>", "image/svg+xml"),  # parses: nothing unread
+])
+def test_readable_or_absent_data_mining_is_not_unverifiable(body: bytes, content_type: str) -> None:
+    assert all("unverifiable" not in tags for _, tags, _ in _embedded(body, content_type))
