@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from consentry.policies.combine import Combination, combine
 from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
 from consentry.policies.model import Action, AssetResponse, Signal
-from consentry.policies.record import Decision, ResponseSummary
+from consentry.policies.record import Decision, Provenance, ResponseSummary
 from consentry.policies.vocabulary import Purpose, Tag, Verdict
 
 __all__ = ["apply_inferred_mode", "decide"]
@@ -94,8 +94,10 @@ def decide(
     signals: Sequence[Signal] = (),
     response: AssetResponse | None = None,
     fetched_at: str | None = None,
+    provenance: Provenance | None = None,
 ) -> Decision:
-    """The decision for one URL. For a `skip` pass `response=None`: the asset was never fetched."""
+    """The decision for one URL. For a `skip` pass `response=None`: the asset was never fetched. `provenance`
+    (the asset's AI-generated label) is recorded unless the decision is a `skip`."""
     used = (access_signal, *apply_inferred_mode(signals, config.inferred))
     comb = combine(used)
     unverifiable = [s for s in used if Tag.UNVERIFIABLE in s.tags]
@@ -117,4 +119,5 @@ def decide(
         response=ResponseSummary.from_response(response) if response is not None else None,
         fetched_at=fetched_at,
         config_sha256=config.config_sha256,
+        provenance=None if action is Action.SKIP else provenance,
     )
