@@ -87,12 +87,12 @@ class _Tally:
     """Counts each `RecordResult` and appends it to the JSON-lines file (nothing else is kept per record)."""
 
     def __init__(self, outcome: FileOutcome, sink: IO[str] | None) -> None:
-        from consentry.crawler.crawl.command import decided_by, deciding_mechanisms
+        from consentry.crawler.crawl.command import deciding_mechanisms
         from consentry.crawler.spiders.assets import site_of
 
         self.outcome, self.sink = outcome, sink
         self.name = Path(outcome.path).name
-        self.mechanisms, self.decided_by = deciding_mechanisms, decided_by
+        self.mechanisms = deciding_mechanisms
         self.site_of = lru_cache(maxsize=4096)(site_of)  # called with a URL's scheme://authority only
 
     def add(self, result: RecordResult) -> None:
@@ -102,8 +102,9 @@ class _Tally:
         action = str(record["action"])
         out.actions[action] += 1
         if result.replayed is not None:
-            out.by_mechanism.update((m, action) for m in self.mechanisms(record))
-            out.by_decider[(self.decided_by(record), action)] += 1
+            mechanisms = self.mechanisms(record)
+            out.by_mechanism.update((m, action) for m in mechanisms)
+            out.by_decider[("+".join(sorted(mechanisms)), action)] += 1  # `decided_by`, computed once
         out.by_site[(self.site_of(authority(result.url)) or "(no host)", action)] += 1
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
