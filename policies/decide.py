@@ -34,15 +34,22 @@ def apply_inferred_mode(signals: Iterable[Signal], mode: InferredMode) -> tuple[
 
 
 def _by_whom(signals: Iterable[Signal]) -> str:
-    names = list(dict.fromkeys(f"{s.mechanism._value_} ({s.scope._value_})" for s in signals))  # not the slow .value
+    # members' `_value_`: the `.value` descriptor is slow in Python 3.11, and every decision names its deciders
+    names = list(dict.fromkeys(f"{s.mechanism._value_} ({s.scope._value_})" for s in signals))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _verdict_clauses(comb: Combination, leaves: Sequence[Purpose], verdict: Verdict, word: str) -> list[str]:
     groups: dict[str, list[str]] = {}
+    named: dict[tuple[int, ...], str] = {}  # the same deciders usually decide several leaves: named once
     for leaf in leaves:
         if comb.verdicts[leaf] is verdict:
-            groups.setdefault(_by_whom(comb.deciders[leaf]), []).append(leaf.value)
+            deciders = comb.deciders[leaf]
+            key = tuple(map(id, deciders))
+            whom = named.get(key)
+            if whom is None:
+                whom = named[key] = _by_whom(deciders)
+            groups.setdefault(whom, []).append(leaf._value_)
     return [f"{', '.join(purposes)} {word} by {who}" for who, purposes in groups.items()]
 
 

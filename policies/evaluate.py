@@ -170,12 +170,16 @@ def _head(response: AssetResponse) -> HtmlHead | None:
     """The response's HTML head, parsed once per response (None: not HTML, nothing parsed)."""
     if not is_html(response):
         return None
-    return response.derived("head", lambda: parse_head(response.body, response.url))
+    return response.derived("head", parse_head, response.body, response.url)
 
 
 def _rsl_links(response: AssetResponse) -> tuple[tuple[str, Scope], ...]:
     """`rsl.discover` of the response, once per response (licence needs and RSL signals read it)."""
-    return response.derived("rsl", lambda: rsl.discover(response, _head(response)))
+    return response.derived("rsl", _discover, response)
+
+
+def _discover(response: AssetResponse) -> tuple[tuple[str, Scope], ...]:
+    return rsl.discover(response, _head(response))
 
 
 def licence_urls(response: AssetResponse) -> tuple[str, ...]:

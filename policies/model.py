@@ -13,7 +13,7 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TypeVar, cast
+from typing import Any, TypeVar
 
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
@@ -230,19 +230,19 @@ class AssetResponse:
     _fields: dict[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False, compare=False)
     _media_type: str | None = field(default=None, init=False, repr=False, compare=False)
     # what the core derived from this response (its parsed head, pre-scan markers…), computed once per response
-    _derived: dict[object, object] | None = field(default=None, init=False, repr=False, compare=False)
+    _derived: dict[object, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def derived(self, key: object, compute: Callable[[], _T]) -> _T:
-        """`compute()` for this response, computed once: the core's parses of the response (head, pre-scan)
-        are pure functions of it, shared by every signal family that reads them. `key` names the value
-        (with the arguments it depends on)."""
+    def derived(self, key: object, compute: Callable[..., _T], *args: Any) -> _T:
+        """`compute(*args)` for this response, computed once: the core's parses of the response (head,
+        pre-scan) are pure functions of it, shared by every signal family that reads them. `key` names the
+        value (with any argument it depends on besides the response)."""
         memo = self._derived
         if memo is None:
             memo = {}
             object.__setattr__(self, "_derived", memo)
-        if key in memo:
-            return cast("_T", memo[key])
-        value = memo[key] = compute()
+        elif key in memo:
+            return memo[key]  # type: ignore[no-any-return]  # stored by this method as compute's _T
+        value = memo[key] = compute(*args)
         return value
 
     def _index(self) -> dict[str, tuple[str, ...]]:

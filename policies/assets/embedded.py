@@ -77,17 +77,18 @@ def _reader_type(markers: prescan.Markers, response: AssetResponse) -> str:
 def _markers(response: AssetResponse, max_bytes: int) -> prescan.Markers:
     """The pre-scan of the response's first `max_bytes`, once per response (manifest URLs, signals and TDMRep
     layers all read it)."""
+    return response.derived(("markers", max_bytes), _scan, response, max_bytes)
+
+
+def _scan(response: AssetResponse, max_bytes: int) -> prescan.Markers:
     body = response.body
-    return response.derived(
-        ("markers", max_bytes),
-        lambda: prescan.scan(body if len(body) <= max_bytes else body[:max_bytes], response.content_type),
-    )
+    return prescan.scan(body if len(body) <= max_bytes else body[:max_bytes], response.content_type)
 
 
 def _remote_urls(response: AssetResponse, markers: prescan.Markers, max_bytes: int) -> tuple[str, ...]:
     """`credentials.remote_manifest_urls` of the response, once per response (needs and signals read it)."""
     return response.derived(
-        ("remote manifests", max_bytes), lambda: credentials.remote_manifest_urls(response, markers.xmp_packets)
+        ("remote manifests", max_bytes), credentials.remote_manifest_urls, response, markers.xmp_packets
     )
 
 
