@@ -172,6 +172,8 @@ def _quote(value: str) -> str:
 
 def iptc_signals(packets: Sequence[bytes], source: str) -> list[Signal]:
     """One IPTC_XMP signal per distinct `plus:DataMining` value found in `packets` (docs/signals/iptc.md)."""
+    if not packets:
+        return []
     signals: list[Signal] = []
     seen: set[str] = set()
     for root, lenient in _roots(packets, "DataMining"):
@@ -221,6 +223,8 @@ def _provenance_url(packets: tuple[bytes, ...], include_self: bool) -> str | Non
 
 def digital_source_types(packets: Sequence[bytes]) -> tuple[str, ...]:
     """Every distinct `Iptc4xmpExt:DigitalSourceType` value (IPTC Photo Metadata 2023.1 "Digital Source Type")."""
+    if not packets:
+        return ()
     roots = _roots(packets, "DigitalSourceType")
     found = [v for root, _ in roots for v in _values(root, IPTC_EXT_NS, "DigitalSourceType") if v]
     return tuple(dict.fromkeys(value[:_MAX_VALUE] for value in found))
