@@ -294,8 +294,11 @@ def _heif_mime_items(body: bytes, start: int, end: int) -> dict[int, bytes]:
     return items
 
 
-def _heif_extents(body: bytes, start: int, end: int, wanted: set[int], found: _Found) -> dict[int, bytes]:
-    """`iloc` (ISO/IEC 14496-12 §8.11.3): the data of the `wanted` items stored in the file (method 0)."""
+def _heif_extents(
+    body: bytes, start: int, end: int, wanted: set[int], found: _Found, *, idat: tuple[int, int] | None = None
+) -> dict[int, bytes]:
+    """`iloc` (ISO/IEC 14496-12 §8.11.3): the data of the `wanted` items stored in the file (construction
+    method 0) or in the `meta` box's `idat` (method 1: offsets from the start of `idat`'s data)."""
     cursor = _Cursor(body, start, end)
     version = cursor.uint(1)
     cursor.uint(3)
@@ -312,7 +315,12 @@ def _heif_extents(body: bytes, start: int, end: int, wanted: set[int], found: _F
         for _ in range(cursor.uint(2)):
             cursor.uint(index_size)
             offset, length = base + cursor.uint(offset_size), cursor.uint(length_size)
-            if item_id in wanted and method == 0 and offset + length <= len(body) and length <= MAX_PACKET_BYTES:
+            limit = len(body)
+            if method == 1 and idat is not None:
+                offset, limit = idat[0] + offset, idat[1]
+            if item_id in wanted and method in (0, 1) and offset + length <= limit and length <= MAX_PACKET_BYTES and (
+                method == 0 or idat is not None
+            ):
                 parts.append(body[offset : offset + length])
             elif item_id in wanted:
                 found.notes.append(f"heif: XMP item {item_id} stored where the pre-scan does not read it")
@@ -330,7 +338,8 @@ def _heif_meta(body: bytes, start: int, end: int, found: _Found) -> None:
         mime = _heif_mime_items(body, *boxes[b"iinf"])
         xmp_ids = {i for i, kind in mime.items() if kind.split(b";")[0].strip() == b"application/rdf+xml"}
         if xmp_ids and b"iloc" in boxes:
-            for _, data in sorted(_heif_extents(body, *boxes[b"iloc"], xmp_ids, found).items()):
+            extents = _heif_extents(body, *boxes[b"iloc"], xmp_ids, found, idat=boxes.get(b"idat"))
+            for _, data in sorted(extents.items()):
                 found.packet(data)
     except _Short:
         found.notes.append("heif: iinf/iloc entries claim bytes past their box; XMP items not read")
@@ -347,8 +356,27 @@ def _walk_jxl(body: bytes, found: _Found) -> None:
             found.c2pa = True
         elif kind == b"xml ":
             found.packet(body[start:end])
-        elif kind == b"brob" and body[start : start + 4] in (b"xml ", b"jumb"):
-            found.notes.append(f"jxl: Brotli-compressed {body[start : start + 4]!r} box not read")
+        elif kind == b"brob" and body[start : start + 4] == b"xml ":
+            _brotli_xmp(body[start + 4 : end], found)
+        elif kind == b"brob" and body[start : start + 4] == b"jumb":  # a compressed JUMBF: c2pa reads it
+            found.cannot_see("jxl: Brotli-compressed 'jumb' box (a C2PA store may be inside)")
+
+
+def _brotli_xmp(data: bytes, found: _Found) -> None:
+    """A Brotli-compressed `xml ` box (ISO/IEC 18181-2 §9.1 `brob`): inflated up to the packet limit, so a
+    Brotli bomb costs at most that; what does not decode, or is larger, is noted."""
+    import brotli  # the one Brotli decoder of the project (Scrapy's br decoding uses it too)
+
+    decompressor = brotli.Decompressor()
+    try:
+        packet = decompressor.process(data, output_buffer_limit=MAX_PACKET_BYTES + 1)
+    except brotli.error as exc:
+        found.notes.append(f"jxl: Brotli-compressed 'xml ' box does not decode ({exc})")
+        return
+    if len(packet) > MAX_PACKET_BYTES or not decompressor.is_finished():
+        found.notes.append(f"jxl: Brotli-compressed 'xml ' box inflates past {MAX_PACKET_BYTES} bytes: not read")
+        return
+    found.packet(packet)
 
 
 _SVG_RDF = re.compile(rb"<(?:[\w.-]+:)?RDF[\s>]")

@@ -62,7 +62,23 @@ def test_heif_mime_item_xmp_is_read() -> None:
         assert "DMI-PROHIBITED-AIMLTRAINING" in signal.evidence
 
 
-def test_heif_item_in_idat_is_noted_not_read() -> None:
+def heif_idat(packet: bytes, *, lie: int = 0) -> bytes:
+    """The XMP item stored in the meta box's `idat` (iloc construction method 1, offset 0 into idat's data)."""
+    ftyp = box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic")
+    iinf = full_box(b"iinf", 0, struct.pack(">H", 1) + infe(2, b"mime", b"application/rdf+xml"))
+    items = struct.pack(">HHHH", 2, 1, 0, 1) + struct.pack(">II", 0, len(packet) + lie)
+    iloc = full_box(b"iloc", 1, struct.pack(">H", 0x4400) + struct.pack(">H", 1) + items)
+    hdlr = full_box(b"hdlr", 0, b"\x00" * 4 + b"pict" + b"\x00" * 13)
+    return ftyp + box(b"meta", b"\x00" * 4 + hdlr + iinf + iloc + box(b"idat", packet))
+
+
+def test_heif_item_in_idat_is_read() -> None:
+    markers = scan(heif_idat(PACKET), "image/heic")
+    assert markers.xmp_packets == (PACKET,)
+    assert scan(heif_idat(PACKET, lie=10), "image/heic").xmp_packets == ()  # past the end of idat: not read
+
+
+def test_heif_item_in_idat_without_an_idat_box_is_noted_not_read() -> None:
     markers = scan(heif(PACKET, method=1), "image/heic")
     assert markers.xmp_packets == ()
     assert any("XMP item 2" in note for note in markers.notes)
@@ -90,9 +106,9 @@ def test_jpeg_xl_boxes() -> None:
     assert markers.has_c2pa
     assert markers.c2pa_stores == 1
     assert markers.xmp_packets == (PACKET,)
-    compressed = scan(JXL + box(b"brob", b"xml " + b"\x00" * 20))
-    assert compressed.xmp_packets == ()
-    assert any("Brotli" in note for note in compressed.notes)
+    broken = scan(JXL + box(b"brob", b"xml " + b"\x00" * 20))
+    assert broken.xmp_packets == ()
+    assert any("Brotli" in note for note in broken.notes)
     assert scan(b"\xff\x0a" + b"\x00" * 50).container == "jxl-codestream"
 
 
@@ -232,3 +248,23 @@ def test_data_mining_named_where_it_cannot_be_read_is_unverifiable(body: bytes, 
 ])
 def test_readable_or_absent_data_mining_is_not_unverifiable(body: bytes, content_type: str) -> None:
     assert all("unverifiable" not in tags for _, tags, _ in _embedded(body, content_type))
+
+
+def test_jpeg_xl_brotli_compressed_xmp_is_read() -> None:
+    """A `brob` box holding `xml ` (ISO/IEC 18181-2) is inflated and read like a plain `xml ` box."""
+    import brotli
+
+    markers = scan(JXL + box(b"brob", b"xml " + brotli.compress(PACKET)))
+    assert markers.xmp_packets == (PACKET,)
+    [signal] = xmp.iptc_signals(markers.xmp_packets, "u")
+    assert "DMI-PROHIBITED-AIMLTRAINING" in signal.evidence
+
+
+def test_jpeg_xl_brotli_bomb_is_bounded_and_compressed_store_goes_to_the_reader() -> None:
+    import brotli
+
+    bomb = scan(JXL + box(b"brob", b"xml " + brotli.compress(b"<" + b" " * (MAX_PACKET_BYTES + 10))))
+    assert bomb.xmp_packets == ()
+    assert any("inflates past" in note for note in bomb.notes)
+    store = scan(JXL + box(b"brob", b"jumb" + brotli.compress(b"\x00" * 64)))
+    assert store.inconclusive  # the c2pa reader is called: a compressed store is never "no manifest"
