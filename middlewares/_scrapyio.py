@@ -11,6 +11,8 @@ from scrapy.exceptions import IgnoreRequest
 from twisted.python.failure import Failure
 
 from consentry.middlewares._appendfile import OutputWriteError
+from consentry.middlewares.adapters.warcformat import decision_payload
+from consentry.middlewares.cluster import run_fields
 from consentry.middlewares.signals import consent_decision
 from consentry.policies.model import AssetResponse, Signal
 
@@ -89,10 +91,13 @@ def asset_response(response: Response, inherited: tuple[Signal, ...] = ()) -> As
 
 def emit_decision(crawler: Crawler, decision: Decision, request: Request, response: Response | None) -> None:
     """Send `consent_decision` synchronously: every listener has logged it when this returns, or
-    `DecisionNotLogged` is raised (a listener failed: the caller must not apply the decision)."""
+    `DecisionNotLogged` is raised (a listener failed: the caller must not apply the decision). The record's
+    JSON (`payload`) is serialised once, with a distributed crawl's `run` object
+    (`consentry.middlewares.cluster.run_fields`)."""
     results = crawler.signals.send_catch_log(
         consent_decision,
         decision=decision,
+        payload=decision_payload(decision, run_fields(crawler, request, decision.url)),
         request=request,
         response=response,
         spider=crawler.spider,

@@ -6,13 +6,11 @@ applied and leaves no torn line. A line that cannot be written (a full disk) is 
 raises `OutputWriteError` — `emit_decision` then withholds the response the decision was about — and the
 crawl is stopped (`consentry crawl` exits 1). Stats: `consent/action/<action>`,
 `consent/signal/<mechanism>/<verdict>`, `consent/output_error`. Enabled by `CONSENT_LOG_PATH`. In a distributed
-crawl each record also carries `run` (`consentry.middlewares.cluster.run_fields`: run id, worker, attempt,
-the site-file captures decided on).
+crawl each record also carries `run` (put in the payload by `consentry.middlewares._scrapyio.emit_decision`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +19,12 @@ from scrapy.exceptions import NotConfigured
 
 from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
-from consentry.middlewares.cluster import run_fields
+from consentry.middlewares.adapters.warcformat import decision_payload
 from consentry.middlewares.signals import consent_decision
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -67,16 +64,13 @@ class DecisionLogExtension:
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
-    def log_decision(self, decision: Decision, request: Request | None = None, **_: Any) -> None:
-        """Write one whole line, then count it; `OutputWriteError` (crawl stopped) when it cannot be written."""
+    def log_decision(self, decision: Decision, payload: bytes | None = None, **_: Any) -> None:
+        """Write one whole line (`payload`, the record's JSON, when the sender serialised it), then count it;
+        `OutputWriteError` (crawl stopped) when it cannot be written."""
         if self._file is not None:
-            record = decision.to_record()
-            run = run_fields(self.crawler, request, decision.url)
-            if run is not None:
-                record["run"] = run
-            line = json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n"
+            line = payload if payload is not None else decision_payload(decision)
             try:
-                self._file.append(line.encode("utf-8"))
+                self._file.append(line + b"\n")
             except OutputWriteError as exc:
                 if self.crawler is not None:
                     stop_crawl(self.crawler, exc)

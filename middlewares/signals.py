@@ -2,7 +2,9 @@
 
 `consent_decision` is sent once per `Decision`, BEFORE the crawl applies it (drops or ignores the
 request), with keyword arguments `decision` (consentry.policies.record.Decision), `request`, `response` (None for
-a `skip`) and `spider`. The decision log and the WARC writer listen to it.
+a `skip`), `spider` and `payload` (the decision's `consentry.decision/1` record as UTF-8 JSON, serialised once
+for every listener: the decision log's line and the WARC metadata record are these bytes). The decision log and
+the WARC writer listen to it.
 
 `consent_fetch_failed` is sent when a site file, licence or remote manifest could not be fetched at all
 (timeout, refused or dropped connection), with `url` (the URL that failed) and `detail` (the text the

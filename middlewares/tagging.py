@@ -19,6 +19,7 @@ from consentry.middlewares._scrapyio import INHERITED_META, asset_response
 from consentry.policies.evaluate import page_inheritance
 from consentry.policies.model import Action
 from consentry.policies.record import Decision
+from consentry.policies.vocabulary import PURPOSES, Verdict
 
 if TYPE_CHECKING:
     from typing import Self
@@ -38,14 +39,13 @@ _PAGE_SIGNALS_META = "_consent_page_signals"
 def consent_summary(decision: Decision) -> dict[str, object]:
     """The `consent` field of an item: action, verdict per purpose, reason, mechanisms that spoke, and the
     asset's AI-generated label (`provenance`, as in the decision record; None for a decision without one)."""
-    record = decision.to_record()
     mechanisms = sorted({s.mechanism.value for s in decision.signals if s.statement})
     return {
-        "action": record["action"],
-        "purposes": record["purposes"],
-        "reason": record["reason"],
+        "action": decision.action.value,
+        "purposes": {p.value: decision.purposes.get(p, Verdict.UNKNOWN).value for p in PURPOSES},
+        "reason": decision.reason,
         "mechanisms": mechanisms,
-        "provenance": record["provenance"],
+        "provenance": decision.provenance.to_record() if decision.provenance is not None else None,
     }
 
 

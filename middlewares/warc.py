@@ -20,7 +20,6 @@ payload was cut at a length limit, here zero bytes; docs/decision-record.md "Wit
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 from http import HTTPStatus
 from pathlib import Path
@@ -29,8 +28,6 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
@@ -40,7 +37,7 @@ from consentry.middlewares.adapters.warcformat import (
     fetch_failure_payload,
     warcinfo_fields,
 )
-from consentry.middlewares.cluster import run_fields
+from consentry.middlewares.adapters.warcrecords import WarcRecords, compressible, http_head
 from consentry.middlewares.signals import consent_decision, consent_fetch_failed
 
 if TYPE_CHECKING:
@@ -60,6 +57,7 @@ logger = logging.getLogger(__name__)
 #: request.meta key: the WARC-Record-ID of the response record archived for this request.
 RECORD_ID_META = "consent_warc_record_id"
 _HOP_BY_HOP = frozenset({"transfer-encoding"})
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 #: Scrapy's flag on a response whose download a `headers_received`/`bytes_received` handler stopped.
 _STOPPED_FLAG = "download_stopped"
 
@@ -68,29 +66,25 @@ def _pairs(headers: Any, *, skip: frozenset[str] = frozenset()) -> list[tuple[st
     return [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, values in headers.items()
-        if name.decode("latin-1").lower() not in skip
+        if not skip or name.decode("latin-1").lower() not in skip
         for value in values
     ]
 
 
-def _request_head(request: Request) -> StatusAndHeaders:
+def _request_head(request: Request) -> bytes:
     parts = urlsplit(request.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = _pairs(request.headers)
     if not any(name.lower() == "host" for name, _ in headers):
         headers.insert(0, ("Host", parts.netloc))
-    return StatusAndHeaders(f"{request.method} {target} HTTP/1.1", headers, is_http_request=True)
+    return http_head(f"{request.method} {target} HTTP/1.1", headers)
 
 
-def _response_head(response: Response) -> StatusAndHeaders:
-    try:
-        phrase = HTTPStatus(response.status).phrase
-    except ValueError:
-        phrase = ""
+def _response_head(response: Response) -> bytes:
+    phrase = _PHRASES.get(response.status, "")
     protocol = getattr(response, "protocol", None) or "HTTP/1.1"
-    return StatusAndHeaders(
-        f"{response.status} {phrase}".strip(), _pairs(response.headers, skip=_HOP_BY_HOP), protocol=protocol
-    )
+    status_line = f"{protocol} {response.status} {phrase}".strip()
+    return http_head(status_line, _pairs(response.headers, skip=_HOP_BY_HOP))
 
 
 class WarcExtension:
@@ -100,8 +94,8 @@ class WarcExtension:
         self.path = path
         self.crawler = crawler
         self._file: AppendOnlyFile | None = AppendOnlyFile(path, "WARC")
-        self._writer = WARCWriter(io.BytesIO(), gzip=True, warc_version="WARC/1.1")
-        self._write(self._writer.create_warcinfo_record(Path(path).name, warcinfo_fields(policy)))
+        self._records = WarcRecords()
+        self._write(self._records.warcinfo(Path(path).name, warcinfo_fields(policy))[1])
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -116,16 +110,13 @@ class WarcExtension:
         crawler.signals.connect(extension.close, signal=signals.engine_stopped)
         return extension
 
-    def _write(self, *records: Any) -> None:
-        """Append `records` as one write; on failure stop the crawl and raise `OutputWriteError`."""
+    def _write(self, records: bytes) -> None:
+        """Append `records` (whole gzip members) as one write; on failure stop the crawl and raise
+        `OutputWriteError`."""
         if self._file is None:
             return
-        buffer = io.BytesIO()
-        self._writer.out = buffer
-        for record in records:
-            self._writer.write_record(record)
         try:
-            self._file.append(buffer.getvalue())
+            self._file.append(records)
         except OutputWriteError as exc:
             if self.crawler is not None:
                 stop_crawl(self.crawler, exc)
@@ -138,53 +129,42 @@ class WarcExtension:
         fields = {"WARC-IP-Address": str(response.ip_address)} if response.ip_address else {}
         if _STOPPED_FLAG in response.flags:
             fields["WARC-Truncated"] = "length"
-        record = self._writer.create_warc_record(
-            response.url,
-            "response",
-            payload=io.BytesIO(body),
-            length=len(body),
-            http_headers=_response_head(response),
-            warc_headers_dict=fields or None,
+        headers = response.headers
+        compress = compressible(
+            (headers.get(b"Content-Type") or b"").decode("latin-1"),
+            (headers.get(b"Content-Encoding") or b"").decode("latin-1"),
         )
-        record_id = record.rec_headers.get_header("WARC-Record-ID")
-        request_record = self._writer.create_warc_record(
-            request.url,
-            "request",
-            http_headers=_request_head(request),
-            warc_headers_dict={"WARC-Concurrent-To": record_id},
+        record_id, record = self._records.http(
+            "response", response.url, _response_head(response), body, fields, compress=compress
         )
+        request_record = self._records.http(
+            "request", request.url, _request_head(request), b"", {"WARC-Concurrent-To": record_id}
+        )[1]
         try:
-            self._write(record, request_record)
+            self._write(record + request_record)
         except OutputWriteError:
             return  # the crawl is stopped; the decision about this response cannot be archived either
         request.meta[RECORD_ID_META] = record_id
 
     def archive_decision(
-        self, decision: Decision, request: Request, response: Response | None = None, **_: Any
+        self,
+        decision: Decision,
+        request: Request,
+        response: Response | None = None,
+        payload: bytes | None = None,
+        **_: Any,
     ) -> None:
-        """A `metadata` record holding the decision, concurrent to the response it judged."""
-        payload = decision_payload(decision, run_fields(self.crawler, request, decision.url))
-        headers = {"Content-Type": METADATA_CONTENT_TYPE}
+        """A `metadata` record holding the decision (`payload`, its JSON, when the sender serialised it),
+        concurrent to the response it judged."""
+        payload = payload if payload is not None else decision_payload(decision)
         record_id = request.meta.get(RECORD_ID_META) if response is not None else None
-        if record_id:
-            headers["WARC-Concurrent-To"] = record_id
-        self._write(
-            self._writer.create_warc_record(
-                decision.url,
-                "metadata",
-                payload=io.BytesIO(payload),
-                length=len(payload),
-                warc_content_type=METADATA_CONTENT_TYPE,
-                warc_headers_dict=headers,
-            )
-        )
+        extra = {"WARC-Concurrent-To": record_id} if record_id else None
+        self._write(self._records.metadata(decision.url, payload, METADATA_CONTENT_TYPE, extra)[1])
 
     def archive_fetch_failure(self, url: str, detail: str, **_: Any) -> None:
         """A `metadata` record for a document that could not be fetched at all (no response to archive)."""
         payload = fetch_failure_payload(url, detail)
-        record = self._writer.create_warc_record(
-            url, "metadata", payload=io.BytesIO(payload), length=len(payload), warc_content_type=METADATA_CONTENT_TYPE
-        )
+        record = self._records.metadata(url, payload, METADATA_CONTENT_TYPE)[1]
         with contextlib.suppress(OutputWriteError):  # the crawl is stopped
             self._write(record)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from consentry.policies.combine import Combination, combine
 from consentry.policies.config import InferredMode, OnDeny, OnUnknown, OnUnverifiable, PolicyConfig
 from consentry.policies.model import Action, AssetResponse, Signal
-from consentry.policies.record import Decision, ResponseSummary
+from consentry.policies.record import Decision, Provenance, ResponseSummary
 from consentry.policies.vocabulary import Purpose, Tag, Verdict
 
 __all__ = ["apply_inferred_mode", "decide"]
@@ -34,15 +34,22 @@ def apply_inferred_mode(signals: Iterable[Signal], mode: InferredMode) -> tuple[
 
 
 def _by_whom(signals: Iterable[Signal]) -> str:
-    names = list(dict.fromkeys(f"{s.mechanism.value} ({s.scope.value})" for s in signals))
+    # members' `_value_`: the `.value` descriptor is slow in Python 3.11, and every decision names its deciders
+    names = list(dict.fromkeys(f"{s.mechanism._value_} ({s.scope._value_})" for s in signals))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _verdict_clauses(comb: Combination, leaves: Sequence[Purpose], verdict: Verdict, word: str) -> list[str]:
     groups: dict[str, list[str]] = {}
+    named: dict[tuple[int, ...], str] = {}  # the same deciders usually decide several leaves: named once
     for leaf in leaves:
         if comb.verdicts[leaf] is verdict:
-            groups.setdefault(_by_whom(comb.deciders[leaf]), []).append(leaf.value)
+            deciders = comb.deciders[leaf]
+            key = tuple(map(id, deciders))
+            whom = named.get(key)
+            if whom is None:
+                whom = named[key] = _by_whom(deciders)
+            groups.setdefault(whom, []).append(leaf._value_)
     return [f"{', '.join(purposes)} {word} by {who}" for who, purposes in groups.items()]
 
 
@@ -94,8 +101,10 @@ def decide(
     signals: Sequence[Signal] = (),
     response: AssetResponse | None = None,
     fetched_at: str | None = None,
+    provenance: Provenance | None = None,
 ) -> Decision:
-    """The decision for one URL. For a `skip` pass `response=None`: the asset was never fetched."""
+    """The decision for one URL. For a `skip` pass `response=None`: the asset was never fetched. `provenance`
+    (the asset's AI-generated label) is recorded unless the decision is a `skip`."""
     used = (access_signal, *apply_inferred_mode(signals, config.inferred))
     comb = combine(used)
     unverifiable = [s for s in used if Tag.UNVERIFIABLE in s.tags]
@@ -117,4 +126,5 @@ def decide(
         response=ResponseSummary.from_response(response) if response is not None else None,
         fetched_at=fetched_at,
         config_sha256=config.config_sha256,
+        provenance=None if action is Action.SKIP else provenance,
     )

@@ -24,7 +24,7 @@ from consentry.policies.decide import decide
 from consentry.policies.exclusion import excluded_file, excluded_signal
 from consentry.policies.html import HtmlHead, parse_head
 from consentry.policies.model import Action, AssetResponse, Signal, SiteFile
-from consentry.policies.record import Decision
+from consentry.policies.record import Decision, Provenance
 from consentry.policies.restriction import restriction_signals
 from consentry.policies.robots.policy import RobotsPolicy
 from consentry.policies.tdmrep import TdmLayer, TdmrepFile
@@ -167,12 +167,24 @@ def is_html(response: AssetResponse) -> bool:
 
 
 def _head(response: AssetResponse) -> HtmlHead | None:
-    return parse_head(response.body, response.url) if is_html(response) else None
+    """The response's HTML head, parsed once per response (None: not HTML, nothing parsed)."""
+    if not is_html(response):
+        return None
+    return response.derived("head", parse_head, response.body, response.url)
+
+
+def _rsl_links(response: AssetResponse) -> tuple[tuple[str, Scope], ...]:
+    """`rsl.discover` of the response, once per response (licence needs and RSL signals read it)."""
+    return response.derived("rsl", _discover, response)
+
+
+def _discover(response: AssetResponse) -> tuple[tuple[str, Scope], ...]:
+    return rsl.discover(response, _head(response))
 
 
 def licence_urls(response: AssetResponse) -> tuple[str, ...]:
     """RSL licences the response declares (`Link` header, HTML `<link>`), which the transport must fetch."""
-    return tuple(url for url, _ in rsl.discover(response, _head(response)))
+    return tuple(url for url, _ in _rsl_links(response))
 
 
 def response_warnings(response: AssetResponse) -> tuple[str, ...]:
@@ -226,7 +238,7 @@ def _response_signals(
                *xrobots.header_signals(response, agent)]
     if head is not None:
         signals.extend(xrobots.meta_signals(head, response.url, agent))
-    for url, scope in rsl.discover(response, head):
+    for url, scope in _rsl_links(response):
         document = rsl.RslDocument.parse(linked.get(url) or SiteFile.absent(url))
         signals.extend(document.signals(response.url, mechanism=Mechanism.RSL, scope=scope))
     layers = [site.tdmrep.layer(response.url), tdmrep.header_layer(response),
@@ -250,8 +262,24 @@ def evaluate_response(
     `linked` holds the documents the response points to (see `licence_urls`), as fetched; `embedded`
     the signals read from inside the asset (C2PA/CAWG, IPTC XMP); `embedded_tdm` its PDF/EPUB TDMRep.
     """
-    verdict, access_signal = site.access(response.url)
+    return _evaluate_response(site, response, config, fetched_at=fetched_at, linked=linked, embedded=embedded,
+                              embedded_tdm=embedded_tdm)
+
+
+def _evaluate_response(
+    site: SitePolicy,
+    response: AssetResponse,
+    config: PolicyConfig,
+    *,
+    fetched_at: str | None,
+    linked: Mapping[str, SiteFile] | None,
+    embedded: Sequence[Signal],
+    embedded_tdm: Sequence[TdmLayer],
+    provenance: Provenance | None = None,
+) -> Decision:
+    """`evaluate_response` with the asset's AI-generated label, recorded unless the decision is a `skip`."""
     head = _head(response)
+    verdict, access_signal = site.access(response.url)
     restricted = restriction_signals(response)
     signals = [
         *site.site_signals(response.url),
@@ -262,7 +290,7 @@ def evaluate_response(
         *restricted,
     ]
     decision = decide(url=response.url, config=config, access=verdict, access_signal=access_signal,
-                      signals=signals, response=response, fetched_at=fetched_at)
+                      signals=signals, response=response, fetched_at=fetched_at, provenance=provenance)
     if not restricted:
         return decision
     tags = tuple(sorted({*decision.tags, Tag.ACCESS_RESTRICTED}, key=lambda t: t.value))
@@ -303,8 +331,9 @@ def evaluate_asset(
     found = reading.signals
     if registry is not None:
         found += registry.signals(asset)
-    decision = evaluate_response(site, asset, config, fetched_at=fetched_at, linked=documents, embedded=found,
-                                 embedded_tdm=embedded_layers(asset, max_bytes=cap))
+    decision = _evaluate_response(site, asset, config, fetched_at=fetched_at, linked=documents, embedded=found,
+                                  embedded_tdm=embedded_layers(asset, max_bytes=cap),
+                                  provenance=reading.provenance)
     if decision.action is Action.SKIP:
         return decision
-    return apply_policy(dataclasses.replace(decision, provenance=reading.provenance), config.on_ai_generated)
+    return apply_policy(decision, config.on_ai_generated)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import codecs
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
@@ -27,6 +28,8 @@ __all__ = [
     "SiteFile",
     "header_values",
 ]
+
+_T = TypeVar("_T")
 
 #: RFC 9309 §2.5: the parsing limit MUST be at least 500 KiB.
 MIN_SITEFILE_BYTES = 512_000
@@ -175,14 +178,15 @@ class Signal:
     counted: bool = True
 
     def to_record(self) -> dict[str, object]:
-        """This signal as an element of the decision record's `signals` list."""
+        """This signal as an element of the decision record's `signals` list (members' `_value_`, as in
+        `Decision.to_record`)."""
         return {
-            "mechanism": self.mechanism.value,
-            "scope": self.scope.value,
+            "mechanism": self.mechanism._value_,
+            "scope": self.scope._value_,
             "source": self.source,
             "evidence": self.evidence,
-            "statement": {p.value: v.value for p, v in self.statement.items()},
-            "tags": sorted(t.value for t in self.tags),
+            "statement": {p._value_: v._value_ for p, v in self.statement.items()},
+            "tags": sorted(t._value_ for t in self.tags),
             "counted": self.counted,
             "hierarchical": self.hierarchical,
         }
@@ -222,13 +226,45 @@ class AssetResponse:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     inherited: tuple[Signal, ...] = ()
+    # `headers` by lower-cased name and the media type, built on first use (every signal family reads them)
+    _fields: dict[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False, compare=False)
+    _media_type: str | None = field(default=None, init=False, repr=False, compare=False)
+    # what the core derived from this response (its parsed head, pre-scan markers…), computed once per response
+    _derived: dict[object, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def derived(self, key: object, compute: Callable[..., _T], *args: Any) -> _T:
+        """`compute(*args)` for this response, computed once: the core's parses of the response (head,
+        pre-scan) are pure functions of it, shared by every signal family that reads them. `key` names the
+        value (with any argument it depends on besides the response)."""
+        memo = self._derived
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_derived", memo)
+        elif key in memo:
+            return memo[key]  # type: ignore[no-any-return]  # stored by this method as compute's _T
+        value = memo[key] = compute(*args)
+        return value
+
+    def _index(self) -> dict[str, tuple[str, ...]]:
+        index = self._fields
+        if index is None:
+            found: dict[str, list[str]] = {}
+            for key, value in self.headers:
+                found.setdefault(key.lower(), []).append(value)
+            index = {key: tuple(values) for key, values in found.items()}
+            object.__setattr__(self, "_fields", index)
+        return index
 
     def header(self, name: str) -> list[str]:
-        """Every field line of header `name`, in order."""
-        return header_values(self.headers, name)
+        """Every field line of header `name` (case-insensitive), in order."""
+        return list(self._index().get(name.lower(), ()))
 
     @property
     def content_type(self) -> str:
         """The media type without parameters, lower-cased ('' when absent)."""
-        values = self.header("content-type")
-        return values[-1].split(";", 1)[0].strip().lower() if values else ""
+        media_type = self._media_type
+        if media_type is None:
+            values = self._index().get("content-type")
+            media_type = values[-1].split(";", 1)[0].strip().lower() if values else ""
+            object.__setattr__(self, "_media_type", media_type)
+        return media_type

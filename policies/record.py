@@ -69,7 +69,8 @@ class Decision:
     provenance: Provenance | None = None
 
     def to_record(self) -> dict[str, object]:
-        """The `consentry.decision/1` JSON object."""
+        """The `consentry.decision/1` JSON object (enum members read by `_value_`: the `.value` descriptor is
+        slow in Python 3.11, and every decision is rendered)."""
         response = None
         if self.response is not None:
             response = {"status": self.response.status, "content_type": self.response.content_type,
@@ -78,12 +79,12 @@ class Decision:
             "schema": SCHEMA,
             "url": self.url,
             "agent": self.agent,
-            "purposes_declared": [p.value for p in self.purposes_declared],
-            "access": self.access.value,
-            "purposes": {p.value: self.purposes.get(p, Verdict.UNKNOWN).value for p in PURPOSES},
-            "action": self.action.value,
+            "purposes_declared": [p._value_ for p in self.purposes_declared],
+            "access": self.access._value_,
+            "purposes": {p._value_: self.purposes.get(p, Verdict.UNKNOWN)._value_ for p in PURPOSES},
+            "action": self.action._value_,
             "reason": self.reason,
-            "tags": sorted(t.value for t in self.tags),
+            "tags": sorted(t._value_ for t in self.tags),
             "signals": [s.to_record() for s in self.signals],
             "response": response,
             "fetched_at": self.fetched_at,

@@ -231,6 +231,8 @@ def _first_policy(values: Sequence[str]) -> str | None:
 
 def _header_reading(response: AssetResponse) -> tuple[TdmLayer | None, list[str]]:
     lines = response.header("tdm-reservation")
+    if not lines:
+        return None, []
     reservation, tags, notes = _read_values(lines, "header tdm-reservation")
     if reservation is None:
         return None, notes
@@ -256,6 +258,8 @@ def header_warnings(response: AssetResponse) -> tuple[str, ...]:
 
 def _html_reading(head: HtmlHead, url: str) -> tuple[TdmLayer | None, list[str]]:
     named, equiv = head.meta("tdm-reservation"), head.meta("tdm-reservation", attribute="http-equiv")
+    if not named and not equiv:
+        return None, []
     reservation, tags, notes = _read_values([*named, *equiv], "meta tdm-reservation")
     if reservation is None:
         return None, notes

@@ -9,8 +9,9 @@ of the line; the agent resets at each field line. Directives are case-insensitiv
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from consentry.policies.html import HtmlHead
 from consentry.policies.model import AssetResponse, Signal
@@ -172,7 +173,7 @@ def _split(
     return ours, others
 
 
-def _inferred(others: Mapping[str, list[tuple[str, str]]], target: _Target, agent: str) -> list[Signal]:
+def _inferred(others: Mapping[str, Sequence[tuple[str, str]]], target: _Target, agent: str) -> list[Signal]:
     out: list[Signal] = []
     for addressee, hits in others.items():
         noted = [(d, f"{e} (addressed to {_shown(addressee)}, not {agent}: inferred)") for d, e in hits]
@@ -192,27 +193,37 @@ def _is_image(response: AssetResponse) -> bool:
 def header_signals(response: AssetResponse, agent: str) -> list[Signal]:
     """Signals from every `X-Robots-Tag` line of a response (docs/signals/x-robots-tag.md), scope `response`."""
     lines = [(f"X-Robots-Tag: {_shown(line)}", line) for line in response.header("x-robots-tag")]
+    if not lines:
+        return []
     ours, others = _split(lines, agent)
     target = _Target(Mechanism.X_ROBOTS_TAG, Scope.RESPONSE, response.url, _is_image(response))
     return _build(ours, target) + _inferred(others, target, agent)
 
 
-def _meta_lines(head: HtmlHead) -> list[tuple[str, str, str]]:
+def _meta_lines(metas: tuple[tuple[str, str, str], ...]) -> list[tuple[str, str, str]]:
     """(meta name, evidence, content) of robots-style metas: `robots`, our token, or other crawler names."""
     out: list[tuple[str, str, str]] = []
-    for attribute, key, content in head.metas:
+    for attribute, key, content in metas:
         if attribute != "name" or key in _NOT_AGENTS or not _TOKEN.fullmatch(key):
             continue
         out.append((key, f'<meta name="{_shown(key)}" content="{_shown(content)}">', content))
     return out
 
 
-def _meta_hits(head: HtmlHead, agent: str) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
-    """Split page metas into directives for us / all and noai-style directives for other crawlers."""
+_Hits = tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=256)
+def _meta_hits(
+    metas: tuple[tuple[str, str, str], ...], agent: str
+) -> tuple[_Hits, tuple[tuple[str, _Hits], ...]]:
+    """Split page metas into directives for us / all and noai-style directives for other crawlers.
+    Memoised: a page's own signals and what it passes to its media read the same hits, and most pages of a
+    site carry the same metas."""
     wanted = agent.casefold()
     ours: list[tuple[str, str]] = []
     others: dict[str, list[tuple[str, str]]] = {}
-    for key, evidence, content in _meta_lines(head):
+    for key, evidence, content in _meta_lines(metas):
         if key in ("robots", wanted):
             mine, theirs = _split([(evidence, content)], agent)
             ours += mine
@@ -222,18 +233,22 @@ def _meta_hits(head: HtmlHead, agent: str) -> tuple[list[tuple[str, str]], dict[
             hits = [(d, evidence) for a, d in parse_directives(content) if a is None and d in _INFERRING]
             if hits:
                 others.setdefault(key, []).extend(hits)
-    return ours, others
+    return tuple(ours), tuple((name, tuple(hits)) for name, hits in others.items())
 
 
 def meta_signals(head: HtmlHead, url: str, agent: str) -> list[Signal]:
     """Signals from robots metas of an HTML page, for the page itself (docs/signals/x-robots-tag.md), scope `document`."""
-    ours, others = _meta_hits(head, agent)
+    ours, others = _meta_hits(head.metas, agent)
+    if not ours and not others:
+        return []
     target = _Target(Mechanism.META_ROBOTS, Scope.DOCUMENT, url, is_image=False)
-    return _build(ours, target) + _inferred(others, target, agent)
+    return _build(ours, target) + _inferred(dict(others), target, agent)
 
 
 def page_media_signals(head: HtmlHead, url: str, agent: str) -> tuple[Signal, ...]:
     """What a page passes down to the images/media it references (docs/signals/x-robots-tag.md): noai, noimageai, noimageindex."""
-    ours, _ = _meta_hits(head, agent)
+    ours, _ = _meta_hits(head.metas, agent)
     hits = [(d, f"{e} on {url}") for d, e in ours if d in _PROPAGATING]
+    if not hits:
+        return ()
     return tuple(_build(hits, _Target(Mechanism.PAGE_INHERITED, Scope.DOCUMENT, url, is_image=True)))

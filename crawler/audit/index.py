@@ -61,6 +61,7 @@ CREATE INDEX IF NOT EXISTS responses_url ON responses(url);
 """
 _WIDTH = {"files": 4, "docs": 10, "responses": 4, "revisits": 7, "wanted": 1, "originals": 9}
 _CACHE = 4096
+_DOCUMENTS = 100_000  # document URLs held in memory for `is_document`, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +187,7 @@ class ArchiveIndex:
         if create:
             self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
         self._cache: OrderedDict[str, list[DocCapture]] = OrderedDict()
+        self._documents: tuple[frozenset[str], bool] | None = None  # (URLs, all of them) once loaded
 
     def merge(self, rows: Iterable[Row]) -> None:
         """Insert rows (from `index_file` / `second_rows`, in any order), then build the lookup indexes."""
@@ -246,7 +248,16 @@ class ArchiveIndex:
         return found
 
     def is_document(self, url: str) -> bool:
-        """Whether `url` was indexed as a document (a licence, a redirect hop of a site file)."""
+        """Whether `url` was indexed as a document (a licence, a redirect hop of a site file). The document URLs
+        are held in memory when there are at most `_DOCUMENTS` of them (memory stays bounded); else asked of
+        SQLite per URL."""
+        if self._documents is None:
+            rows = self.db.execute("SELECT DISTINCT url FROM docs LIMIT ?", (_DOCUMENTS + 1,)).fetchall()
+            complete = len(rows) <= _DOCUMENTS
+            self._documents = (frozenset(u for (u,) in rows) if complete else frozenset(), complete)
+        urls, complete = self._documents
+        if complete:
+            return url in urls
         return self.db.execute("SELECT 1 FROM docs WHERE url = ? LIMIT 1", (url,)).fetchone() is not None
 
     def has_revisits(self) -> bool:

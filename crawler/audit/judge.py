@@ -193,7 +193,9 @@ class Judge:
             )
         else:
             inherited = self._inherited(pending, config.agent)
-            asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body, inherited)
+            asset = pending.asset
+            if asset is None or inherited:
+                asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body, inherited)
             decision, more = self._evaluate(site, asset, pending, anchor, config)
             notes += more
             if "robots" in missing:

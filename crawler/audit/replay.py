@@ -133,7 +133,7 @@ class Replayer:
     def _want(self, pending: Pending) -> None:
         """Tell the store which documents the core will need for this response, so it keeps their captures."""
         capture = pending.capture
-        asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body)
+        asset = pending.asset = AssetResponse(capture.url, capture.status, capture.headers, capture.body)
         pending.wanted = wanted = self.judge.needs(asset, self.judge.config(None))
         if wanted[1]:
             self.store.want([need.url for need in wanted[1]])

@@ -13,6 +13,7 @@ from typing import Any, cast
 from consentry.crawler.audit.records import Capture
 from consentry.policies.config import PolicyConfig
 from consentry.policies.gather import Need
+from consentry.policies.model import AssetResponse
 from consentry.policies.record import Decision
 from consentry.policies.vocabulary import Tag
 
@@ -96,6 +97,7 @@ class Pending:
     referer: str | None = None
     damaged: list[str] = field(default_factory=list)
     wanted: tuple[int, tuple[Need, ...]] | None = None
+    asset: AssetResponse | None = None  # the response as the core saw it for `wanted` (its parses are reused)
 
 
 def seconds(date: str) -> str:

@@ -311,11 +311,14 @@ class RootSource:
 
     root: Path
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
+    _resolved: Path | None = field(default=None, init=False, repr=False)
 
     def _path(self, url: str) -> Path | None:
         path = unquote(urlsplit(url).path or "/")
         candidate = (self.root / path.lstrip("/")).resolve()
-        root = self.root.resolve()
+        if self._resolved is None:  # once: every URL of the check is resolved against the same root
+            self._resolved = self.root.resolve()
+        root = self._resolved
         if candidate != root and root not in candidate.parents:
             return None  # ../ escapes the root: served as 404, as a web server would
         if candidate.is_dir():

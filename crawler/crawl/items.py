@@ -49,8 +49,9 @@ class ItemsWriter:
         return writer
 
     def item_scraped(self, item: Any, **_: Any) -> None:
-        """Write the item's line; a write failure stops the crawl."""
-        line = self._encoder.encode(ItemAdapter(item).asdict()) + "\n"
+        """Write the item's line; a write failure stops the crawl. A plain dict (the spider's items) is encoded
+        as it is; other item types through `ItemAdapter.asdict`."""
+        line = self._encoder.encode(item if type(item) is dict else ItemAdapter(item).asdict()) + "\n"
         try:
             self._file.append(line.encode("utf-8"))
         except OutputWriteError as exc:

@@ -94,6 +94,9 @@ def _describe(values: Sequence[str]) -> str:
     return ", ".join(f"{v} ({_reading(v)})" for v in values)
 
 
+_UNKNOWN = Provenance("unknown", "no digital source type in C2PA actions or XMP")
+
+
 def label(
     store: Mapping[str, object] | None, xmp_types: Sequence[str], *, manifest_source: str = ""
 ) -> Provenance:
@@ -102,6 +105,8 @@ def label(
     yes beats no beats unknown across both. A manifest that does not validate is evidence, not proof: the
     evidence says so; unsigned XMP likewise.
     """
+    if store is None and not xmp_types:  # nothing read: the common case, no work
+        return _UNKNOWN
     c2pa_types = store_source_types(store)
     parts: list[str] = []
     if c2pa_types:
@@ -113,7 +118,7 @@ def label(
     if xmp_types:
         parts.append(f"XMP Iptc4xmpExt:DigitalSourceType: {_describe(xmp_types)} (unsigned XMP: evidence, not proof)")
     if not parts:
-        return Provenance("unknown", "no digital source type in C2PA actions or XMP")
+        return _UNKNOWN
     return Provenance(_verdict((*c2pa_types, *xmp_types)), "; ".join(parts))
 
 

@@ -75,8 +75,21 @@ def _reader_type(markers: prescan.Markers, response: AssetResponse) -> str:
 
 
 def _markers(response: AssetResponse, max_bytes: int) -> prescan.Markers:
+    """The pre-scan of the response's first `max_bytes`, once per response (manifest URLs, signals and TDMRep
+    layers all read it)."""
+    return response.derived(("markers", max_bytes), _scan, response, max_bytes)
+
+
+def _scan(response: AssetResponse, max_bytes: int) -> prescan.Markers:
     body = response.body
     return prescan.scan(body if len(body) <= max_bytes else body[:max_bytes], response.content_type)
+
+
+def _remote_urls(response: AssetResponse, markers: prescan.Markers, max_bytes: int) -> tuple[str, ...]:
+    """`credentials.remote_manifest_urls` of the response, once per response (needs and signals read it)."""
+    return response.derived(
+        ("remote manifests", max_bytes), credentials.remote_manifest_urls, response, markers.xmp_packets
+    )
 
 
 def manifest_urls(response: AssetResponse, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, ...]:
@@ -88,7 +101,7 @@ def manifest_urls(response: AssetResponse, *, max_bytes: int = DEFAULT_MAX_BYTES
     markers = _markers(response, max_bytes)
     if markers.has_c2pa:
         return ()
-    return credentials.remote_manifest_urls(response, markers.xmp_packets)
+    return _remote_urls(response, markers, max_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +185,7 @@ def _remote_c2pa(
     max_bytes: int,
 ) -> _Embedded:
     out = _Embedded()
-    for url in credentials.remote_manifest_urls(response, markers.xmp_packets):
+    for url in _remote_urls(response, markers, max_bytes):
         site_file = fetched.get(url)
         if site_file is None or site_file.status is not FetchStatus.OK or site_file.truncated:
             detail = site_file.describe() if site_file is not None else f"{url} not fetched"
@@ -207,7 +220,11 @@ def read_embedded(
     chosen = embedded
     if not embedded.exists:
         chosen = _remote_c2pa(response, markers, fetched_manifests or {}, reader, max_bytes)
-    found = [*chosen.signals, *xmp.iptc_signals(markers.xmp_packets, response.url)]
+    found = [
+        *chosen.signals,
+        *xmp.iptc_signals(markers.xmp_packets, response.url),
+        *xmp.unreadable_iptc(markers.xmp_packets, response.body, markers.notes, response.url),
+    ]
     label = aigenerated.label(chosen.store, xmp.digital_source_types(markers.xmp_packets),
                               manifest_source=f"the remote manifest {chosen.remote}" if chosen.remote else "")
     return EmbeddedReading(found, label)

@@ -93,7 +93,9 @@ class _Found:
     def packet(self, data: bytes) -> None:
         if len(data) > MAX_PACKET_BYTES:
             self.notes.append(f"XMP packet of {len(data)} bytes ignored (limit {MAX_PACKET_BYTES})")
-        elif len(self.packets) < _MAX_PACKETS and _NOT_BLANK.search(data) and data not in self.packets:
+        elif len(self.packets) < _MAX_PACKETS and (data[:1] == b"<" or _NOT_BLANK.search(data)) and (
+            data not in self.packets
+        ):
             self.packets.append(data)
 
 
@@ -292,8 +294,11 @@ def _heif_mime_items(body: bytes, start: int, end: int) -> dict[int, bytes]:
     return items
 
 
-def _heif_extents(body: bytes, start: int, end: int, wanted: set[int], found: _Found) -> dict[int, bytes]:
-    """`iloc` (ISO/IEC 14496-12 §8.11.3): the data of the `wanted` items stored in the file (method 0)."""
+def _heif_extents(
+    body: bytes, start: int, end: int, wanted: set[int], found: _Found, *, idat: tuple[int, int] | None = None
+) -> dict[int, bytes]:
+    """`iloc` (ISO/IEC 14496-12 §8.11.3): the data of the `wanted` items stored in the file (construction
+    method 0) or in the `meta` box's `idat` (method 1: offsets from the start of `idat`'s data)."""
     cursor = _Cursor(body, start, end)
     version = cursor.uint(1)
     cursor.uint(3)
@@ -310,7 +315,12 @@ def _heif_extents(body: bytes, start: int, end: int, wanted: set[int], found: _F
         for _ in range(cursor.uint(2)):
             cursor.uint(index_size)
             offset, length = base + cursor.uint(offset_size), cursor.uint(length_size)
-            if item_id in wanted and method == 0 and offset + length <= len(body) and length <= MAX_PACKET_BYTES:
+            limit = len(body)
+            if method == 1 and idat is not None:
+                offset, limit = idat[0] + offset, idat[1]
+            if item_id in wanted and method in (0, 1) and offset + length <= limit and length <= MAX_PACKET_BYTES and (
+                method == 0 or idat is not None
+            ):
                 parts.append(body[offset : offset + length])
             elif item_id in wanted:
                 found.notes.append(f"heif: XMP item {item_id} stored where the pre-scan does not read it")
@@ -328,7 +338,8 @@ def _heif_meta(body: bytes, start: int, end: int, found: _Found) -> None:
         mime = _heif_mime_items(body, *boxes[b"iinf"])
         xmp_ids = {i for i, kind in mime.items() if kind.split(b";")[0].strip() == b"application/rdf+xml"}
         if xmp_ids and b"iloc" in boxes:
-            for _, data in sorted(_heif_extents(body, *boxes[b"iloc"], xmp_ids, found).items()):
+            extents = _heif_extents(body, *boxes[b"iloc"], xmp_ids, found, idat=boxes.get(b"idat"))
+            for _, data in sorted(extents.items()):
                 found.packet(data)
     except _Short:
         found.notes.append("heif: iinf/iloc entries claim bytes past their box; XMP items not read")
@@ -345,8 +356,27 @@ def _walk_jxl(body: bytes, found: _Found) -> None:
             found.c2pa = True
         elif kind == b"xml ":
             found.packet(body[start:end])
-        elif kind == b"brob" and body[start : start + 4] in (b"xml ", b"jumb"):
-            found.notes.append(f"jxl: Brotli-compressed {body[start : start + 4]!r} box not read")
+        elif kind == b"brob" and body[start : start + 4] == b"xml ":
+            _brotli_xmp(body[start + 4 : end], found)
+        elif kind == b"brob" and body[start : start + 4] == b"jumb":  # a compressed JUMBF: c2pa reads it
+            found.cannot_see("jxl: Brotli-compressed 'jumb' box (a C2PA store may be inside)")
+
+
+def _brotli_xmp(data: bytes, found: _Found) -> None:
+    """A Brotli-compressed `xml ` box (ISO/IEC 18181-2 §9.1 `brob`): inflated up to the packet limit, so a
+    Brotli bomb costs at most that; what does not decode, or is larger, is noted."""
+    import brotli  # the one Brotli decoder of the project (Scrapy's br decoding uses it too)
+
+    decompressor = brotli.Decompressor()
+    try:
+        packet = decompressor.process(data, output_buffer_limit=MAX_PACKET_BYTES + 1)
+    except brotli.error as exc:
+        found.notes.append(f"jxl: Brotli-compressed 'xml ' box does not decode ({exc})")
+        return
+    if len(packet) > MAX_PACKET_BYTES or not decompressor.is_finished():
+        found.notes.append(f"jxl: Brotli-compressed 'xml ' box inflates past {MAX_PACKET_BYTES} bytes: not read")
+        return
+    found.packet(packet)
 
 
 _SVG_RDF = re.compile(rb"<(?:[\w.-]+:)?RDF[\s>]")
@@ -364,13 +394,99 @@ def _svg_manifest(body: bytes, spans: list[tuple[int, int]]) -> bool:
     return body.find(_SVG_MANIFEST, 0, last) >= 0 or _anchored_find(body, _SVG_MANIFEST, 4, last) >= 0
 
 
+#: `?` / `:` hits `_svg_common` checks before it leaves the SVG to the general scan.
+_COMMON_HITS = 8
+#: `_svg_common` looks for its needles with `bytes.find` in this many leading bytes of a stretch (an SVG's
+#: prolog and root tag hold a few `?` and `:`), by their rare byte after them.
+_COMMON_LEAD = 512
+_XPACKET, _XPACKET_END, _XMPMETA = b"<?xpacket begin=", b"<?xpacket end=", b"<x:xmpmeta"  # as in `_DELIMITERS`
+
+
+def _svg_wrapper(body: bytes, start: int) -> int | None:
+    """The first `<?xpacket begin=` at or after `start` (-1: none), found from its `?`; None after
+    `_COMMON_HITS` other `?`s."""
+    mark = body.find(b"?", start + 1)
+    for _ in range(_COMMON_HITS):
+        if mark < 0:
+            return -1
+        if body.startswith(_XPACKET, mark - 1):
+            return mark - 1
+        mark = body.find(b"?", mark + 1)
+    return None
+
+
+def _svg_clear(body: bytes, start: int, stop: int, lead: int = 0) -> bool:
+    """True when `body[start:stop]` holds neither a bare `<x:xmpmeta` nor `c2pa:manifest`; False when it
+    may (or after `_COMMON_HITS` `:`s). Both are found by `bytes.find` in the first `lead` bytes, then from
+    their `:`."""
+    lead = min(stop, start + lead)
+    if lead > start and (body.find(_XMPMETA, start, lead) >= 0 or body.find(_SVG_MANIFEST, start, lead) >= 0):
+        return False
+    if lead == stop:
+        return True
+    first = max(start, lead - len(_SVG_MANIFEST))  # a name straddling the lead is seen from its colon
+    colon = body.find(b":", first, stop)
+    for _ in range(_COMMON_HITS):
+        if colon < 0:
+            return True
+        if colon - 2 >= start and body.startswith(_XMPMETA, colon - 2, stop):
+            return False
+        if colon - 4 >= start and body.startswith(_SVG_MANIFEST, colon - 4, stop):
+            return False
+        colon = body.find(b":", colon + 1, stop)
+    return False
+
+
+def _svg_common(body: bytes, found: _Found) -> bool:
+    """The shapes of nearly every SVG, read as `_scan_packets` and `_svg_manifest` read them in fewer steps:
+    no XMP packet, or one xpacket-wrapped packet; no bare `<x:xmpmeta` outside it, no `c2pa:manifest`.
+    Anything else (or a `?`/`:`-dense body) returns False with `found` untouched, for the general scan.
+
+    Equal by construction: a bare opening holds no `<` after its first byte and `c2pa:manifest` neither `<`
+    nor `>`, so none straddles the wrapper's `<` or the packet's closing `>`; the stretches before, inside
+    and after the packet are searched separately, the packet's inside only for `c2pa:manifest`.
+    """
+    if len(body) > SCAN_LIMIT:
+        return False
+    in_lead = body.find(_XPACKET, 0, _COMMON_LEAD)  # then past the lead (or straddling it) from its `?`
+    start = in_lead if in_lead >= 0 else _svg_wrapper(body, _COMMON_LEAD - len(_XPACKET))
+    if start is None or start < 0:
+        return start is not None and _svg_clear(body, 0, len(body), _COMMON_LEAD)
+    end = _svg_packet_end(body, start)
+    if end <= 0 or body.find(_SVG_MANIFEST, start, end) >= 0 or not _svg_clear(body, 0, start, _COMMON_LEAD):
+        return False
+    # after the packet: nothing to look at without a `?` (a wrapper) or a `:` (a bare opening, the manifest)
+    if (body.find(b"?", end) >= 0 or body.find(b":", end) >= 0) and (
+        _svg_wrapper(body, end - 1) != -1 or not _svg_clear(body, end, len(body))
+    ):
+        return False
+    found.packet(body[start:end])
+    return True
+
+
+def _svg_packet_end(body: bytes, start: int) -> int:
+    """The end of the wrapped packet opened at `start`, as `_packet_end` finds it (0: none found within
+    `_COMMON_HITS` `?`s)."""
+    mark = body.find(b"?", start + _OPENING_LENGTH + 1)
+    for _ in range(_COMMON_HITS):
+        if mark < 0:
+            return 0
+        if body.startswith(_XPACKET_END, mark - 1):
+            return body.find(b">", mark - 1) + 1
+        mark = body.find(b"?", mark + 1)
+    return 0
+
+
 def _walk_svg(body: bytes, found: _Found) -> None:
     """SVG: the C2PA store markers, xpacket-wrapped XMP, and RDF in `<metadata>` without a wrapper (SVG 1.1 §21).
 
-    Without a packet found by byte search, the document is parsed only when it has an `RDF` element and
-    names a property the XMP readers read (`xmp.READ_PROPERTIES`): RDF without one cannot change a reading.
+    The common shapes (no packet, or one wrapped packet) are read by `_svg_common` in a few steps, anything
+    else by the general packet scan. Without a packet found by byte search, the document is parsed only when
+    it has an `RDF` element and names a property the XMP readers read (`xmp.READ_PROPERTIES`): RDF without
+    one cannot change a reading.
     """
-    found.c2pa = _svg_manifest(body, _scan_packets(body, found, _TEXT_ANCHORS))
+    if not _svg_common(body, found):
+        found.c2pa = _svg_manifest(body, _scan_packets(body, found, _TEXT_ANCHORS))
     head = body[:SCAN_LIMIT]
     if found.packets or _anchored_find(head, b"RDF", 0, 0) < 0 or not _SVG_RDF.search(head):
         return
@@ -635,9 +751,10 @@ def _container(body: bytes, content_type: str) -> str:
             return name
     if body.startswith(b"RIFF"):
         return _RIFF_FORMS.get(body[8:12], "unknown")
-    if body.find(b"%PDF-", 0, 1024) >= 0:
+    if body.find(b"%", 0, 1024) >= 0 and body.find(b"%PDF-", 0, 1024) >= 0:  # memchr first: `%` is rare in text
         return "pdf"
-    first = _LEADING.match(body, 0, 4096).end()  # type: ignore[union-attr]  # matches the empty string
+    # `_LEADING` matches the empty string, so it always matches; a body starting with `<` has nothing to skip
+    first = 0 if body.startswith(b"<") else _LEADING.match(body, 0, 4096).end()  # type: ignore[union-attr]
     if body.startswith((b"<svg", b"<?xml"), first, 4096) and (
         body.find(b"<svg", first, 4096) >= 0 or content_type.split(";", 1)[0].strip().lower() == "image/svg+xml"
     ):
@@ -655,14 +772,8 @@ def _scan(body: bytes, content_type: str) -> Markers:
             found.packet(total)
         else:
             found.notes.append(f"jpeg: empty extended XMP {guid!r}")
-    return Markers(
-        container=container,
-        has_c2pa=found.c2pa,
-        xmp_packets=tuple(found.packets),
-        notes=tuple(found.notes),
-        c2pa_stores=found.stores,
-        inconclusive=found.blind,
-    )
+    # positional: the fields in declaration order (container, has_c2pa, xmp_packets, notes, c2pa_stores, inconclusive)
+    return Markers(container, found.c2pa, tuple(found.packets), tuple(found.notes), found.stores, found.blind)
 
 
 class _Memo:

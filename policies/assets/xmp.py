@@ -28,6 +28,7 @@ __all__ = [
     "parse_xml",
     "pdf_tdmrep",
     "provenance_url",
+    "unreadable_iptc",
 ]
 
 PLUS_NS = "http://ns.useplus.org/ldf/xmp/1.0/"
@@ -171,6 +172,8 @@ def _quote(value: str) -> str:
 
 def iptc_signals(packets: Sequence[bytes], source: str) -> list[Signal]:
     """One IPTC_XMP signal per distinct `plus:DataMining` value found in `packets` (docs/signals/iptc.md)."""
+    if not packets:
+        return []
     signals: list[Signal] = []
     seen: set[str] = set()
     for root, lenient in _roots(packets, "DataMining"):
@@ -220,6 +223,8 @@ def _provenance_url(packets: tuple[bytes, ...], include_self: bool) -> str | Non
 
 def digital_source_types(packets: Sequence[bytes]) -> tuple[str, ...]:
     """Every distinct `Iptc4xmpExt:DigitalSourceType` value (IPTC Photo Metadata 2023.1 "Digital Source Type")."""
+    if not packets:
+        return ()
     roots = _roots(packets, "DigitalSourceType")
     found = [v for root, _ in roots for v in _values(root, IPTC_EXT_NS, "DigitalSourceType") if v]
     return tuple(dict.fromkeys(value[:_MAX_VALUE] for value in found))
@@ -247,3 +252,22 @@ def pdf_tdmrep(packets: Sequence[bytes]) -> TdmDeclaration:
             evidence += f" tdm:policy={_quote(policy)}"
         result = TdmDeclaration(reservation, policy, evidence)
     return result
+
+
+_DATA_MINING = b"DataMining"
+
+
+def unreadable_iptc(packets: Sequence[bytes], body: bytes, notes: Sequence[str], source: str) -> list[Signal]:
+    """An `unverifiable` IPTC_XMP signal when the asset visibly names `plus:DataMining` where it could not be
+    read: in a packet that is not well-formed XML, or (the pre-scan noted XMP it could not extract: a truncated
+    SVG, an oversized packet) in bytes outside every packet read. Its value is then unknown, and a withheld
+    consent must not read as silence (docs/signals/iptc.md "Malformed input"). [] otherwise."""
+    broken = [p for p in packets if _DATA_MINING in p and _parsed(p)[0] is None]
+    if broken:
+        why = f"an XMP packet naming plus:DataMining is not well-formed XML ({len(broken[0])} bytes)"
+    elif notes and body.count(_DATA_MINING) > sum(p.count(_DATA_MINING) for p in packets):
+        why = "plus:DataMining is named outside every XMP packet read (" + "; ".join(notes[:3]) + ")"
+    else:
+        return []
+    evidence = f"{why}: its value cannot be read"
+    return [Signal(Mechanism.IPTC_XMP, Scope.EMBEDDED, source, evidence, {}, (Tag.UNVERIFIABLE,))]

@@ -145,7 +145,11 @@ def test_xmp_with_billion_laughs_in_a_jpeg() -> None:
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><plus:DataMining xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/">'
         b"&b;DMI-ALLOWED</plus:DataMining></x:xmpmeta>"
     )
-    assert embedded_signals(response(jpeg_with_app1_xmp(plain_image("jpeg"), packet)), READER) == []
+    # refused (entities declared): its DMI-ALLOWED never counts; the name it carries makes it unverifiable
+    [signal] = embedded_signals(response(jpeg_with_app1_xmp(plain_image("jpeg"), packet)), READER)
+    assert signal.mechanism is Mechanism.IPTC_XMP
+    assert dict(signal.statement) == {}
+    assert Tag.UNVERIFIABLE in signal.tags
 
 
 def test_remote_manifest_via_link(test_ca) -> None:

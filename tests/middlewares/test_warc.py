@@ -60,3 +60,73 @@ def test_decision_metadata_concurrent_to_response(crawl: tuple[SiteServer, Crawl
         else:
             assert ids[headers["WARC-Concurrent-To"]] == uri
     assert len(metadata) == len(result.decisions)
+
+
+def test_records_are_valid_warc_read_by_warcio(crawl: tuple[SiteServer, CrawlResult]) -> None:
+    """The crawl's own record writer (consentry.middlewares.adapters.warcrecords), checked by an independent
+    reader: warcio verifies every block and payload digest, each record is its own gzip member, and the
+    fields WARC 1.1 requires are there."""
+    import zlib
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    _, result = crawl
+    path = result.out / "crawl.warc.gz"
+    checked = []
+    with path.open("rb") as handle:
+        for record in ArchiveIterator(handle, check_digests=True):
+            record.content_stream().read()
+            headers = record.rec_headers
+            assert record.digest_checker.passed is True, record.digest_checker.problems
+            assert headers.protocol == "WARC/1.1"
+            for name in ("WARC-Record-ID", "WARC-Date", "WARC-Type", "Content-Length", "WARC-Block-Digest"):
+                assert headers.get_header(name), name
+            if record.rec_type in ("response", "request", "metadata"):
+                assert headers.get_header("WARC-Payload-Digest")
+            checked.append(record.rec_type)
+    assert {"warcinfo", "response", "request", "metadata"} <= set(checked)
+    data, members = path.read_bytes(), 0
+    while data:  # one gzip member per record (WARC 1.1 Annex D)
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        inflater.decompress(data)
+        assert inflater.eof
+        data, members = inflater.unused_data, members + 1
+    assert members == len(checked)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encoding", "expected"),
+    [
+        ("text/html; charset=utf-8", "", True),
+        ("application/json", "identity", True),
+        ("image/svg+xml", "", True),
+        ("image/bmp", "", True),
+        ("image/jpeg", "", False),
+        ("IMAGE/PNG", "", False),
+        ("video/mp4", "", False),
+        ("text/html", "gzip", False),
+        ("text/html", " br ", False),
+    ],
+)
+def test_already_compressed_bodies_are_stored(content_type: str, encoding: str, expected: bool) -> None:
+    from consentry.middlewares.adapters.warcrecords import compressible
+
+    assert compressible(content_type, encoding) is expected
+
+
+def test_stored_and_deflated_members_both_read_back() -> None:
+    """A stored member (level 0, for JPEG bytes) and a deflated one are each valid gzip holding the record."""
+    import gzip as gzip_module
+
+    from consentry.middlewares.adapters.warcrecords import WarcRecords, http_head
+
+    records = WarcRecords()
+    body = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64
+    head = http_head("HTTP/1.1 200 OK", [("Content-Type", "image/jpeg")])
+    _, stored = records.http("response", "https://example.com/a.jpg", head, body, compress=False)
+    _, deflated = records.http("response", "https://example.com/a.jpg", head, body)
+    assert len(stored) > len(body) > len(deflated)
+    for member in (stored, deflated):
+        text = gzip_module.decompress(member)
+        assert text.startswith(b"WARC/1.1\r\n")
+        assert text.endswith(head + body + b"\r\n\r\n")

@@ -62,7 +62,23 @@ def test_heif_mime_item_xmp_is_read() -> None:
         assert "DMI-PROHIBITED-AIMLTRAINING" in signal.evidence
 
 
-def test_heif_item_in_idat_is_noted_not_read() -> None:
+def heif_idat(packet: bytes, *, lie: int = 0) -> bytes:
+    """The XMP item stored in the meta box's `idat` (iloc construction method 1, offset 0 into idat's data)."""
+    ftyp = box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic")
+    iinf = full_box(b"iinf", 0, struct.pack(">H", 1) + infe(2, b"mime", b"application/rdf+xml"))
+    items = struct.pack(">HHHH", 2, 1, 0, 1) + struct.pack(">II", 0, len(packet) + lie)
+    iloc = full_box(b"iloc", 1, struct.pack(">H", 0x4400) + struct.pack(">H", 1) + items)
+    hdlr = full_box(b"hdlr", 0, b"\x00" * 4 + b"pict" + b"\x00" * 13)
+    return ftyp + box(b"meta", b"\x00" * 4 + hdlr + iinf + iloc + box(b"idat", packet))
+
+
+def test_heif_item_in_idat_is_read() -> None:
+    markers = scan(heif_idat(PACKET), "image/heic")
+    assert markers.xmp_packets == (PACKET,)
+    assert scan(heif_idat(PACKET, lie=10), "image/heic").xmp_packets == ()  # past the end of idat: not read
+
+
+def test_heif_item_in_idat_without_an_idat_box_is_noted_not_read() -> None:
     markers = scan(heif(PACKET, method=1), "image/heic")
     assert markers.xmp_packets == ()
     assert any("XMP item 2" in note for note in markers.notes)
@@ -90,9 +106,9 @@ def test_jpeg_xl_boxes() -> None:
     assert markers.has_c2pa
     assert markers.c2pa_stores == 1
     assert markers.xmp_packets == (PACKET,)
-    compressed = scan(JXL + box(b"brob", b"xml " + b"\x00" * 20))
-    assert compressed.xmp_packets == ()
-    assert any("Brotli" in note for note in compressed.notes)
+    broken = scan(JXL + box(b"brob", b"xml " + b"\x00" * 20))
+    assert broken.xmp_packets == ()
+    assert any("Brotli" in note for note in broken.notes)
     assert scan(b"\xff\x0a" + b"\x00" * 50).container == "jxl-codestream"
 
 
@@ -192,3 +208,63 @@ def test_mutated_containers_never_raise(body: bytes, at: int, junk: bytes) -> No
     at = min(at, len(body))
     markers = scan(body[:at] + junk + body[at + len(junk):])
     assert all(len(p) <= MAX_PACKET_BYTES for p in markers.xmp_packets)
+
+
+def _embedded(body: bytes, content_type: str) -> list[tuple[dict[str, str], tuple[str, ...], str]]:
+    """(statement, tags, evidence) of every embedded signal of `body` (no manifest reader may be needed)."""
+    from consentry.policies.assets.embedded import read_embedded
+    from consentry.policies.model import AssetResponse
+
+    def no_reader(body: bytes, content_type: str) -> object:
+        raise AssertionError("the pre-scan found no manifest: the reader is not called")
+
+    response = AssetResponse("https://example.com/a", 200, (("Content-Type", content_type),), body)
+    return [({p.value: v.value for p, v in s.statement.items()}, tuple(t.value for t in s.tags), s.evidence)
+            for s in read_embedded(response, no_reader).signals]  # type: ignore[arg-type]
+
+
+SVG_WITH_RDF = b'<svg xmlns="http://www.w3.org/2000/svg"><metadata>' + RDF_ONLY + b"</metadata><g/></svg>"
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (SVG_WITH_RDF[:-12], "image/svg+xml"),  # truncated: the document does not parse
+    (SVG_WITH_RDF.replace(b"<g/>", b"<g <</g>"), "image/svg+xml"),  # malformed after the metadata
+    (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]>' + SVG_WITH_RDF, "image/svg+xml"),  # refused DTD
+    (b"\xff\xd8\xff\xe1\x01\x00" + b"http://ns.adobe.com/xap/1.0/\x00" + PACKET[:-40] + b"\xff\xd9", "image/jpeg"),
+])
+def test_data_mining_named_where_it_cannot_be_read_is_unverifiable(body: bytes, content_type: str) -> None:
+    """A withheld consent in XMP that cannot be read never reads as silence: the asset carries an IPTC signal
+    tagged unverifiable (CONSENT_ON_UNVERIFIABLE decides), never no signal at all."""
+    [(statement, _tags, evidence)] = [s for s in _embedded(body, content_type) if "unverifiable" in s[1]]
+    assert statement == {}
+    assert "plus:DataMining" in evidence
+    assert "cannot be read" in evidence
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (SVG_WITH_RDF, "image/svg+xml"),  # read: a deny, no unverifiable signal beside it
+    (b'<svg xmlns="http://www.w3.org/2000/svg"><metadata><rdf:RDF/></metadata><g <</svg>', "image/svg+xml"),
+    (b"<svg><text>DataMining is a word here</text></svg>", "image/svg+xml"),  # parses: nothing unread
+])
+def test_readable_or_absent_data_mining_is_not_unverifiable(body: bytes, content_type: str) -> None:
+    assert all("unverifiable" not in tags for _, tags, _ in _embedded(body, content_type))
+
+
+def test_jpeg_xl_brotli_compressed_xmp_is_read() -> None:
+    """A `brob` box holding `xml ` (ISO/IEC 18181-2) is inflated and read like a plain `xml ` box."""
+    import brotli
+
+    markers = scan(JXL + box(b"brob", b"xml " + brotli.compress(PACKET)))
+    assert markers.xmp_packets == (PACKET,)
+    [signal] = xmp.iptc_signals(markers.xmp_packets, "u")
+    assert "DMI-PROHIBITED-AIMLTRAINING" in signal.evidence
+
+
+def test_jpeg_xl_brotli_bomb_is_bounded_and_compressed_store_goes_to_the_reader() -> None:
+    import brotli
+
+    bomb = scan(JXL + box(b"brob", b"xml " + brotli.compress(b"<" + b" " * (MAX_PACKET_BYTES + 10))))
+    assert bomb.xmp_packets == ()
+    assert any("inflates past" in note for note in bomb.notes)
+    store = scan(JXL + box(b"brob", b"jumb" + brotli.compress(b"\x00" * 64)))
+    assert store.inconclusive  # the c2pa reader is called: a compressed store is never "no manifest"

@@ -1,13 +1,16 @@
 """The pre-scan's cheap paths find what the plain byte search finds: memchr-anchored searches that fall back
 to `bytes.find` past their hit cap, packets searched once per delimiter, RDF parsed only when it names a
 property the XMP readers read, XMP packets parsed only when they may hold the property asked for, and the
-memo keyed by identity then equality (never by hash)."""
+memo keyed by identity then equality (never by hash); the common SVG path reads as the general scan."""
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
 
-from consentry.policies.assets import xmp
+from consentry.policies.assets import prescan, xmp
 from consentry.policies.assets.prescan import scan
 from tests.provenance_fixtures import xmp_packet
 
@@ -88,3 +91,48 @@ def test_memo_by_identity_then_equality() -> None:
     assert scan(bytes(bytearray(body)), "image/svg+xml") is first  # equal bytes, another object
     assert scan(body, "") is not first  # another content type is another scan
     assert scan(body + b" ", "image/svg+xml") is not first
+
+
+REAL_SVG = (Path(__file__).parent.parent / "fixtures" / "real" / "sample1.svg").read_bytes()
+SNIPPETS = (
+    PACKET, PACKET.split(b"?>", 1)[1].rsplit(b"<?xpacket", 1)[0], b"<c2pa:manifest>AA==</c2pa:manifest>",
+    b"<!-- <?xpacket begin= <x:xmpmeta c2pa:manifest -->", b"<![CDATA[" + PACKET + b"]]>", b'<?xpacket end="w"?>',
+    b'<?xpacket begin="" id="x"?>', b"<x:xmpmeta>", b"<x:xmpmetaX>", b"?" * 9, b":" * 9, b" " * 500, CSS[:700],
+    b'<a href="https://e.com/?q=1">?</a>', b"x" * 505 + b"c2pa:manifest", b"&e;", b"<",
+)
+
+
+def general_scan(body: bytes) -> tuple[bool, list[bytes], list[str]]:
+    found = prescan._Found()
+    return prescan._svg_manifest(body, prescan._scan_packets(body, found, prescan._TEXT_ANCHORS)), found.packets, \
+        found.notes
+
+
+def svg_variants() -> list[bytes]:
+    """The real SVG, without its packet, truncated, and with snippets put in at seeded places."""
+    start, end = REAL_SVG.index(b"<?xpacket begin="), REAL_SVG.index(b"</metadata>")
+    plain = REAL_SVG[:start] + REAL_SVG[end:]
+    variants = [REAL_SVG, plain, *(REAL_SVG[:cut] for cut in range(0, len(REAL_SVG), 97))]
+    rng = random.Random(11)
+    for _ in range(1500):
+        body = bytearray(rng.choice((REAL_SVG, plain)))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randint(0, len(body))
+            body[at:at] = rng.choice(SNIPPETS)
+        variants.append(bytes(body))
+    return variants
+
+
+def test_common_svg_path_reads_as_the_general_scan() -> None:
+    """`_svg_common` (one wrapped packet or none, read in few steps) answers for the real SVG with and without
+    its packet, and wherever it answers its reading is the general scan's: C2PA marker, packets and notes."""
+    answered = 0
+    for body in svg_variants():
+        found = prescan._Found()
+        if prescan._svg_common(body, found):
+            answered += 1
+            assert (found.c2pa, found.packets, found.notes) == general_scan(body)
+        else:
+            assert (found.c2pa, found.packets, found.notes) == (False, [], [])
+    assert prescan._svg_common(REAL_SVG, prescan._Found())
+    assert answered > 500

@@ -154,3 +154,12 @@ def test_protego_corpus_never_raises_and_agrees_with_protego(path: Path) -> None
 
 def test_corpus_sample_size() -> None:
     assert len(CORPUS) == 50
+
+
+def test_every_deliberate_difference_is_listed_in_the_docs() -> None:
+    """docs/robots-conformance.md names every case listed above (Google test, spec-test file, Protego file)."""
+    docs = (FIXTURES.parents[2] / "docs" / "robots-conformance.md").read_text(encoding="utf-8")
+    names = {test for test, _ in GOOGLE_DIFFERENCES}
+    names |= {file.removesuffix(".textproto") for file, *_ in SPEC_DIFFERENCES}
+    names |= {file for file, _ in PROTEGO_DIFFERENCES}
+    assert sorted(name for name in names if f"`{name}" not in docs) == []

@@ -147,7 +147,11 @@ class FastRecords:
             status = int(line.strip().split(" ", 1)[0] or 0)
         except ValueError:
             raise _Handoff from None
-        headers = tuple(_text(pair) for pair in http.items_bytes())
+        pairs = http.items_bytes()
+        try:  # a header field decoded as warcio does: UTF-8 (all fields at once, the usual case), else per field
+            headers = tuple((name.decode(), value.decode()) for name, value in pairs)
+        except UnicodeDecodeError:
+            headers = tuple(_text(pair) for pair in pairs)
         ids = (uri, fields.get("warc-record-id") or "", fields.get("warc-date") or "")
         return make_capture(
             ids, status, headers, (body, len(body), None), problems=[], body_cap=self.body_cap,
