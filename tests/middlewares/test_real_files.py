@@ -233,9 +233,13 @@ def test_encrypted_pdf_goes_to_the_reader() -> None:
 
 
 def test_jpeg_xl_container_is_walked() -> None:
-    """sample1.jxl is a JPEG XL container whose XMP sits in a Brotli-compressed `brob` box: noted, not read."""
+    """sample1.jxl is a JPEG XL container whose XMP sits in a Brotli-compressed `brob` box: inflated and read
+    (Pixelmator Pro wrote it; no DataMining in it)."""
     body = _body("sample1.jxl")
     assert body.startswith(b"\x00\x00\x00\x0cJXL \r\n\x87\n")
     markers = scan(body, "image/jxl")
     assert markers.container == "jxl"
-    assert any("Brotli" in note for note in markers.notes)
+    [packet] = markers.xmp_packets
+    assert packet.startswith(b"<x:xmpmeta")
+    assert b"<xmp:CreatorTool>Pixelmator Pro" in packet
+    assert not any("Brotli" in note for note in markers.notes)
