@@ -83,6 +83,10 @@ class FileOutcome:
     unverifiable_reasons: Counter[str] = field(default_factory=Counter)
     unconfirmed: int = 0  # unverifiable records no reproduced archived decision vouches for
     redecided: int = 0  # archived records of a distributed run decided again after a worker died (run.attempt > 1)
+    repeats: dict[str, int] = field(default_factory=dict)  # URL -> highest run.attempt > 1 (at most _MAX_REPEATS)
+    # "attempt<TAB>would-be action<TAB>URL" of every record of a distributed run (a file, or its text from Spark)
+    ledger_path: str | None = None
+    ledger_text: str | None = None
 
 
 class _Tally:
@@ -93,9 +97,33 @@ class _Tally:
         from consentry.crawler.spiders.assets import site_of
 
         self.outcome, self.sink = outcome, sink
+        self.ledger: IO[str] | None = None
         self.name = Path(outcome.path).name
         self.mechanisms = deciding_mechanisms
         self.site_of = lru_cache(maxsize=4096)(site_of)  # called with a URL's scheme://authority only
+
+    def _run_record(self, attempt: int, action: str, url: str) -> None:
+        """A record of a distributed run: counted, and kept in the ledger that counts each URL once."""
+        out = self.outcome
+        if attempt > 1:
+            out.redecided += 1
+            if len(out.repeats) < _MAX_REPEATS or url in out.repeats:
+                out.repeats[url] = max(attempt, out.repeats.get(url, 0))
+        if self.ledger is None:
+            self.ledger = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by close()
+                "w", suffix=".run", delete=False, encoding="utf-8")
+        self.ledger.write(f"{attempt}\t{action}\t{url}\n")
+
+    def close(self, *, inline: bool) -> None:
+        """Close the ledger; with `inline` its text moves into the outcome (an audit on another machine)."""
+        if self.ledger is None:
+            return
+        self.ledger.close()
+        if inline:
+            self.outcome.ledger_text = Path(self.ledger.name).read_text(encoding="utf-8")
+            os.unlink(self.ledger.name)  # noqa: PTH108
+        else:
+            self.outcome.ledger_path = self.ledger.name
 
     def add(self, result: RecordResult) -> None:
         out = self.outcome
@@ -110,7 +138,8 @@ class _Tally:
         out.by_site[(self.site_of(authority(result.url)) or "(no host)", action)] += 1
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
-        out.redecided += _attempt(result.archived) > 1
+        if isinstance(result.archived, dict) and "run" in result.archived:
+            self._run_record(_attempt(result.archived), action, result.url)
         out.unverifiable += result.unverifiable
         out.unconfirmed += result.unverifiable and result.match is not True
         out.unverified_access += result.unverified_access
@@ -198,7 +227,8 @@ def audit_file(
 
         fetcher = HttpSource(config.agent)
     index = ArchiveIndex(Path(index_path)) if index_path else None
-    replayer = Replayer(options, _Tally(outcome, sink).add, fetcher, index=index, ours=ours)
+    tally = _Tally(outcome, sink)
+    replayer = Replayer(options, tally.add, fetcher, index=index, ours=ours)
     started = time.monotonic()
     last = [started]
     try:
@@ -216,6 +246,7 @@ def audit_file(
         if sink is not None:
             sink.close()
             outcome.json_path = sink.name
+        tally.close(inline=inline_json)
         if index is not None:
             index.close()
         replayer.close()
@@ -405,6 +436,38 @@ def _attempt(record: Any) -> int:
     return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 1
 
 
+#: URLs decided again (run.attempt > 1) remembered per file for counting each URL once; past it, records are counted.
+_MAX_REPEATS = 100_000
+
+
+def _ledger_lines(outcome: FileOutcome) -> Iterator[str]:
+    if outcome.ledger_text is not None:
+        yield from outcome.ledger_text.splitlines()
+    elif outcome.ledger_path is not None:
+        with open(outcome.ledger_path, encoding="utf-8") as lines:  # noqa: PTH123
+            yield from (line.rstrip("\n") for line in lines)
+
+
+def once_per_url(outcomes: Sequence[FileOutcome]) -> Counter[str] | None:
+    """The would-be actions with each URL of a distributed run counted once, by its latest attempt
+    (docs/distributed.md): every record's action, minus those of records that a later attempt of the same URL
+    supersedes (read from the files' ledgers); None when more than `_MAX_REPEATS` URLs of one file were decided
+    again (then only records are counted)."""
+    latest: dict[str, int] = {}
+    for outcome in outcomes:
+        if len(outcome.repeats) >= _MAX_REPEATS:
+            return None
+        for url, attempt in outcome.repeats.items():
+            latest[url] = max(attempt, latest.get(url, 0))
+    actions: Counter[str] = sum((o.actions for o in outcomes), Counter())
+    for outcome in outcomes:
+        for line in _ledger_lines(outcome):
+            number, action, url = line.split("\t", 2)
+            if int(number) < latest.get(url, 0):
+                actions[action] -= 1
+    return actions
+
+
 def _merged(outcomes: Sequence[FileOutcome]) -> dict[str, Any]:
     lacking: dict[str, list[str]] = {}
     reasons: Counter[str] = Counter()
@@ -438,8 +501,12 @@ def render_summary(outcomes: Sequence[FileOutcome], *, overridden: bool = False)
     ]
     redecided = sum(o.redecided for o in good)
     if redecided:
+        once = once_per_url(good)
+        counted = (f"each URL once (its latest attempt): kept {once['keep']}, dropped {once['drop']}, "
+                   f"skipped {once['skip']}" if once is not None else
+                   f"more than {_MAX_REPEATS} URLs decided again: the counts above are records")
         lines.append(f"  distributed run: {redecided} records decided again after a worker died (run.attempt > 1); "
-                     "a URL decided twice counts twice above (keep its highest attempt to count it once)")
+                     + counted)
     if not archived:
         lines.append("  no decision was archived: nothing to reproduce, the records above are replays only")
     elif not mismatches:
@@ -531,9 +598,10 @@ def _write_json(outcomes: Sequence[FileOutcome]) -> None:
 
 def _cleanup(outcomes: Sequence[FileOutcome]) -> None:
     for outcome in outcomes:
-        if outcome.json_path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(outcome.json_path)  # noqa: PTH108
+        for path in (outcome.json_path, outcome.ledger_path):
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)  # noqa: PTH108
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ Skipped (with the reason) when redis-server is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -125,14 +126,15 @@ def _dataset_urls(out: Path) -> list[str]:
 
 
 def test_three_workers_one_killed_every_url_decided_once_or_marked(tmp_path: Path, redis_server: RedisServer) -> None:
-    sites = [Site(delay=0.05) for _ in range(3)]
-    with serving(sites[0].answer) as a, serving(sites[1].answer) as b, serving(sites[2].answer) as c:
-        servers = [a, b, c]
-        urls = url_list(tmp_path / "urls.txt", servers, per_origin=50)
+    """The issue's scale: 3 workers, 3,000 URLs over 30 loopback origins, one worker SIGKILLed mid-crawl."""
+    sites = [Site(delay=0.05) for _ in range(30)]
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(serving(site.answer)) for site in sites]
+        urls = url_list(tmp_path / "urls.txt", servers, per_origin=100)
         pushed = consentry("queue", "push", "--redis", redis_server.url, "--run-id", "r1", "--urls",
                            str(tmp_path / "urls.txt"))
         assert pushed.returncode == 0, pushed.stderr
-        assert "150 URLs queued" in pushed.stdout
+        assert "3000 URLs queued" in pushed.stdout
         out = tmp_path / "out"
         extra = ("--lease-timeout", "2", "--idle-timeout", "2", "--dataset", "webdataset", "--shard-size", "10",
                  "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "--set", "DOWNLOAD_TIMEOUT=5")
@@ -142,23 +144,23 @@ def test_three_workers_one_killed_every_url_decided_once_or_marked(tmp_path: Pat
         def victim_decided_on_every_origin() -> bool:
             log = out / "r1.w1.decisions.jsonl"
             seen = [json.loads(line)["url"] for line in log.read_text().splitlines()] if log.exists() else []
-            return {u.rsplit("/", 1)[0].replace("/private", "") for u in seen} >= origins and len(seen) >= 6
+            return {u.rsplit("/", 1)[0].replace("/private", "") for u in seen} >= origins and len(seen) >= 60
 
-        _wait_for(victim_decided_on_every_origin, 60, "the first worker's decisions")
+        _wait_for(victim_decided_on_every_origin, 300, "the first worker's decisions")
         others = [worker(redis_server.url, "r1", name, out, *extra) for name in ("w2", "w3")]
         held = redis_server.client().hvals("consentry:r1:owners")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         assert b"w1" in held  # it died holding leases
         for process in others:
-            code, _stdout, stderr = _finish(process)
+            code, _stdout, stderr = _finish(process, timeout=900)
             assert code == 0, stderr[-3000:]
         status = json.loads(consentry("queue", "status", "--redis", redis_server.url, "--run-id", "r1",
                                       "--json").stdout)
         for site, server in zip(sites, servers, strict=True):
             assert site.count("/robots.txt") == 1, f"robots.txt of port {server.port} fetched more than once"
 
-    assert (status["pending"], status["in_flight"], status["done"]) == (0, 0, 150)
+    assert (status["pending"], status["in_flight"], status["done"]) == (0, 0, 3000)
     assert status["requeued"] >= 1
     decided = records(out)
     assert {r["url"] for r in decided} == set(urls)
@@ -189,7 +191,11 @@ def test_three_workers_one_killed_every_url_decided_once_or_marked(tmp_path: Pat
     assert "mismatches: 0" in audit.stdout
     again = sum(r["run"]["attempt"] > 1 for r in decided)
     assert again >= 1
-    assert f"distributed run: {again} records decided again after a worker died" in audit.stdout
+    latest = Counter(max(rs, key=lambda r: r["run"]["attempt"])["action"] for rs in by_url.values())
+    assert (f"distributed run: {again} records decided again after a worker died (run.attempt > 1); each URL "
+            f"once (its latest attempt): kept {latest['keep']}, dropped {latest['drop']}, skipped {latest['skip']}"
+            ) in audit.stdout
+    assert sum(latest.values()) == len(urls)
 
 
 def test_refused_before_anything_is_written(tmp_path: Path, redis_server: RedisServer) -> None:
