@@ -109,6 +109,9 @@ class _Tally:
             out.redecided += 1
             if len(out.repeats) < _MAX_REPEATS or url in out.repeats:
                 out.repeats[url] = max(attempt, out.repeats.get(url, 0))
+        self._ledger_line(attempt, action, url)
+
+    def _ledger_line(self, attempt: int, action: str, url: str) -> None:
         if self.ledger is None:
             self.ledger = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by close()
                 "w", suffix=".run", delete=False, encoding="utf-8")
@@ -140,6 +143,8 @@ class _Tally:
         out.archived += result.archived is not None
         if isinstance(result.archived, dict) and "run" in result.archived:
             self._run_record(_attempt(result.archived), action, result.url)
+        elif result.archived is None and result.undecided:  # attempt 0: a response no decision was archived for
+            self._ledger_line(0, action, result.url)        # (a worker died in between; its URL was leased again)
         out.unverifiable += result.unverifiable
         out.unconfirmed += result.unverifiable and result.match is not True
         out.unverified_access += result.unverified_access
@@ -451,8 +456,9 @@ def _ledger_lines(outcome: FileOutcome) -> Iterator[str]:
 def once_per_url(outcomes: Sequence[FileOutcome]) -> Counter[str] | None:
     """The would-be actions with each URL of a distributed run counted once, by its latest attempt
     (docs/distributed.md): every record's action, minus those of records that a later attempt of the same URL
-    supersedes (read from the files' ledgers); None when more than `_MAX_REPEATS` URLs of one file were decided
-    again (then only records are counted)."""
+    supersedes (read from the files' ledgers; a response archived without its decision is attempt 0, superseded
+    when its URL was decided again); None when more than `_MAX_REPEATS` URLs of one file were decided again (then
+    only records are counted)."""
     latest: dict[str, int] = {}
     for outcome in outcomes:
         if len(outcome.repeats) >= _MAX_REPEATS:

@@ -495,3 +495,18 @@ def test_revisit_resolved_across_files(tmp_path: Path, capsys: pytest.CaptureFix
     assert resolved["replayed"]["response"]["status"] == 200
     assert any(n.startswith("revisit: payload of") for n in resolved["notes"])
     assert "revisit records: 1 (0 whose original is not in the inputs)" in err
+
+
+def test_each_url_of_a_distributed_run_counted_once_by_its_latest_attempt() -> None:
+    """The summary's each-URL-once totals: a record superseded by a later attempt of its URL (in another file)
+    and a response archived without its decision (attempt 0: its worker died) are not counted again."""
+    from collections import Counter
+
+    from consentry.crawler.audit.runner import FileOutcome, once_per_url
+
+    dead = FileOutcome("w1.warc.gz", actions=Counter(keep=2), ledger_text="1\tkeep\thttp://a/1\n0\tkeep\thttp://a/2\n")
+    alive = FileOutcome("w2.warc.gz", actions=Counter(keep=1, drop=1, skip=1), repeats={"http://a/1": 2,
+                        "http://a/2": 2}, ledger_text="2\tkeep\thttp://a/1\n2\tdrop\thttp://a/2\n1\tskip\thttp://a/3\n")
+    once = once_per_url([dead, alive])
+    assert once is not None
+    assert (once["keep"], once["drop"], once["skip"]) == (1, 1, 1)
