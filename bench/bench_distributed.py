@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import re
 import shutil
@@ -35,19 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_urls import _png
 from tests.crawler._redis import RedisServer
 
 _SETTINGS = ["--set", "LOG_LEVEL=ERROR", "--set", "CONCURRENT_REQUESTS=16", "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=4",
              "--set", "CONSENT_ALLOW_PRIVATE_ADDRESSES=true"]
 _ROUND_TRIPS = re.compile(r"(\d+) Redis round trips")
-
-
-def _png() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (2, 2), (1, 2, 3)).save(out, "PNG")
-    return out.getvalue()
 
 
 class _Handler(BaseHTTPRequestHandler):

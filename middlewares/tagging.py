@@ -19,7 +19,6 @@ from consentry.middlewares._scrapyio import INHERITED_META, asset_response
 from consentry.policies.evaluate import page_inheritance
 from consentry.policies.model import Action
 from consentry.policies.record import Decision
-from consentry.policies.vocabulary import PURPOSES, Verdict
 
 if TYPE_CHECKING:
     from typing import Self
@@ -42,7 +41,7 @@ def consent_summary(decision: Decision) -> dict[str, object]:
     mechanisms = sorted({s.mechanism.value for s in decision.signals if s.statement})
     return {
         "action": decision.action.value,
-        "purposes": {p.value: decision.purposes.get(p, Verdict.UNKNOWN).value for p in PURPOSES},
+        "purposes": decision.purpose_verdicts(),
         "reason": decision.reason,
         "mechanisms": mechanisms,
         "provenance": decision.provenance.to_record() if decision.provenance is not None else None,

@@ -68,6 +68,10 @@ class Decision:
     config_sha256: str
     provenance: Provenance | None = None
 
+    def purpose_verdicts(self) -> dict[str, str]:
+        """The record's `purposes`: every purpose in `PURPOSES` order -> its verdict (`unknown` when unspoken)."""
+        return {p._value_: self.purposes.get(p, Verdict.UNKNOWN)._value_ for p in PURPOSES}
+
     def to_record(self) -> dict[str, object]:
         """The `consentry.decision/1` JSON object (enum members read by `_value_`: the `.value` descriptor is
         slow in Python 3.11, and every decision is rendered)."""
@@ -81,7 +85,7 @@ class Decision:
             "agent": self.agent,
             "purposes_declared": [p._value_ for p in self.purposes_declared],
             "access": self.access._value_,
-            "purposes": {p._value_: self.purposes.get(p, Verdict.UNKNOWN)._value_ for p in PURPOSES},
+            "purposes": self.purpose_verdicts(),
             "action": self.action._value_,
             "reason": self.reason,
             "tags": sorted(t._value_ for t in self.tags),

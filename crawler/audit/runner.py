@@ -123,8 +123,7 @@ class _Tally:
             return
         self.ledger.close()
         if inline:
-            self.outcome.ledger_text = Path(self.ledger.name).read_text(encoding="utf-8")
-            os.unlink(self.ledger.name)  # noqa: PTH108
+            self.outcome.ledger_text = _taken_inline(self.ledger.name)
         else:
             self.outcome.ledger_path = self.ledger.name
 
@@ -262,9 +261,7 @@ def audit_file(
     outcome.stats, outcome.notes = dict(replayer.stats), replayer.notes[:100]
     outcome.foreign = not replayer.ours
     if inline_json and outcome.json_path is not None:
-        outcome.json_text = Path(outcome.json_path).read_text(encoding="utf-8")
-        os.unlink(outcome.json_path)  # noqa: PTH108
-        outcome.json_path = None
+        outcome.json_text, outcome.json_path = _taken_inline(outcome.json_path), None
     return outcome
 
 
@@ -445,14 +442,6 @@ def _attempt(record: Any) -> int:
 _MAX_REPEATS = 100_000
 
 
-def _ledger_lines(outcome: FileOutcome) -> Iterator[str]:
-    if outcome.ledger_text is not None:
-        yield from outcome.ledger_text.splitlines()
-    elif outcome.ledger_path is not None:
-        with open(outcome.ledger_path, encoding="utf-8") as lines:  # noqa: PTH123
-            yield from (line.rstrip("\n") for line in lines)
-
-
 def once_per_url(outcomes: Sequence[FileOutcome]) -> Counter[str] | None:
     """The would-be actions with each URL of a distributed run counted once, by its latest attempt
     (docs/distributed.md): every record's action, minus those of records that a later attempt of the same URL
@@ -467,7 +456,7 @@ def once_per_url(outcomes: Sequence[FileOutcome]) -> Counter[str] | None:
             latest[url] = max(attempt, latest.get(url, 0))
     actions: Counter[str] = sum((o.actions for o in outcomes), Counter())
     for outcome in outcomes:
-        for line in _ledger_lines(outcome):
+        for line in _lines(outcome.ledger_text, outcome.ledger_path):
             number, action, url = line.split("\t", 2)
             if int(number) < latest.get(url, 0):
                 actions[action] -= 1
@@ -583,12 +572,24 @@ def _options(args: argparse.Namespace) -> AuditOptions:
                         registry_path=registry)
 
 
-def _json_lines(outcome: FileOutcome) -> Iterator[str]:
-    if outcome.json_text is not None:
-        yield from outcome.json_text.splitlines()
-    elif outcome.json_path is not None:
-        with open(outcome.json_path, encoding="utf-8") as lines:  # noqa: PTH123
+def _lines(text: str | None, path: str | None) -> Iterator[str]:
+    """The lines of a per-file output: its text when it came inline (Spark), else its temporary file."""
+    if text is not None:
+        yield from text.splitlines()
+    elif path is not None:
+        with open(path, encoding="utf-8") as lines:  # noqa: PTH123
             yield from (line.rstrip("\n") for line in lines)
+
+
+def _taken_inline(path: str) -> str:
+    """A temporary output file's text, the file removed (the outcome travels to another machine)."""
+    text = Path(path).read_text(encoding="utf-8")
+    os.unlink(path)  # noqa: PTH108
+    return text
+
+
+def _json_lines(outcome: FileOutcome) -> Iterator[str]:
+    return _lines(outcome.json_text, outcome.json_path)
 
 
 def _write_json(outcomes: Sequence[FileOutcome]) -> None:
