@@ -46,10 +46,12 @@ class AppendOnlyFile:
         if self._fd is None:
             raise OutputWriteError(f"cannot write the {self.what} {self.path}: it is closed")
         start = os.fstat(self._fd).st_size
-        view = memoryview(record)
         try:
-            while view:
-                view = view[os.write(self._fd, view):]
+            written = os.write(self._fd, record)
+            if written < len(record):  # a short write (a signal, a nearly full disk): write the rest
+                view = memoryview(record)[written:]
+                while view:
+                    view = view[os.write(self._fd, view):]
         except OSError as exc:
             self._undo(start)
             self.error = OutputWriteError(f"cannot write the {self.what} {self.path}: {exc.strerror or exc}")

@@ -31,7 +31,9 @@ __all__ = [
     "asset_response",
     "body_needed",
     "emit_decision",
+    "evaluated_asset",
     "field_lines",
+    "page_asset",
     "wants_check",
 ]
 
@@ -42,6 +44,9 @@ INHERITED_META = "consent_inherited"
 FOLLOW_LINKS_META = "consent_follow_links"
 #: request.meta key set on our own site-file / linked-document fetches (value: the document kind).
 SITE_FILE_META = "consent_site_file"
+#: request.meta key: the `AssetResponse` the response was evaluated as, so that what reads the page later (the
+#: tagging middleware's page signals) shares its parsed head instead of parsing it again.
+_ASSET_META = "_consent_asset"
 
 
 class DecisionNotLogged(IgnoreRequest):
@@ -87,6 +92,21 @@ def asset_response(response: Response, inherited: tuple[Signal, ...] = ()) -> As
         body=response.body,
         inherited=tuple(s for s in inherited if isinstance(s, Signal)),
     )
+
+
+def evaluated_asset(request: Request, response: Response, inherited: tuple[Signal, ...] = ()) -> AssetResponse:
+    """`asset_response` of `response`, kept on the request for `page_asset`."""
+    asset = asset_response(response, inherited)
+    request.meta[_ASSET_META] = asset
+    return asset
+
+
+def page_asset(response: Response) -> AssetResponse:
+    """The `AssetResponse` this very response was evaluated as (same URL, same body object), or a new one."""
+    asset = response.meta.get(_ASSET_META)
+    if isinstance(asset, AssetResponse) and asset.body is response.body and asset.url == response.url:
+        return asset
+    return asset_response(response)
 
 
 def emit_decision(crawler: Crawler, decision: Decision, request: Request, response: Response | None) -> None:

@@ -25,9 +25,9 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import (
     INHERITED_META,
-    asset_response,
     body_needed,
     emit_decision,
+    evaluated_asset,
     field_lines,
     wants_check,
 )
@@ -59,6 +59,12 @@ STOPPED_AFTER_HEADERS_META = "consent_stopped_after_headers"
 #: Stats key counting transfers stopped after the headers.
 STOPPED_STAT = "consent/withheld/after_headers"
 _STOPPED_FLAG = "download_stopped"  # Scrapy's flag on a response whose transfer a signal handler stopped
+
+
+def _media_type(headers: Headers) -> str:
+    """The media type of the last Content-Type field, as `AssetResponse.content_type` reads it."""
+    values = headers.getlist(b"Content-Type")
+    return values[-1].decode("latin-1").split(";", 1)[0].strip().lower() if values else ""
 
 
 def _open_registry(path: str | None) -> Registry | None:
@@ -116,13 +122,13 @@ class AssetConsentMiddleware:
         request.meta.pop(STOPPED_AFTER_HEADERS_META, None)  # a retried request is judged afresh
         if not wants_check(request):
             return
+        if body_needed(request, follow_dropped_pages=self.follow_dropped_pages) and _media_type(headers) in HTML_TYPES:
+            return
         site = self.cache.peek(origin_of(request.url))
         if site is None:
             return
         inherited = tuple(s for s in request.meta.get(INHERITED_META, ()) if isinstance(s, Signal))
         asset = AssetResponse(request.url, 200, field_lines(headers), b"", inherited)
-        if body_needed(request, follow_dropped_pages=self.follow_dropped_pages) and asset.content_type in HTML_TYPES:
-            return
         documents = self.cache.peek_documents(asset_needs(asset, self.config))
         decision = evaluate_asset(site, asset, self.config, fetched_at=None, documents=documents, reader=self.reader)
         if not final_denial(decision, self.config):
@@ -135,7 +141,7 @@ class AssetConsentMiddleware:
     async def evaluate(self, request: Request, response: Response) -> Decision:
         """The decision for one downloaded response (linked documents fetched first)."""
         site = await self.cache.policy(origin_of(response.url))
-        asset = asset_response(response, tuple(request.meta.get(INHERITED_META, ())))
+        asset = evaluated_asset(request, response, tuple(request.meta.get(INHERITED_META, ())))
         documents = await self.cache.answer(asset_needs(asset, self.config))
         return evaluate_asset(site, asset, self.config, fetched_at=now(), documents=documents, reader=self.reader,
                               registry=self.registry)

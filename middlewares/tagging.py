@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 
 from consentry.middlewares._config import consent_settings
-from consentry.middlewares._scrapyio import INHERITED_META, asset_response
+from consentry.middlewares._scrapyio import INHERITED_META, page_asset
 from consentry.policies.evaluate import page_inheritance
 from consentry.policies.model import Action
 from consentry.policies.record import Decision
@@ -64,7 +64,7 @@ class ConsentTagMiddleware:
         cached = response.meta.get(_PAGE_SIGNALS_META)
         if cached is None:
             cached = (
-                page_inheritance(asset_response(response), self.agent) if hasattr(response, "text") else ()
+                page_inheritance(page_asset(response), self.agent) if hasattr(response, "text") else ()
             )
             response.meta[_PAGE_SIGNALS_META] = cached
         return cached
