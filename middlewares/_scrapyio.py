@@ -75,12 +75,10 @@ def header_pairs(response: Response) -> tuple[tuple[str, str], ...]:
 
 
 def field_lines(headers: Headers) -> tuple[tuple[str, str], ...]:
-    """Every field line of Scrapy `Headers` as (name, value), decoded latin-1."""
-    return tuple(
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, values in headers.items()
-        for value in values
-    )
+    """Every field line of Scrapy `Headers` as (name, value), decoded latin-1. `Headers` is a dict of normalised
+    names to lists of values; its own `items()` normalises every name again, so the dict's are read."""
+    pairs = dict.items(headers) if isinstance(headers, dict) else headers.items()
+    return tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, values in pairs for value in values])
 
 
 def asset_response(response: Response, inherited: tuple[Signal, ...] = ()) -> AssetResponse:

@@ -31,6 +31,7 @@ from scrapy.exceptions import NotConfigured
 
 from consentry.middlewares._appendfile import AppendOnlyFile, OutputWriteError, stop_crawl
 from consentry.middlewares._config import consent_settings
+from consentry.middlewares._scrapyio import field_lines
 from consentry.middlewares.adapters.warcformat import (
     METADATA_CONTENT_TYPE,
     decision_payload,
@@ -62,19 +63,12 @@ _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _STOPPED_FLAG = "download_stopped"
 
 
-def _pairs(headers: Any, *, skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    return [
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, values in headers.items()
-        if not skip or name.decode("latin-1").lower() not in skip
-        for value in values
-    ]
 
 
 def _request_head(request: Request) -> bytes:
     parts = urlsplit(request.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = _pairs(request.headers)
+    headers = list(field_lines(request.headers))
     if not any(name.lower() == "host" for name, _ in headers):
         headers.insert(0, ("Host", parts.netloc))
     return http_head(f"{request.method} {target} HTTP/1.1", headers)
@@ -84,7 +78,7 @@ def _response_head(response: Response) -> bytes:
     phrase = _PHRASES.get(response.status, "")
     protocol = getattr(response, "protocol", None) or "HTTP/1.1"
     status_line = f"{protocol} {response.status} {phrase}".strip()
-    return http_head(status_line, _pairs(response.headers, skip=_HOP_BY_HOP))
+    return http_head(status_line, [pair for pair in field_lines(response.headers) if pair[0].lower() not in _HOP_BY_HOP])
 
 
 class WarcExtension:
