@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from consentry.policies.html import HtmlHead
 from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
-from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, request_path
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key, request_path
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = [
@@ -178,15 +178,17 @@ class TdmrepFile:
         Ordering trap (docs/readings.md): a later matching rule that reserves overrides a first-match 0,
         tagged `conflict` (conservative reading).
         """
-        path = request_path(url)
         rules = self.rules
-        position = next((i for i, rule in enumerate(rules) if rule.pattern.matches(path)), None)
+        if not rules:
+            return None
+        key = match_key(request_path(url))
+        position = next((i for i, rule in enumerate(rules) if rule.pattern.matcher(key)), None)
         if position is None:
             return None
         first = rules[position]
         if first.reservation == 0:
             for later in rules[position + 1:]:
-                if later.reservation == 1 and later.pattern.matches(path):
+                if later.reservation == 1 and later.pattern.matcher(key):
                     return self._conflict_layer(first, later)
         return self._layers[position]
 

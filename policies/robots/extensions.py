@@ -17,7 +17,7 @@ from consentry.policies.aitokens import TOKENS
 from consentry.policies.model import Signal
 from consentry.policies.robots.groups import ACCESS_FIELDS, Group, Line
 from consentry.policies.robots.rules import Rule, RuleMatcher, rules_from
-from consentry.policies.robots.urlpattern import PathPattern, compile_pattern
+from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key
 from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["AiTrainingRules", "InferredRules", "UsageRules", "usage_notes"]
@@ -68,10 +68,11 @@ class UsageRules:
     def signal(self, path: str) -> Signal | None:
         """The Content-Usage signal for the normalised `path`, or None when no rule covers it."""
         hits: list[int] = []
+        path_key = match_key(path)
         for index, (length, pattern, _line, _evidence) in enumerate(self._entries):
             if hits and length < self._entries[hits[0]][0]:
                 break
-            if pattern is None or pattern.matches(path):
+            if pattern is None or pattern.matcher(path_key):
                 hits.append(index)
         if not hits:
             return None

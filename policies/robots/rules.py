@@ -7,6 +7,7 @@ The most specific (longest, in octets) matching pattern decides; ties go to Allo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,16 @@ class Rule:
     line: Line
     pattern: PathPattern
     allow: bool
+
+
+def _required_literals(rules: Sequence[Rule]) -> re.Pattern[str] | None:
+    """One search that finds, in a match key, a literal every one of `rules` needs (its longest segment): when it
+    finds none, no wildcard rule can match and the scan skips them all (an `ai.txt` of `Disallow: *.jpg` lines
+    is then one search, not one test per line). None when some rule has no literal (`*`, `$`)."""
+    literals = {max(rule.pattern.segments, key=len) for rule in rules}
+    if not rules or "" in literals:
+        return None
+    return re.compile("|".join(re.escape(literal) for literal in sorted(literals, key=lambda text: (-len(text), text))))
 
 
 def rules_from(lines: Iterable[Line], allow_field: str, disallow_field: str) -> list[Rule]:
@@ -46,7 +57,10 @@ class RuleMatcher:
     linear time.
     """
 
-    __slots__ = ("_all_tests", "_plain", "_prefixes", "_rules", "_special", "_special_tests", "_tie_lengths")
+    __slots__ = (
+        "_all_tests", "_plain", "_plain_tests", "_prefixes", "_rules", "_special", "_special_filter",
+        "_special_tests", "_tie_lengths",
+    )
 
     def __init__(self, rules: Sequence[Rule], *, allow_wins_ties: bool = True) -> None:
         ordered = sorted(
@@ -58,6 +72,8 @@ class RuleMatcher:
         self._prefixes = tuple(r.pattern.segments[0] for r in self._plain)
         self._all_tests = tuple((r.pattern.matcher, r) for r in ordered)
         self._special_tests = tuple((r.pattern.matcher, r) for r in self._special)
+        self._plain_tests = tuple((r.pattern.matcher, r) for r in self._plain)
+        self._special_filter = _required_literals(self._special)
         allow_lengths = {r.pattern.length for r in ordered if r.allow}
         self._tie_lengths = frozenset(r.pattern.length for r in ordered if not r.allow) & allow_lengths
 
@@ -83,7 +99,13 @@ class RuleMatcher:
         return rule, tie
 
     def _decide_key(self, key: str) -> tuple[Rule | None, bool]:
-        tests = self._all_tests if key.startswith(self._prefixes) else self._special_tests
+        special = self._special_filter is None or self._special_filter.search(key) is not None
+        if key.startswith(self._prefixes):
+            tests = self._all_tests if special else self._plain_tests
+        elif special:
+            tests = self._special_tests
+        else:
+            return None, False
         for test, rule in tests:
             if test(key):
                 if rule.pattern.length in self._tie_lengths:

@@ -223,3 +223,33 @@ def test_any_robots_text_and_url_never_raise(text: str, path: str) -> None:
     verdict, _ = policy.access("https://example.com/" + path)
     assert verdict in (Verdict.ALLOW, Verdict.DENY)
     assert isinstance(policy.signals("https://example.com/" + path), list)
+
+
+def _longest_match(rules: list[tuple[bool, str]], key: str) -> tuple[int, bool] | None:
+    """Brute force over every rule: the longest matching pattern (by the reference matcher) and whether an
+    Allow of that length is among the matches; None when nothing matches."""
+    lengths = [(len(pattern.encode()), allow) for allow, pattern in rules if _reference(pattern, key)]
+    if not lengths:
+        return None
+    longest = max(length for length, _ in lengths)
+    return longest, any(allow for length, allow in lengths if length == longest)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(st.tuples(st.booleans(), st.text(alphabet="ab.x/*$", min_size=1, max_size=7)), max_size=8),
+    st.text(alphabet="ab.x/", max_size=16),
+)
+def test_rule_choice_agrees_with_brute_force(rules: list[tuple[bool, str]], tail: str) -> None:
+    """`RuleMatcher` skips the wildcard rules when one search finds none of their required literals in the key;
+    whatever it skips, its choice is the longest match over every rule, Allow winning ties (RFC 9309 §2.2.2)."""
+    from consentry.policies.robots.groups import Line
+    from consentry.policies.robots.rules import RuleMatcher, rules_from
+
+    written = [(allow, "/" + pattern.lstrip("/")) for allow, pattern in rules]
+    lines = [Line(number, "allow" if allow else "disallow", pattern, f"x: {pattern}")
+             for number, (allow, pattern) in enumerate(written, start=1)]
+    key = match_key("/" + tail)
+    rule, _ = RuleMatcher(rules_from(lines, "allow", "disallow"))._decide_key(key)
+    expected = _longest_match(written, key)
+    assert (None if rule is None else (rule.pattern.length, rule.allow)) == expected
