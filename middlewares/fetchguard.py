@@ -137,7 +137,10 @@ class FetchGuardMiddleware:
         """Pass `request` on, or `IgnoreRequest` naming why its target may not be dialled."""
         if self._started is None:  # every request waits for the one resolution of the start hosts
             self._started = asyncio.ensure_future(self._allow_start_hosts())
-        await asyncio.shield(self._started)
+        if self._started.done():
+            self._started.result()  # raises what the resolution raised, as awaiting it would
+        else:
+            await asyncio.shield(self._started)
         try:
             self.guard.check_url(request.url)
         except TargetRefused as exc:
