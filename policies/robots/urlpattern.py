@@ -159,6 +159,8 @@ def match_key(path: str) -> str:
     The request path (dot segments removed) with every percent-escape decoded, an encoded slash kept
     apart from `/`.
     """
+    if path.startswith("/") and "/." not in path and "#" not in path and _CLEAN.fullmatch(path):  # no "%" either
+        return path  # a clean request path: nothing to normalise, resolve or decode (what `request_path` returns)
     head, mark, query = _split_normalized(path)
     return _decode(head) + mark + _decode_query(query)
 

@@ -253,3 +253,16 @@ def test_rule_choice_agrees_with_brute_force(rules: list[tuple[bool, str]], tail
     rule, _ = RuleMatcher(rules_from(lines, "allow", "disallow"))._decide_key(key)
     expected = _longest_match(written, key)
     assert (None if rule is None else (rule.pattern.length, rule.allow)) == expected
+
+
+@settings(max_examples=800)
+@given(st.text(alphabet="ab/.%2F?#éx-_~ ", max_size=20))
+def test_match_key_shortcut_equals_the_full_reading(tail: str) -> None:
+    """`match_key` returns a clean request path as it is; for every path it equals normalising, resolving and
+    decoding it in full (RFC 3986 §6.2.2, §5.2.4)."""
+    from consentry.policies.robots import urlpattern
+
+    for path in ("/" + tail, tail):
+        head, mark, query = urlpattern._split_normalized(path)
+        full = urlpattern._decode(head) + mark + urlpattern._decode_query(query)
+        assert urlpattern.match_key.__wrapped__(path) == full
