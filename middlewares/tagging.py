@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
+from scrapy import Request
 
 from consentry.middlewares._config import consent_settings
 from consentry.middlewares._scrapyio import INHERITED_META, page_asset
@@ -80,8 +81,6 @@ class ConsentTagMiddleware:
         return item
 
     def _process(self, output: Any, response: Response) -> Any:
-        from scrapy import Request
-
         if isinstance(output, Request):
             if output.meta.get("consent_media"):
                 inherited = self._page_signals(response)
@@ -89,7 +88,7 @@ class ConsentTagMiddleware:
                     output.meta[INHERITED_META] = (*output.meta.get(INHERITED_META, ()), *inherited)
             return output
         decision = response.meta.get("consent")
-        if isinstance(decision, Decision) and ItemAdapter.is_item(output):
+        if isinstance(decision, Decision) and (type(output) is dict or ItemAdapter.is_item(output)):
             if decision.action is not Action.KEEP:
                 return None  # a dropped page followed for its links: its own items are withheld
             return self._tag_item(output, decision)
