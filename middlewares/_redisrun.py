@@ -303,6 +303,17 @@ class RunStore:
         self.round_trips += 1
         return bool(self._ack(keys=[self.key("leases"), self.key("owners"), self.key("done")], args=[worker, member]))
 
+    def ack_many(self, worker: str, members: Sequence[str]) -> list[bool]:
+        """`ack` of each of `members`, in one round trip (a published dataset shard's samples)."""
+        if not members:
+            return []
+        self.round_trips += 1
+        keys = [self.key("leases"), self.key("owners"), self.key("done")]
+        pipe = self.client.pipeline(transaction=False)
+        for member in members:
+            self._ack(keys=keys, args=[worker, member], client=pipe)
+        return [bool(done) for done in pipe.execute()]
+
     def renew(self, worker: str, members: Sequence[str], lease_ms: int) -> int:
         """Extend the leases `worker` still holds among `members`."""
         if not members:

@@ -15,7 +15,8 @@ name. Samples are streamed into the open shard; memory holds one shard's index r
 
 In a distributed crawl (`consentry.middlewares.cluster`) a kept asset's lease is acknowledged only once its
 shard is published, so a worker killed with a shard open leaves those URLs to be decided (and written) again by
-another worker: every kept asset is in exactly one published shard. When the run's queue runs dry the worker
+another worker: every kept asset is in a published shard (in two only when the worker died between publishing a
+shard and acknowledging its leases, one Redis round trip; docs/distributed.md). When the run's queue runs dry the worker
 publishes its open shard early (`ClusterRun.flushers`), so no lease waits for a shard that would never fill.
 """
 
@@ -323,8 +324,7 @@ class DatasetWriter:
             self.shards += 1
         leases, self._leases = self._leases, []
         if self._run is not None:
-            for lease in leases:
-                self._run.acknowledge(lease)
+            self._run.acknowledge_all(leases)
 
     def close_spider(self, spider: Any = None) -> None:
         """Finish the open shard."""

@@ -55,7 +55,9 @@ def render_summary(report: dict[str, Any]) -> str:
     """A few lines for a person: totals, protocols that applied, exclusions, restrictions, audit."""
     decisions, audit = report["decisions"], report["audit"]
     lines = [f"consentry report: {report['directory']}: {decisions['total']} decisions; kept {decisions['keep']}, "
-             f"dropped {decisions['drop']}, skipped {decisions['skip']}",
+             f"dropped {decisions['drop']}, skipped {decisions['skip']}"
+             + (f" (each URL once, by its latest attempt: {decisions['superseded_attempts']} earlier attempts left "
+                "out)" if decisions.get("superseded_attempts") else ""),
              f"  {'PROTOCOL':<40} {'ASSETS':>7} {'DECIDED':>8}"]
     lines += [f"  {row['protocol']:<40} {row['assets']:>7} {row['decided']:>8}"
               for row in report["protocols"] if row["assets"]]
@@ -71,13 +73,15 @@ def render_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _audit(warc: Path | None, enabled: bool) -> Any:
-    if warc is None or not enabled:
+def _audit(warcs: list[Path], enabled: bool) -> Any:
+    """One `consentry audit` run over every WARC of the crawl (a distributed run's workers' together, so that
+    site files captured by one worker serve the others' responses)."""
+    if not warcs or not enabled:
         return None
     from consentry.crawler.audit.result import AuditOptions
     from consentry.crawler.audit.runner import audit_files
 
-    return audit_files([str(warc)], AuditOptions(), jobs=1)[0]
+    return audit_files([str(w) for w in warcs], AuditOptions(), jobs=1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         output = load_crawl(args.directory)
     except CrawlOutputError as exc:
         raise UsageError(str(exc)) from None
-    report = build_report(output, _audit(output.warc, not args.no_audit))
+    report = build_report(output, _audit(output.warcs, not args.no_audit))
     if args.html is not None:
         from consentry.crawler.report.page import render_html
 

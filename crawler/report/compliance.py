@@ -57,6 +57,10 @@ class CrawlOutput:
     records: list[dict[str, Any]] = field(default_factory=list)
     decisions_from: str = ""
     warc: Path | None = None
+    #: Every WARC of the crawl: DIR/crawl.warc.gz, or each worker's RUN.WORKER.crawl.warc.gz of a distributed run.
+    warcs: list[Path] = field(default_factory=list)
+    #: Records of a distributed run superseded by a later attempt at the same URL (not in `records`).
+    superseded: int = 0
     warcinfo: dict[str, str] = field(default_factory=dict)
     user_agents: Counter[str] = field(default_factory=Counter)
     with_credentials: int = 0
@@ -131,13 +135,18 @@ def _warcinfo_fields(payload: bytes) -> dict[str, str]:
 
 
 def load_crawl(directory: Path) -> CrawlOutput:
-    """Read a crawl directory; `CrawlOutputError` when it is not one or holds no usable decision."""
+    """Read a crawl directory; `CrawlOutputError` when it is not one or holds no usable decision. A directory
+    of a distributed run's workers (RUN.WORKER.decisions.jsonl, RUN.WORKER.crawl.warc.gz) is read whole."""
     if not directory.is_dir():
         raise CrawlOutputError(f"{directory}: not a directory")
     log, warc = directory / DECISIONS, directory / WARC
     if not log.is_file() and not warc.is_file():
+        logs, warcs = sorted(directory.glob(f"*.{DECISIONS}")), sorted(directory.glob(f"*.{WARC}"))
+        if logs or warcs:
+            return _load_workers(directory, logs, warcs)
         raise CrawlOutputError(f"{directory} is not a crawl output: neither {DECISIONS} nor {WARC} is there "
-                               "(consentry crawl -o DIR writes both)")
+                               "(consentry crawl -o DIR writes both; a distributed worker, RUN.WORKER.{"
+                               f"{DECISIONS},{WARC}}})")
     out = CrawlOutput(directory)
     if log.is_file():
         _read_log(log, out)
@@ -145,6 +154,7 @@ def load_crawl(directory: Path) -> CrawlOutput:
         out.problems.append(f"{DECISIONS} missing: decisions read from {WARC}")
     if warc.is_file():
         out.warc = warc
+        out.warcs = [warc]
         _read_warc(warc, out, want_decisions=not log.is_file())
     else:
         out.problems.append(f"{WARC} missing: no policy, User-Agent or audit")
@@ -152,6 +162,51 @@ def load_crawl(directory: Path) -> CrawlOutput:
         raise CrawlOutputError(f"{directory}: no usable decision record in {out.decisions_from or DECISIONS}"
                                + (f" ({out.problems[0]})" if out.problems else ""))
     return out
+
+
+def _load_workers(directory: Path, logs: Sequence[Path], warcs: Sequence[Path]) -> CrawlOutput:
+    """A distributed run's directory: every worker's log (or, for a worker without one, its WARC's decision
+    records) and every WARC; each URL counted once, by its latest attempt (docs/distributed.md)."""
+    out = CrawlOutput(directory, warcs=list(warcs))
+    out.warc = warcs[0] if warcs else None
+    logged = {path.name[: -len(DECISIONS)] for path in logs}
+    for path in logs:
+        _read_log(path, out)
+    for path in warcs:
+        _read_warc(path, out, want_decisions=path.name[: -len(WARC)] not in logged)
+    out.decisions_from = f"{len(logs)} worker decision log(s), {len(warcs)} worker WARC(s)"
+    if not logs:
+        out.problems.append(f"no *.{DECISIONS}: decisions read from the workers' WARCs")
+    if not warcs:
+        out.problems.append(f"no *.{WARC}: no policy, User-Agent or audit")
+    out.records, out.superseded = _latest_attempts(out.records)
+    if not out.records:
+        raise CrawlOutputError(f"{directory}: no usable decision record in the workers' files"
+                               + (f" ({out.problems[0]})" if out.problems else ""))
+    return out
+
+
+def _attempt(record: Mapping[str, Any]) -> tuple[tuple[str, str], int] | None:
+    """((run id, URL), attempt) of a distributed run's record; None for any other record."""
+    run = record.get("run")
+    if not isinstance(run, Mapping):
+        return None
+    attempt = run.get("attempt")
+    if not isinstance(attempt, int) or isinstance(attempt, bool):
+        return None
+    return (str(run.get("id")), str(record.get("url"))), attempt
+
+
+def _latest_attempts(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """`records` without those a later attempt of the same run at the same URL superseded (a worker died after
+    deciding it and the URL was leased again; docs/distributed.md "Counting once"), and how many were left out;
+    records without an attempt are all kept."""
+    latest: dict[tuple[str, str], int] = {}
+    for record in records:
+        if (found := _attempt(record)) is not None:
+            latest[found[0]] = max(found[1], latest.get(found[0], found[1]))
+    kept = [r for r in records if (found := _attempt(r)) is None or found[1] >= latest[found[0]]]
+    return kept, len(records) - len(kept)
 
 
 def _mechanisms(record: Mapping[str, Any]) -> set[str]:
@@ -258,22 +313,31 @@ def _identity(out: CrawlOutput) -> dict[str, Any]:
             "requests_with_credentials_or_cookies": out.with_credentials}
 
 
-def _audit(outcome: Any, warc: Path | None) -> dict[str, Any]:
-    command = f"consentry audit {warc}" if warc is not None else None
-    if outcome is None:
+def _audit(outcomes: Sequence[Any] | None, out: CrawlOutput) -> dict[str, Any]:
+    """The audit of every WARC of the crawl (`FileOutcome`s of one `consentry audit` run over them)."""
+    target = out.warc if len(out.warcs) <= 1 else out.directory
+    command = f"consentry audit {target}" if target is not None else None
+    if outcomes is None:
         return {"status": "not audited", "command": command}
-    if outcome.error:
-        return {"status": "unusable", "error": outcome.error, "command": command}
+    errors = [f"{Path(o.path).name}: {o.error}" for o in outcomes if o.error]
+    if errors:
+        return {"status": "unusable", "error": "; ".join(errors), "command": command}
+    from consentry.crawler.audit.runner import once_per_url
+
+    mismatches = sum(o.mismatch_count for o in outcomes)
+    actions: Counter[str] = sum((o.actions for o in outcomes), Counter())
+    if any(o.redecided for o in outcomes):  # a distributed run: each URL once, by its latest attempt
+        actions = once_per_url(outcomes) or actions
     return {
-        "status": "reproduced" if outcome.mismatch_count == 0 else "mismatches",
+        "status": "reproduced" if mismatches == 0 else "mismatches",
         "command": command,
-        "decisions_replayed": outcome.records,
-        "with_archived_decision": outcome.archived,
-        "mismatches": outcome.mismatch_count,
-        "unverifiable_records": outcome.unverifiable,
-        "responses_without_decision": outcome.undecided,
-        "fetched_although_denied": outcome.denied_fetched,
-        "would_be": {a: outcome.actions.get(a, 0) for a in _ACTIONS},
+        "decisions_replayed": sum(o.records for o in outcomes),
+        "with_archived_decision": sum(o.archived for o in outcomes),
+        "mismatches": mismatches,
+        "unverifiable_records": sum(o.unverifiable for o in outcomes),
+        "responses_without_decision": sum(o.undecided for o in outcomes),
+        "fetched_although_denied": sum(o.denied_fetched for o in outcomes),
+        "would_be": {a: actions.get(a, 0) for a in _ACTIONS},
     }
 
 
@@ -319,8 +383,9 @@ def _information(identity: Mapping[str, Any], policy: Mapping[str, Any], exclude
     return " ".join(p for p in parts if p)
 
 
-def build_report(out: CrawlOutput, audit_outcome: Any = None) -> dict[str, Any]:
-    """The `consentry.compliance-report/1` value of a crawl (`audit_outcome`: a `FileOutcome`, or None)."""
+def build_report(out: CrawlOutput, audit_outcomes: Sequence[Any] | None = None) -> dict[str, Any]:
+    """The `consentry.compliance-report/1` value of a crawl (`audit_outcomes`: the `FileOutcome` of each of
+    `out.warcs`, or None when not audited)."""
     records = out.records
     decided_by = [deciding_mechanisms(r) for r in records]
     identity = _identity(out)
@@ -340,13 +405,14 @@ def build_report(out: CrawlOutput, audit_outcome: Any = None) -> dict[str, Any]:
         "problems": out.problems,
         "crawler": identity,
         "policy": policy,
-        "decisions": {"total": len(records), **{a: actions.get(a, 0) for a in _ACTIONS}},
+        "decisions": {"total": len(records), **{a: actions.get(a, 0) for a in _ACTIONS},
+                      "superseded_attempts": out.superseded},
         "protocols": rows,
         "excluded_domains": {"listed": excluded_names, "skipped": sum(e["urls"] for e in excluded),
                              "hits": excluded},
         "access_restricted": {"total": len(restricted), "responses": restricted[:_MAX_LISTED]},
         "unverifiable": {"decisions": sum(1 for r in records if "unverifiable" in (r.get("tags") or [])),
                          "sources": unverifiable[:_MAX_LISTED]},
-        "audit": _audit(audit_outcome, out.warc),
+        "audit": _audit(audit_outcomes, out),
         "crawler_information": _information(identity, policy, excluded_names, _honoured(rows)),
     }

@@ -1,10 +1,11 @@
 """Many workers, one crawl (docs/distributed.md): real `redis-server`, real `consentry crawl --redis` worker
 processes, loopback sites that log every request.
 
-The end-to-end test runs 3 workers over 150 URLs on 3 origins (the bench runs the 3,000-URL, 30-origin scale:
-bench/bench_distributed.py) and SIGKILLs one mid-crawl: every URL is decided, the only URLs decided twice are
-the killed worker's and the second record says so (`run.attempt`), each robots.txt is fetched once in the
-whole cluster, the dataset holds each kept asset once and the audit of all workers' files finds no mismatch.
+The end-to-end test runs 3 workers over 3,000 URLs on 30 origins and SIGKILLs one mid-crawl: every URL is
+decided, the only URLs decided twice are the killed worker's and the second record says so (`run.attempt`), each
+robots.txt is fetched once in the whole cluster, the dataset holds every kept asset (twice only for a shard the
+killed worker published but had not acknowledged), the audit of all workers' files finds no mismatch and the
+report of the directory counts each URL once.
 Skipped (with the reason) when redis-server is not installed.
 """
 
@@ -113,9 +114,9 @@ def _finish(process: subprocess.Popen[str], timeout: float = 90) -> tuple[int, s
     return process.returncode, stdout, stderr
 
 
-def _dataset_urls(out: Path) -> list[str]:
+def _dataset_urls(out: Path, worker: str = "*") -> list[str]:
     urls = []
-    for shard in sorted(out.glob("dataset/*/*.tar")):
+    for shard in sorted(out.glob(f"dataset/{worker}/*.tar")):
         with tarfile.open(shard) as tar:
             for member in tar.getmembers():
                 if member.name.endswith(".json"):
@@ -184,7 +185,13 @@ def test_three_workers_one_killed_every_url_decided_once_or_marked(tmp_path: Pat
     kept = {url for url, rs in by_url.items() if any(r["action"] == "keep" for r in rs)}
     assert kept == {url for url in urls if "/page" in url}
     in_dataset = _dataset_urls(out)
-    assert sorted(in_dataset) == sorted(kept)  # every kept asset once, the killed worker's open shard redone
+    assert set(in_dataset) == kept  # every kept asset published, the killed worker's open shard redone
+    # twice only when the kill fell between publishing a shard and acknowledging it: at most that one shard (10)
+    # of the killed worker, redone by the others
+    again_in_dataset = {url for url, n in Counter(in_dataset).items() if n > 1}
+    assert len(again_in_dataset) <= 10
+    assert again_in_dataset <= set(_dataset_urls(out, "r1.w1"))
+    assert all(Counter(in_dataset)[url] == 2 for url in again_in_dataset)
 
     audit = consentry("audit", str(out))
     assert audit.returncode == 0, audit.stdout[-2000:] + audit.stderr[-2000:]
@@ -196,6 +203,16 @@ def test_three_workers_one_killed_every_url_decided_once_or_marked(tmp_path: Pat
             f"once (its latest attempt): kept {latest['keep']}, dropped {latest['drop']}, skipped {latest['skip']}"
             ) in audit.stdout
     assert sum(latest.values()) == len(urls)
+
+    made = consentry("report", str(out), "--json", timeout=600)  # every worker's files, each URL once
+    assert made.returncode == 0, made.stderr[-2000:]
+    report = json.loads(made.stdout)
+    once = {action: latest[action] for action in ("keep", "drop", "skip")}
+    assert report["decisions"] == {"total": len(urls), **once, "superseded_attempts": len(twice)}
+    assert report["audit"]["status"] == "reproduced", report["audit"]
+    assert report["audit"]["would_be"] == once
+    assert report["audit"]["command"] == f"consentry audit {out}"
+    assert report["crawler"]["requests_archived"] >= sum("/private/" not in url for url in urls)  # all fetched
 
 
 def test_refused_before_anything_is_written(tmp_path: Path, redis_server: RedisServer) -> None:

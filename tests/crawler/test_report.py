@@ -62,7 +62,7 @@ def test_totals_equal_the_decision_log(demo: Path, report: dict[str, Any]) -> No
     records = _records(demo)
     actions = Counter(r["action"] for r in records)
     assert report["decisions"] == {"total": len(records), "keep": actions["keep"], "drop": actions["drop"],
-                                   "skip": actions["skip"]}
+                                   "skip": actions["skip"], "superseded_attempts": 0}
     assert len(records) > 20
     assert min(actions.values()) > 0
 
@@ -159,7 +159,8 @@ def test_not_a_directory_and_not_a_crawl_are_exit_2(tmp_path: Path) -> None:
     done = consentry("report", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip() == (f"consentry: error: {tmp_path} is not a crawl output: neither decisions.jsonl "
-                                   "nor crawl.warc.gz is there (consentry crawl -o DIR writes both)")
+                                   "nor crawl.warc.gz is there (consentry crawl -o DIR writes both; a distributed "
+                                   "worker, RUN.WORKER.{decisions.jsonl,crawl.warc.gz})")
 
 
 def test_torn_lines_are_named_and_skipped(demo: Path, tmp_path: Path) -> None:
@@ -196,3 +197,30 @@ def test_decisions_are_read_from_the_warc_when_the_log_is_missing(demo: Path, tm
     assert value["decisions"] == report["decisions"]
     assert value["decisions_from"] == "crawl.warc.gz (metadata records)"
     assert value["problems"] == ["decisions.jsonl missing: decisions read from crawl.warc.gz"]
+
+
+def test_a_distributed_workers_directory_is_read_whole(demo: Path, tmp_path: Path) -> None:
+    """A directory of a distributed run's worker files (RUN.WORKER.decisions.jsonl, RUN.WORKER.crawl.warc.gz) is
+    reported like one crawl; a URL decided again after its worker died counts once, by its latest attempt (the
+    earlier attempt is named as superseded). The worker files here are the demo's, renamed, plus a copy of one
+    record marked as an earlier attempt of its URL; the full run is tests/crawler/test_distributed.py."""
+    workers = tmp_path / "workers"
+    workers.mkdir()
+    shutil.copy(demo / "crawl.warc.gz", workers / "r1.w1.crawl.warc.gz")
+    lines = (demo / "decisions.jsonl").read_text().splitlines()
+    records = [dict(json.loads(line), run={"id": "r1", "worker": "w1", "attempt": 2}) for line in lines]
+    earlier = dict(records[0], action="skip" if records[0]["action"] != "skip" else "keep",
+                   run={"id": "r1", "worker": "w0", "attempt": 1})
+    (workers / "r1.w1.decisions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (workers / "r1.w0.decisions.jsonl").write_text(json.dumps(earlier) + "\n")
+    done = consentry("report", str(workers), "--json")
+    assert done.returncode == 0, done.stderr
+    value = json.loads(done.stdout)
+    actions = Counter(r["action"] for r in records)
+    assert value["decisions"] == {"total": len(records), "keep": actions["keep"], "drop": actions["drop"],
+                                  "skip": actions["skip"], "superseded_attempts": 1}
+    assert value["decisions_from"] == "2 worker decision log(s), 1 worker WARC(s)"
+    assert value["audit"]["status"] == "reproduced"
+    assert value["audit"]["command"] == f"consentry audit {workers / 'r1.w1.crawl.warc.gz'}"
+    summary = consentry("report", str(workers), "--no-audit")
+    assert "(each URL once, by its latest attempt: 1 earlier attempts left out)" in summary.stdout
