@@ -24,10 +24,11 @@ __all__ = ["add_parser", "render_summary", "run"]
 
 _DESCRIPTION = """\
 For a data team: what one crawl did about the EU GPAI Code of Practice's crawling measures, from the
-crawl's own DIR/decisions.jsonl and DIR/crawl.warc.gz: the crawler's identity, the policy and its version,
-decisions kept, dropped and skipped, per protocol how many assets it applied to and decided, excluded
-domains hit, access-restricted responses, unverifiable sources, and the audit (`consentry audit`'s own
-replay of the WARC). A summary goes to stdout (--json: only the JSON report, schema
+crawl's own DIR/decisions.jsonl and DIR/crawl.warc.gz (or every worker's RUN.WORKER.decisions.jsonl and
+RUN.WORKER.crawl.warc.gz of a distributed run, each URL counted once): the crawler's identity, the policy
+and its version, decisions kept, dropped and skipped, per protocol how many assets it applied to and
+decided, excluded domains hit, access-restricted responses, unverifiable sources, and the audit
+(`consentry audit`'s own replay of the WARCs). A summary goes to stdout (--json: only the JSON report, schema
 consentry.compliance-report/1); --html FILE writes one self-contained page. Exit 0 when a report was made,
 whatever it shows; 2 when DIR holds nothing usable."""
 
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "report", help="the compliance report of a crawl: identity, policy, protocols, exclusions, audit",
         description=_DESCRIPTION, epilog=examples(_EXAMPLES))
-    parser.add_argument("directory", type=Path, metavar="DIR", help="a crawl output (consentry crawl -o DIR)")
+    parser.add_argument("directory", type=Path, metavar="DIR", help="a crawl output (consentry crawl -o DIR, or the -o DIR of a distributed run's workers)")
     parser.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     parser.add_argument("--html", type=Path, metavar="FILE", help="write the report as one self-contained HTML page")
     parser.add_argument("--no-audit", action="store_true",
