@@ -24,7 +24,7 @@ from consentry.policies.config import PolicyConfig
 from consentry.policies.decide import decide
 from consentry.policies.exclusion import excluded_file, excluded_signal
 from consentry.policies.html import HtmlHead, parse_head
-from consentry.policies.model import Action, AssetResponse, Signal, SiteFile
+from consentry.policies.model import Action, AssetResponse, FetchStatus, Signal, SiteFile
 from consentry.policies.record import Decision, Provenance
 from consentry.policies.restriction import restriction_signals
 from consentry.policies.robots.policy import RobotsPolicy
@@ -147,11 +147,10 @@ class SitePolicy:
 
     def site_signals(self, url: str) -> list[Signal]:
         """Site-scoped usage signals for `url` (robots extensions, ai.txt, RSL via robots.txt)."""
-        signals = [*self.robots.signals(url), *self.ai_txt.signals(url)]
+        signals = self.robots.signals(url) + self.ai_txt.signals(url)
         for _, licence in self.licences:
             signals.extend(licence.signals(url, mechanism=Mechanism.ROBOTS_LICENSE, scope=Scope.SITE))
-        unreachable = self.tdmrep.unreachable_signal()
-        if unreachable is not None:
+        if self.tdmrep.status is FetchStatus.UNREACHABLE and (unreachable := self.tdmrep.unreachable_signal()):
             signals.append(unreachable)
         return signals
 

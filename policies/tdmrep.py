@@ -182,10 +182,13 @@ class TdmrepFile:
         if not rules:
             return None
         key = match_key(request_path(url))
-        position = next((i for i, rule in enumerate(rules) if rule.pattern.matcher(key)), None)
-        if position is None:
+        position = 0
+        for first in rules:
+            if first.pattern.matcher(key):
+                break
+            position += 1
+        else:
             return None
-        first = rules[position]
         if first.reservation == 0:
             for later in rules[position + 1:]:
                 if later.reservation == 1 and later.pattern.matcher(key):
