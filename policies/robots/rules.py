@@ -8,7 +8,7 @@ The most specific (longest, in octets) matching pattern decides; ties go to Allo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from consentry.policies.robots.groups import Line
@@ -24,6 +24,10 @@ class Rule:
     line: Line
     pattern: PathPattern
     allow: bool
+
+
+#: What `RuleMatcher` answers: the deciding rule (None: none matches) and whether an opposite rule ties with it.
+_Choice = tuple[Rule | None, bool]
 
 
 def _required_literals(rules: Sequence[Rule]) -> re.Pattern[str] | None:
@@ -70,12 +74,17 @@ class RuleMatcher:
         self._special = tuple(r for r in ordered if not r.pattern.plain)
         self._plain = tuple(r for r in ordered if r.pattern.plain)
         self._prefixes = tuple(r.pattern.segments[0] for r in self._plain)
-        self._all_tests = tuple((r.pattern.matcher, r) for r in ordered)
-        self._special_tests = tuple((r.pattern.matcher, r) for r in self._special)
-        self._plain_tests = tuple((r.pattern.matcher, r) for r in self._plain)
-        self._special_filter = _required_literals(self._special)
         allow_lengths = {r.pattern.length for r in ordered if r.allow}
         self._tie_lengths = frozenset(r.pattern.length for r in ordered if not r.allow) & allow_lengths
+        self._all_tests = self._tests(ordered)
+        self._special_tests = self._tests(self._special)
+        self._plain_tests = self._tests(self._plain)
+        self._special_filter = _required_literals(self._special)
+
+    def _tests(self, rules: Sequence[Rule]) -> tuple[tuple[Callable[[str], bool], Rule, _Choice | None], ...]:
+        """(key test, rule, the answer when it matches; None when an opposite rule of its length may tie)."""
+        return tuple((r.pattern.matcher, r, None if r.pattern.length in self._tie_lengths else (r, False))
+                     for r in rules)
 
     def __bool__(self) -> bool:
         return bool(self._rules)
@@ -106,11 +115,9 @@ class RuleMatcher:
             tests = self._special_tests
         else:
             return None, False
-        for test, rule in tests:
+        for test, rule, choice in tests:
             if test(key):
-                if rule.pattern.length in self._tie_lengths:
-                    return rule, self._opposite_matches(rule, key)
-                return rule, False
+                return choice if choice is not None else (rule, self._opposite_matches(rule, key))
         return None, False
 
     def _opposite_matches(self, rule: Rule, key: str) -> bool:
