@@ -17,7 +17,7 @@ from consentry.policies.vocabulary import PURPOSES, Mechanism, Tag, Verdict, anc
 if TYPE_CHECKING:
     from consentry.crawler.check.checker import CheckResult
 
-__all__ = ["not_counted", "render_check"]
+__all__ = ["not_counted", "render_check", "wrap"]
 
 _WIDTH = 100
 _LABEL = 10  # width of the row labels (FETCH, VERDICTS, ACTION…)
@@ -60,7 +60,7 @@ def _signal_rows(decision: Decision) -> list[str]:
     rows = [f"  {'SIGNAL':<28} {'SCOPE':<9} READ AS", f"  {'':<6}evidence"]
     for signal in decision.signals:
         rows.append(f"  {signal.mechanism.value:<28} {signal.scope.value:<9} {_read_as(signal, decision)}")
-        rows.extend(f"        {line}" for line in textwrap.wrap(signal.evidence, _WIDTH - 8) or [""])
+        rows.extend(f"        {line}" for line in wrap(signal.evidence, _WIDTH - 8) or [""])
     return rows
 
 
@@ -119,9 +119,21 @@ def _fetch_line(result: CheckResult) -> str:
     return line
 
 
+#: What `textwrap.wrap` rewrites besides breaking lines (tabs and other whitespace become spaces).
+_REWRITTEN_WHITESPACE = re.compile(r"[\t\n\x0b\x0c\r]")
+
+
+def wrap(text: str, width: int, subsequent_indent: str = "") -> list[str]:
+    """`textwrap.wrap(text, width, subsequent_indent=…)`; a line that already fits (no trailing or rewritten
+    whitespace) is returned as it is without running the wrapper (most of a check table's lines)."""
+    if len(text) <= width and text.strip() and not text[-1].isspace() and not _REWRITTEN_WHITESPACE.search(text):
+        return [text]
+    return textwrap.wrap(text, width, subsequent_indent=subsequent_indent)
+
+
 def _wrapped(label: str, text: str) -> list[str]:
     head = f"  {label:<{_LABEL}}"
-    return textwrap.wrap(head + text, _WIDTH, subsequent_indent=" " * len(head)) or [head]
+    return wrap(head + text, _WIDTH, subsequent_indent=" " * len(head)) or [head]
 
 
 def _bullets(title: str, items: Iterable[str]) -> list[str]:
@@ -130,7 +142,7 @@ def _bullets(title: str, items: Iterable[str]) -> list[str]:
         return []
     lines = [f"  {title}"]
     for item in listed:
-        wrapped = textwrap.wrap(item, _WIDTH - 6) or [""]
+        wrapped = wrap(item, _WIDTH - 6) or [""]
         lines.append(f"    - {wrapped[0]}")
         lines.extend(f"      {line}" for line in wrapped[1:])
     return lines
@@ -148,7 +160,7 @@ def _decision_lines(decision: Decision) -> list[str]:
         lines.append(f"  {'TAGS':<{_LABEL}}{', '.join(t.value for t in decision.tags)}")
     if decision.provenance is not None:
         label = f"  AI-GENERATED {decision.provenance.ai_generated}: {decision.provenance.evidence}"
-        lines.extend(textwrap.wrap(label, _WIDTH, subsequent_indent=" " * 15) or [label])
+        lines.extend(wrap(label, _WIDTH, subsequent_indent=" " * 15) or [label])
     return lines
 
 

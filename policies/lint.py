@@ -31,13 +31,13 @@ def _label(signal: Signal) -> str:
 
 def _contradictions(signals: Sequence[Signal]) -> list[str]:
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Purpose]] = {}
+    resolved = [(signal, resolve(signal.statement, hierarchical=signal.hierarchical)) for signal in signals
+                if signal.statement and not (signal.mechanism in _TDMREP and not signal.counted)]
     for purpose in PURPOSES:
         allow: list[Signal] = []
         deny: list[Signal] = []
-        for signal in signals:
-            if not signal.statement or (signal.mechanism in _TDMREP and not signal.counted):
-                continue
-            verdict = resolve(signal.statement, hierarchical=signal.hierarchical)[purpose]
+        for signal, verdicts in resolved:
+            verdict = verdicts[purpose]
             (allow if verdict is Verdict.ALLOW else deny if verdict is Verdict.DENY else []).append(signal)
         if {_family(s) for s in allow} - {_family(s) for s in deny} and deny:
             key = (tuple(dict.fromkeys(map(_label, allow))), tuple(dict.fromkeys(map(_label, deny))))

@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consentry.crawler.check.checker import Checker
 from consentry.crawler.check.sources import HttpSource
 from consentry.crawler.cli import main
 from consentry.crawler.demo.server import Route, SiteServer
-from consentry.crawler.table import not_counted
+from consentry.crawler.table import not_counted, wrap
 from consentry.middlewares.adapters.addresses import FetchGuard
 from consentry.policies.config import PolicyConfig
 from consentry.policies.model import Signal
@@ -322,3 +324,14 @@ def test_not_counted_names_the_reason() -> None:
                       counted=False)
     assert not_counted(inferred) == "not counted: inferred signal under CONSENT_INFERRED=tag"
     assert not_counted(dataclasses.replace(inferred, counted=True)) is None
+
+
+@settings(max_examples=600)
+@given(st.text(alphabet="ab -\t\n\r\u00a0\u3000é", max_size=40), st.integers(min_value=1, max_value=30),
+       st.sampled_from(["", "   "]))
+def test_table_wrap_equals_textwrap(text: str, width: int, indent: str) -> None:
+    """The check table's `wrap` skips `textwrap` for a line that already fits; it answers as `textwrap.wrap` does
+    for every text."""
+    import textwrap
+
+    assert wrap(text, width, subsequent_indent=indent) == textwrap.wrap(text, width, subsequent_indent=indent)
