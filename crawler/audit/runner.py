@@ -135,7 +135,8 @@ class _Tally:
         out.actions[action] += 1
         if result.replayed is not None:
             mechanisms = self.mechanisms(record)
-            out.by_mechanism.update((m, action) for m in mechanisms)
+            for mechanism in mechanisms:
+                out.by_mechanism[(mechanism, action)] += 1
             out.by_decider[("+".join(sorted(mechanisms)), action)] += 1  # `decided_by`, computed once
         host = authority(result.url)
         out.by_site[(self.site_of(host) or "(no host)", action)] += 1
