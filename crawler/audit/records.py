@@ -257,12 +257,13 @@ def make_capture(
     """A `Capture` from (url, record id, date), the HTTP status and headers, and (capped body, length, sha256)."""
     body, length, digest = raw
     remarks: list[str] = []
-    if any("chunked" in v.lower() for v in _named(headers, "transfer-encoding")):
+    names = {k.lower() for k, _ in headers}  # the codings' fields are rare: most responses skip both steps
+    if "transfer-encoding" in names and any("chunked" in v.lower() for v in _named(headers, "transfer-encoding")):
         dechunked = dechunk(body, length == len(body), body_cap)
         if dechunked is not None:
             body = dechunked
             remarks.append("chunked transfer coding removed")
-    if _named(headers, "content-encoding"):
+    if "content-encoding" in names:
         try:
             body, headers = _decode(body, headers, body_cap, remarks)
         except Exception as exc:

@@ -135,9 +135,11 @@ class _Tally:
         out.actions[action] += 1
         if result.replayed is not None:
             mechanisms = self.mechanisms(record)
-            out.by_mechanism.update((m, action) for m in mechanisms)
+            for mechanism in mechanisms:
+                out.by_mechanism[(mechanism, action)] += 1
             out.by_decider[("+".join(sorted(mechanisms)), action)] += 1  # `decided_by`, computed once
-        out.by_site[(self.site_of(authority(result.url)) or "(no host)", action)] += 1
+        host = authority(result.url)
+        out.by_site[(self.site_of(host) or "(no host)", action)] += 1
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
         if isinstance(result.archived, dict) and "run" in result.archived:
@@ -149,7 +151,6 @@ class _Tally:
         out.unverified_access += result.unverified_access
         for name in result.not_archived:
             hosts = out.lacking.setdefault(name, [])
-            host = authority(result.url)
             if len(hosts) < _MAX_HOSTS and host not in hosts:
                 hosts.append(host)
         if result.unverifiable:

@@ -40,6 +40,8 @@ class _Sink:
 
 
 def _gunzip(data: bytes, sink: _Sink) -> None:
+    if _one_member(data, sink):
+        return
     stream = gzip.GzipFile(fileobj=io.BytesIO(data))
     chunk = b"."
     while chunk:
@@ -50,6 +52,22 @@ def _gunzip(data: bytes, sink: _Sink) -> None:
                 return
             raise
         sink.write(chunk)
+
+
+def _one_member(data: bytes, sink: _Sink) -> bool:
+    """Decode `data` when it is exactly one whole gzip member (RFC 1952 §2.2: CRC-32 and ISIZE checked by zlib),
+    the usual body, in one zlib call: what `GzipFile` yields for it, without its Python-level reader. False,
+    with nothing written, for anything else (several members, bytes after the member, damage, more than the
+    cap decoded): `GzipFile` reads those, so what is kept of a damaged stream does not change."""
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        out = decompressor.decompress(data, sink.max_size + 1 if sink.max_size else 0)
+    except zlib.error:
+        return False
+    if not decompressor.eof or decompressor.unused_data:
+        return False
+    sink.write(out)
+    return True
 
 
 def _inflate(data: bytes, sink: _Sink) -> None:

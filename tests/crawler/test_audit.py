@@ -283,6 +283,25 @@ def test_wrong_content_length_records_are_unverifiable(
     assert not any("digest" in n for n in found[f"{ORIGIN}/5.html"]["notes"])
 
 
+def test_digest_mismatches_are_caught_in_ordinary_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Well-formed gzip records whose WARC-Block-Digest or WARC-Payload-Digest (WARC 1.1 §5.8, §5.9) is wrong:
+    the fast reader does not vouch for them, the record is read again and reported."""
+    wrong = "sha1:" + "A" * 32  # written as WARC 1.1 writes digests (base32), but not the record's
+    pages = [
+        member(f"{ORIGIN}/{n}.html", f"<html><body>page {n}</body></html>".encode(), ("Content-Type", "text/html"),
+               date=f"2024-01-01T00:00:0{n}Z", extra=extra)
+        for n, extra in enumerate([{"WARC-Payload-Digest": wrong}, {"WARC-Block-Digest": wrong}, None], 1)
+    ]
+    path = tmp_path / "digests.warc.gz"
+    path.write_bytes(b"".join(pages))
+    code, out, _ = run_audit(capsys, str(path), "--json")
+    notes = {r["url"]: " ".join(r["notes"]) for r in results(out)}
+    assert code == 1
+    assert "WARC digest mismatch" in notes[f"{ORIGIN}/1.html"]
+    assert "WARC digest mismatch" in notes[f"{ORIGIN}/2.html"]
+    assert "digest" not in notes[f"{ORIGIN}/3.html"]
+
+
 def test_arc_files_are_accepted(fixtures: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_audit(capsys, str(fixtures["example.arc.gz"]), "--json")
     found = results(out)

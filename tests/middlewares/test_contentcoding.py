@@ -4,6 +4,7 @@ Scrapy's public `process_response`), and caps what it decodes."""
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 
 import brotli
@@ -28,6 +29,19 @@ def _raw_deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def _gzip_named(data: bytes) -> bytes:
+    """A gzip member whose header carries a file name and modification time (RFC 1952 §2.3.1 FNAME)."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename="page.html", mode="wb", fileobj=out, mtime=1) as stream:
+        stream.write(data)
+    return out.getvalue()
+
+
+def _bad_crc(member: bytes) -> bytes:
+    """`member` with its CRC-32 trailer field changed (RFC 1952 §2.3.1: CRC32, then ISIZE)."""
+    return member[:-8] + bytes([member[-8] ^ 0xFF]) + member[-7:]
+
+
 CASES = {
     "gzip": ("gzip", gzip.compress(PLAIN)),
     "x-gzip": ("x-gzip", gzip.compress(PLAIN)),
@@ -43,6 +57,12 @@ CASES = {
     "identity": ("identity", PLAIN),
     "trailing-comma": ("gzip,", gzip.compress(PLAIN)),
     "upper-case": ("GZIP", gzip.compress(PLAIN)),
+    # one whole member is decoded in one zlib call; every other shape goes through GzipFile, as Scrapy reads it
+    "gzip-named": ("gzip", _gzip_named(PLAIN)),
+    "gzip-two-members": ("gzip", gzip.compress(PLAIN[:100]) + gzip.compress(PLAIN[100:])),
+    "gzip-zero-padding": ("gzip", gzip.compress(PLAIN) + b"\0" * 8),
+    "gzip-trailing-garbage": ("gzip", gzip.compress(PLAIN) + b"garbage"),
+    "gzip-bad-crc": ("gzip", _bad_crc(gzip.compress(PLAIN))),
 }
 
 
@@ -72,6 +92,13 @@ def test_decodes_as_the_crawl_decodes(case: str) -> None:
 def test_plain_body_is_decoded_back() -> None:
     for coding in ("gzip", "deflate", "br", "zstd"):
         assert _ours([coding], CASES[{"deflate": "deflate-zlib"}.get(coding, coding)][1])[0] == PLAIN
+
+
+def test_the_cap_is_exact_for_a_whole_gzip_member() -> None:
+    member = gzip.compress(PLAIN)
+    assert decode(member, "gzip", len(PLAIN)) == PLAIN
+    with pytest.raises(DecodedTooLarge):
+        decode(member, "gzip", len(PLAIN) - 1)
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
