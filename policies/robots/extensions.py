@@ -18,7 +18,7 @@ from consentry.policies.model import Signal
 from consentry.policies.robots.groups import ACCESS_FIELDS, Group, Line
 from consentry.policies.robots.rules import Rule, RuleMatcher, rules_from
 from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, match_key
-from consentry.policies.vocabulary import Mechanism, Purpose, Scope, Tag, Verdict
+from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
 
 __all__ = ["AiTrainingRules", "InferredRules", "UsageRules", "usage_notes"]
 
@@ -225,4 +225,7 @@ class InferredRules:
 
 
 def _as_statement(items: frozenset[tuple[Purpose, Verdict]]) -> Mapping[Purpose, Verdict]:
-    return dict(items)
+    """The statement in `PURPOSES` order: a frozenset's own order changes with the interpreter's hash seed, and
+    the record (and an audit's comparison of two runs' output) must not."""
+    found = dict(items)
+    return {purpose: found[purpose] for purpose in PURPOSES if purpose in found}

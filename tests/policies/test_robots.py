@@ -323,3 +323,27 @@ def test_structured_never_raises(lines: list[str], path: str) -> None:
     assert signal.mechanism is Mechanism.ROBOTS
     if verdict is D:
         assert policy.signals("https://example.com" + path) == []
+
+
+def test_inferred_statement_order_does_not_depend_on_the_hash_seed() -> None:
+    """An inferred signal's statement lists its purposes in PURPOSES order whatever PYTHONHASHSEED is (it was a
+    frozenset's order: two runs of the same crawl or audit wrote the record's keys in different orders)."""
+    import os
+    import subprocess
+    import sys
+
+    from consentry.policies.vocabulary import PURPOSES
+
+    code = ("from consentry.policies.model import SiteFile\n"
+            "from consentry.policies.robots.policy import RobotsPolicy\n"
+            "p = RobotsPolicy.parse(SiteFile.from_http('https://e.com/robots.txt', 200,"
+            " b'User-agent: Google-Extended\\nDisallow: /\\n'), 'consentry')\n"
+            "print(' '.join(x.value for s in p.signals('https://e.com/a') for x in s.statement))\n")
+
+    def order(seed: int) -> tuple[str, ...]:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)})
+        return tuple(done.stdout.split())
+
+    orders = {order(seed) for seed in range(1, 9)}
+    assert orders == {tuple(p.value for p in PURPOSES if p in (Purpose.GENAI_TRAIN, Purpose.AI_INPUT))}
