@@ -8,6 +8,8 @@ over the baseline's. A loopback site of N linked pages (a tenth of them with an 
   excluded), read off `item_scraped` inside the crawl;
 - start-up: seconds from launching the process to its first scraped item (interpreter, imports, engine start,
   robots.txt and the other site files, the first page), measured by this process;
+- CPU per item: the crawl process's CPU time over the same steady-state window, per item (what a faster or
+  slower moment of a shared machine changes less than items/s);
 - the breakdown: one more consent crawl under cProfile, its CPU per response split by component (cumulative
   time of the component's entry points; cProfile inflates Python-heavy code, so read the shares, not the µs).
 `--warc-levels` prints, instead, the cost and size of one WARC record, the crawl's writer vs warcio's.
@@ -43,7 +45,7 @@ overrides = {"LOG_LEVEL": "ERROR", "DEPTH_LIMIT": 0, "CONCURRENT_REQUESTS": 16,
 if mode == "baseline":
     overrides.update({"CONSENT_ENABLED": False, "ROBOTSTXT_OBEY": True, "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100}})
-marks = []
+marks, cpu_marks = [], []
 
 class Marks:
     @classmethod
@@ -54,6 +56,7 @@ class Marks:
 
     def scraped(self, **_):
         marks.append(time.time())
+        cpu_marks.append(time.process_time())
 
 def with_marks(*args, **kwargs):
     settings = crawl_settings(*args, **kwargs)
@@ -71,7 +74,8 @@ if profiler:
     profiler.disable()
     profiler.dump_stats(profile)
 steady = (len(marks) - warm) / (marks[-1] - marks[warm - 1]) if len(marks) > warm else 0.0
-print(json.dumps({"items": summary.items, "steady": steady, "first": marks[0] if marks else 0.0}))
+cpu = (cpu_marks[-1] - cpu_marks[warm - 1]) / (len(marks) - warm) if len(marks) > warm else 0.0
+print(json.dumps({"items": summary.items, "steady": steady, "first": marks[0] if marks else 0.0, "cpu": cpu}))
 """
 
 #: component -> the functions (path suffix, name) whose cumulative CPU is that component's; in pipeline order.
@@ -128,8 +132,9 @@ def _site(pages: int) -> dict[str, Route]:
     return routes
 
 
-def run(url: str, mode: str, warm: int, profile: str = "") -> tuple[float, float, int]:
-    """One crawl in a fresh process: (steady-state items/s, start-up seconds, items)."""
+def run(url: str, mode: str, warm: int, profile: str = "") -> tuple[float, float, int, float]:
+    """One crawl in a fresh process: (steady-state items/s, start-up seconds, items, CPU seconds per item in the
+    steady-state window)."""
     with tempfile.TemporaryDirectory() as out:
         launched = time.time()
         proc = subprocess.run(
@@ -140,7 +145,7 @@ def run(url: str, mode: str, warm: int, profile: str = "") -> tuple[float, float
             check=True,
         )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result["steady"], result["first"] - launched, result["items"]
+    return result["steady"], result["first"] - launched, result["items"], result["cpu"]
 
 
 def _cumulative(stats: pstats.Stats, suffix: str, name: str) -> float:
@@ -152,7 +157,7 @@ def breakdown(url: str, warm: int) -> None:
     """One profiled consent crawl: CPU µs per response per component, and the crawl's whole CPU."""
     with tempfile.TemporaryDirectory() as directory:
         path = str(Path(directory) / "crawl.prof")
-        _, _, items = run(url, "consent", warm, path)
+        _, _, items, _ = run(url, "consent", warm, path)
         stats = pstats.Stats(path)
     total = stats.total_tt  # type: ignore[attr-defined]
     print(f"breakdown: one consent crawl under cProfile, {items} responses, {total:.1f} s CPU in all "
@@ -223,12 +228,14 @@ def main() -> None:
         return
     steady: dict[str, list[float]] = {"consent": [], "baseline": []}
     startup: dict[str, list[float]] = {"consent": [], "baseline": []}
+    cpu: dict[str, list[float]] = {"consent": [], "baseline": []}
     with SiteServer(_site(args.pages)) as site:
         for _ in range(args.rounds):
             for mode in ("consent", "baseline"):
-                rate, first, _ = run(site.url("/p0.html"), mode, args.warm)
+                rate, first, _, per_item = run(site.url("/p0.html"), mode, args.warm)
                 steady[mode].append(rate)
                 startup[mode].append(first)
+                cpu[mode].append(per_item)
     for mode, rates in steady.items():
         print(f"{mode:<9} steady items/s: " + ", ".join(f"{v:.0f}" for v in rates)
               + f" (median {statistics.median(rates):.0f}); start-up s: "
@@ -238,6 +245,10 @@ def main() -> None:
     extra = statistics.median(startup["consent"]) - statistics.median(startup["baseline"])
     print(f"steady-state ratio consent/baseline: {ratio:.2f} of the medians, {paired:.2f} median of the paired "
           f"rounds (budget >= 0.95); start-up over the baseline's: {extra:+.2f} s (budget <= 0.3 s)")
+    consent_cpu, baseline_cpu = statistics.median(cpu["consent"]), statistics.median(cpu["baseline"])
+    print(f"steady-state CPU per item, medians: consent {consent_cpu * 1e6:.0f} µs, baseline {baseline_cpu * 1e6:.0f} "
+          f"µs; baseline/consent {baseline_cpu / consent_cpu:.2f}, consent's overhead "
+          f"{(consent_cpu - baseline_cpu) * 1e6:.0f} µs per item")
     if args.profile_pages:
         with SiteServer(_site(args.profile_pages)) as site:
             breakdown(site.url("/p0.html"), min(args.warm, args.profile_pages // 2))
