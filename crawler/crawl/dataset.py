@@ -15,9 +15,10 @@ name. Samples are streamed into the open shard; memory holds one shard's index r
 
 In a distributed crawl (`consentry.middlewares.cluster`) a kept asset's lease is acknowledged only once its
 shard is published, so a worker killed with a shard open leaves those URLs to be decided (and written) again by
-another worker: every kept asset is in a published shard (in two only when the worker died between publishing a
-shard and acknowledging its leases, one Redis round trip; docs/distributed.md). When the run's queue runs dry the worker
-publishes its open shard early (`ClusterRun.flushers`), so no lease waits for a shard that would never fill.
+another worker: every kept asset is in a published shard (in two only when its URL was decided twice, e.g. the
+worker died between publishing a shard and acknowledging its leases; docs/distributed.md). When the run's queue
+runs dry the worker publishes its open shard early (`ClusterRun.flushers`), so no lease waits for a shard that
+would never fill.
 """
 
 from __future__ import annotations
