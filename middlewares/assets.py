@@ -36,7 +36,7 @@ from consentry.middlewares.adapters.clock import now
 from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.policies.evaluate import HTML_TYPES, evaluate_asset, origin_of
 from consentry.policies.gather import asset_needs
-from consentry.policies.model import Action, AssetResponse, Signal
+from consentry.policies.model import Action, AssetResponse, Signal, media_type
 from consentry.policies.withhold import final_denial
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ _STOPPED_FLAG = "download_stopped"  # Scrapy's flag on a response whose transfer
 def _media_type(headers: Headers) -> str:
     """The media type of the last Content-Type field, as `AssetResponse.content_type` reads it."""
     values = headers.getlist(b"Content-Type")
-    return values[-1].decode("latin-1").split(";", 1)[0].strip().lower() if values else ""
+    return media_type(values[-1].decode("latin-1")) if values else ""
 
 
 def _open_registry(path: str | None) -> Registry | None:

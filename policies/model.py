@@ -27,9 +27,16 @@ __all__ = [
     "Signal",
     "SiteFile",
     "header_values",
+    "media_type",
 ]
 
 _T = TypeVar("_T")
+
+
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type value: without parameters, stripped, lower-cased (RFC 9110 §8.3.1)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
 
 #: RFC 9309 §2.5: the parsing limit MUST be at least 500 KiB.
 MIN_SITEFILE_BYTES = 512_000
@@ -262,9 +269,9 @@ class AssetResponse:
     @property
     def content_type(self) -> str:
         """The media type without parameters, lower-cased ('' when absent)."""
-        media_type = self._media_type
-        if media_type is None:
+        cached = self._media_type
+        if cached is None:
             values = self._index().get("content-type")
-            media_type = values[-1].split(";", 1)[0].strip().lower() if values else ""
-            object.__setattr__(self, "_media_type", media_type)
-        return media_type
+            cached = media_type(values[-1]) if values else ""
+            object.__setattr__(self, "_media_type", cached)
+        return cached

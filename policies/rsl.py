@@ -17,7 +17,7 @@ from lxml import etree
 from consentry.policies.aipref import LABELS, parse_usage
 from consentry.policies.html import HtmlHead
 from consentry.policies.links import parse_links
-from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile
+from consentry.policies.model import AssetResponse, FetchStatus, Signal, SiteFile, media_type
 from consentry.policies.robots.urlpattern import PathPattern, compile_pattern, request_path
 from consentry.policies.safexml import parse_untrusted
 from consentry.policies.vocabulary import PARENT, PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict, ancestors
@@ -301,7 +301,7 @@ class RslDocument:
 
 
 def _is_rsl_type(value: str) -> bool:
-    return value.split(";", 1)[0].strip().lower() == RSL_MEDIA_TYPE
+    return media_type(value) == RSL_MEDIA_TYPE
 
 
 def discover(response: AssetResponse, head: HtmlHead | None) -> tuple[tuple[str, Scope], ...]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from consentry.middlewares.adapters.contentcoding import DecodedTooLarge, decode, split_codings
 from consentry.middlewares.adapters.warcformat import read_metadata
+from consentry.policies.model import media_type
 
 __all__ = [
     "Capture",
@@ -203,7 +204,7 @@ def _reads_as(body: bytes, content_type: str, coding: str) -> bool:
     if magic is not None and body.startswith(magic):
         return False
     head = body[:2048]
-    kind = content_type.split(";", 1)[0].strip().lower()
+    kind = media_type(content_type)
     if kind.startswith(("image/", "video/", "audio/", "application/pdf")):
         return head.startswith(_IMAGE_MAGIC)
     return b"\x00" not in head  # text: HTML, JSON, XML, plain

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 
 from consentry.crawler.spiders.assets import BODY_FIELD, LEASE_FIELD
+from consentry.policies.model import media_type
 
 if TYPE_CHECKING:
     from typing import Self
@@ -88,7 +89,7 @@ def dataset_settings(settings: Any, directory: Path, kind: str, shard_size: int,
 
 def extension_of(content_type: str, url: str) -> str:
     """The sample's file extension: from the media type, else the URL's path, else `bin`."""
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = media_type(content_type)
     known = _EXTENSIONS.get(media) or (mimetypes.guess_extension(media) or "").lstrip(".")
     if known:
         return known

@@ -20,6 +20,7 @@ from PIL import Image, ImageChops, ImageOps, ImageStat, UnidentifiedImageError
 
 from consentry.middlewares.adapters.manifestreader import read_store
 from consentry.policies.assets import prescan
+from consentry.policies.model import media_type
 
 __all__ = [
     "CROP_SHARES",
@@ -111,7 +112,7 @@ def code_from_iscc(value: str) -> tuple[str, int]:
 
 def media_of(body: bytes, content_type: str) -> str:
     """The media type to fingerprint `body` as: the declared one, else sniffed from magic bytes."""
-    declared = content_type.split(";", 1)[0].strip().lower()
+    declared = media_type(content_type)
     if declared in IMAGE_TYPES or declared in TEXT_TYPES:
         return declared
     if body[:4] == b"RIFF" and body[8:12] == b"WEBP":

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from consentry.policies.model import media_type
+
 __all__ = ["COMPRESSED_TYPES", "GZIP_LEVEL", "WarcRecords", "compressible", "http_head"]
 
 #: zlib level of a member whose block compresses (text, JSON, uncompressed media): level 1 deflates text 2–3×
@@ -52,7 +54,7 @@ def compressible(content_type: str, content_encoding: str = "") -> bool:
     """Whether a body of this media type and Content-Encoding is worth deflating (not already compressed)."""
     if content_encoding.strip().lower() not in ("", "identity"):
         return False
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = media_type(content_type)
     return media not in COMPRESSED_TYPES and not media.startswith(_COMPRESSED_PREFIXES)
 
 

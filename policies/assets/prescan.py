@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from consentry.policies.assets.xmp import READ_PROPERTIES
+from consentry.policies.model import media_type
 from consentry.policies.safexml import parse_untrusted
 
 __all__ = [
@@ -756,7 +757,7 @@ def _container(body: bytes, content_type: str) -> str:
     # `_LEADING` matches the empty string, so it always matches; a body starting with `<` has nothing to skip
     first = 0 if body.startswith(b"<") else _LEADING.match(body, 0, 4096).end()  # type: ignore[union-attr]
     if body.startswith((b"<svg", b"<?xml"), first, 4096) and (
-        body.find(b"<svg", first, 4096) >= 0 or content_type.split(";", 1)[0].strip().lower() == "image/svg+xml"
+        body.find(b"<svg", first, 4096) >= 0 or media_type(content_type) == "image/svg+xml"
     ):
         return "svg"
     return "unknown"
