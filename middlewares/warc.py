@@ -63,8 +63,6 @@ _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _STOPPED_FLAG = "download_stopped"
 
 
-
-
 def _request_head(request: Request) -> bytes:
     parts = urlsplit(request.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

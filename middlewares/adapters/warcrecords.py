@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import zlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from consentry.middlewares.adapters.clock import warc_date
 from consentry.policies.model import media_type
 
 __all__ = ["COMPRESSED_TYPES", "GZIP_LEVEL", "WarcRecords", "compressible", "http_head"]
@@ -71,31 +70,17 @@ def _digest(data: bytes) -> str:
     return "sha1:" + "".join([_BASE32_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
-def _record_id() -> str:
-    """A `WARC-Record-ID` (§5.2): a random (version 4) UUID URN, as `uuid.uuid4()` makes it without its object."""
-    value = int.from_bytes(os.urandom(16), "big") & _UUID_CLEAR | _UUID_SET
-    text = f"{value:032x}"
-    return f"<urn:uuid:{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}>"
-
+_EMPTY_DIGEST = _digest(b"")
 
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # RFC 9562 §5.4: the version and variant bits
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
-_EMPTY_DIGEST = _digest(b"")
-
-
-_second: tuple[int, str] = (-1, "")
-
-
-def _now() -> str:
-    """`WARC-Date` with microseconds (§5.4, W3C-ISO8601); the seconds part is formatted once per second."""
-    global _second
-    stamp = time.time()
-    second = int(stamp)
-    if _second[0] != second:
-        _second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_second[1]}.{int((stamp - second) * 1_000_000):06d}Z"
+def _record_id() -> str:
+    """A `WARC-Record-ID` (§5.2): a random (version 4) UUID URN, as `uuid.uuid4()` makes it without its object."""
+    value = int.from_bytes(os.urandom(16), "big") & _UUID_CLEAR | _UUID_SET
+    text = f"{value:032x}"
+    return f"<urn:uuid:{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}>"
 
 
 def _compressor(level: int, size: int) -> Any:
@@ -127,7 +112,7 @@ class WarcRecords:
         """One record; `payload_digest` is the payload's digest, "" when the payload is the whole block, None
         when the record has no payload digest."""
         record_id = _record_id()
-        head = [f"WARC/1.1\r\nWARC-Type: {kind}\r\nWARC-Record-ID: {record_id}\r\nWARC-Date: {_now()}\r\n"]
+        head = [f"WARC/1.1\r\nWARC-Type: {kind}\r\nWARC-Record-ID: {record_id}\r\nWARC-Date: {warc_date()}\r\n"]
         head.extend(f"{name}: {value}\r\n" for name, value in fields.items())
         block_digest = _digest(block)
         if payload_digest is not None:
