@@ -290,28 +290,24 @@ class ClusterRun:
 
     def acknowledge(self, lease: Lease) -> None:
         """The lease's outcome is on disk: mark its row done (once)."""
-        if self.held.pop(lease.member, None) is None and self.parked.pop(lease.member, None) is None:
-            return
-        self._freed()
-        try:
-            self._ack(lease.member)
-        except _redis_errors() as exc:  # retried in the background; should that fail, the lease expires
-            logger.warning("Redis error acknowledging %s: %s; retrying", lease.url, exc)
-            self.later("acknowledging", self._ack, lease.member)
+        self.acknowledge_all((lease,))
 
     def acknowledge_all(self, leases: Sequence[Lease]) -> None:
         """`acknowledge` each of `leases` in one Redis round trip (a dataset shard just published: the shorter the
         time between its publication and its acknowledgement, the smaller the window in which a killed worker
         leaves published samples to be written again; docs/distributed.md)."""
-        members = [lease.member for lease in leases
-                   if self.held.pop(lease.member, None) is not None or self.parked.pop(lease.member, None) is not None]
-        if not members:
+        mine = [lease for lease in leases
+                if self.held.pop(lease.member, None) is not None or self.parked.pop(lease.member, None) is not None]
+        if not mine:
             return
         self._freed()
+        members = [lease.member for lease in mine]
         try:
-            self._count_acks(self.store.ack_many(self.worker, members))
+            self._count_acks(self.store.ack_many(self.worker, members) if len(members) > 1
+                             else [self.store.ack(self.worker, members[0])])
         except _redis_errors() as exc:  # retried in the background; should that fail, the leases expire
-            logger.warning("Redis error acknowledging %d leases: %s; retrying", len(members), exc)
+            what = mine[0].url if len(mine) == 1 else f"{len(mine)} leases"
+            logger.warning("Redis error acknowledging %s: %s; retrying", what, exc)
             for member in members:
                 self.later("acknowledging", self._ack, member)
 
@@ -320,10 +316,9 @@ class ClusterRun:
 
     def _count_acks(self, acknowledged: Sequence[bool]) -> None:
         done = sum(acknowledged)
-        if done:
-            self._count("consent/cluster/acknowledged", done)
-        if len(acknowledged) > done:  # a lease had expired and gone to another worker: decided again there (marked)
-            self._count("consent/cluster/late_ack", len(acknowledged) - done)
+        self._count("consent/cluster/acknowledged", done)
+        # a lease had expired and gone to another worker: decided again there (marked)
+        self._count("consent/cluster/late_ack", len(acknowledged) - done)
 
     # -- the decision record -------------------------------------------------------------------------------------
     def record_fields(self, request: Request | None, url: str) -> dict[str, Any]:

@@ -56,7 +56,6 @@ class CrawlOutput:
     directory: Path
     records: list[dict[str, Any]] = field(default_factory=list)
     decisions_from: str = ""
-    warc: Path | None = None
     #: Every WARC of the crawl: DIR/crawl.warc.gz, or each worker's RUN.WORKER.crawl.warc.gz of a distributed run.
     warcs: list[Path] = field(default_factory=list)
     #: Records of a distributed run superseded by a later attempt at the same URL (not in `records`).
@@ -153,7 +152,6 @@ def load_crawl(directory: Path) -> CrawlOutput:
     else:
         out.problems.append(f"{DECISIONS} missing: decisions read from {WARC}")
     if warc.is_file():
-        out.warc = warc
         out.warcs = [warc]
         _read_warc(warc, out, want_decisions=not log.is_file())
     else:
@@ -168,7 +166,6 @@ def _load_workers(directory: Path, logs: Sequence[Path], warcs: Sequence[Path]) 
     """A distributed run's directory: every worker's log (or, for a worker without one, its WARC's decision
     records) and every WARC; each URL counted once, by its latest attempt (docs/distributed.md)."""
     out = CrawlOutput(directory, warcs=list(warcs))
-    out.warc = warcs[0] if warcs else None
     logged = {path.name[: -len(DECISIONS)] for path in logs}
     for path in logs:
         _read_log(path, out)
@@ -315,8 +312,7 @@ def _identity(out: CrawlOutput) -> dict[str, Any]:
 
 def _audit(outcomes: Sequence[Any] | None, out: CrawlOutput) -> dict[str, Any]:
     """The audit of every WARC of the crawl (`FileOutcome`s of one `consentry audit` run over them)."""
-    target = out.warc if len(out.warcs) <= 1 else out.directory
-    command = f"consentry audit {target}" if target is not None else None
+    command = None if not out.warcs else f"consentry audit {out.warcs[0] if len(out.warcs) == 1 else out.directory}"
     if outcomes is None:
         return {"status": "not audited", "command": command}
     errors = [f"{Path(o.path).name}: {o.error}" for o in outcomes if o.error]
@@ -326,8 +322,9 @@ def _audit(outcomes: Sequence[Any] | None, out: CrawlOutput) -> dict[str, Any]:
 
     mismatches = sum(o.mismatch_count for o in outcomes)
     actions: Counter[str] = sum((o.actions for o in outcomes), Counter())
-    if any(o.redecided for o in outcomes):  # a distributed run: each URL once, by its latest attempt
-        actions = once_per_url(outcomes) or actions
+    once = once_per_url(outcomes) if any(o.redecided for o in outcomes) else None
+    if once is not None:  # a distributed run with URLs decided again: each URL once, by its latest attempt
+        actions = once
     return {
         "status": "reproduced" if mismatches == 0 else "mismatches",
         "command": command,
