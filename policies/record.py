@@ -15,7 +15,9 @@ from consentry.policies.model import Action, AssetResponse, Signal
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, Tag, Verdict
 
-__all__ = ["AI_GENERATED_VALUES", "SCHEMA", "Decision", "Provenance", "ResponseSummary", "record_problems"]
+__all__ = [
+    "AI_GENERATED_VALUES", "SCHEMA", "Decision", "Provenance", "ResponseSummary", "record_problems", "run_attempt",
+]
 
 SCHEMA = "consentry.decision/1"
 #: The values of `provenance.ai_generated` (docs/decision-record.md "Provenance").
@@ -135,6 +137,14 @@ def _signal_problems(index: int, signal: object) -> list[str]:
     ):
         problems.append(f"signals[{index}].statement is not a purpose -> verdict map")
     return problems
+
+
+def run_attempt(record: object) -> int | None:
+    """The `run.attempt` of a distributed crawl's decision record (docs/distributed.md); None when the record has
+    none (not a distributed crawl's, or malformed)."""
+    run = record.get("run") if isinstance(record, dict) else None
+    attempt = run.get("attempt") if isinstance(run, dict) else None
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None
 
 
 def record_problems(record: Mapping[str, object]) -> list[str]:

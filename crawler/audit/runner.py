@@ -38,6 +38,7 @@ from consentry.crawler.cli import verbosity
 from consentry.crawler.crawl.command import emit, mechanism_table
 from consentry.crawler.errors import UsageError
 from consentry.policies.config import PolicyConfig
+from consentry.policies.record import run_attempt
 
 __all__ = [
     "FileOutcome",
@@ -434,9 +435,8 @@ def _replay_all(
 
 def _attempt(record: Any) -> int:
     """The `run.attempt` of an archived decision of a distributed crawl (docs/distributed.md), else 1."""
-    run = record.get("run") if isinstance(record, dict) else None
-    attempt = run.get("attempt") if isinstance(run, dict) else None
-    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else 1
+    attempt = run_attempt(record)
+    return 1 if attempt is None else attempt
 
 
 #: URLs decided again (run.attempt > 1) remembered per file for counting each URL once; past it, records are counted.

@@ -20,7 +20,7 @@ from typing import Any
 
 from consentry.crawler.crawl.command import deciding_mechanisms
 from consentry.policies.protocols import PROTOCOLS, Kind, Protocol
-from consentry.policies.record import record_problems
+from consentry.policies.record import record_problems, run_attempt
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Mechanism
 
@@ -185,13 +185,10 @@ def _load_workers(directory: Path, logs: Sequence[Path], warcs: Sequence[Path]) 
 
 def _attempt(record: Mapping[str, Any]) -> tuple[tuple[str, str], int] | None:
     """((run id, URL), attempt) of a distributed run's record; None for any other record."""
-    run = record.get("run")
-    if not isinstance(run, Mapping):
+    attempt = run_attempt(record)
+    if attempt is None:
         return None
-    attempt = run.get("attempt")
-    if not isinstance(attempt, int) or isinstance(attempt, bool):
-        return None
-    return (str(run.get("id")), str(record.get("url"))), attempt
+    return (str(record["run"].get("id")), str(record.get("url"))), attempt
 
 
 def _latest_attempts(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
