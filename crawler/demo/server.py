@@ -6,7 +6,9 @@ for `delay` seconds; `redirect-loop`: redirect to itself forever). Every request
 arrival time, so a test can prove that a URL was never requested or how far apart requests came, and the bytes
 written per path are counted (header and body apart). A route with `body_after` waits that long after its
 headers and sends the body only if the client is still there, so a client that hangs up after the headers is
-seen to have received no body byte.
+seen to have received no body byte. A client that hangs up while its answer is being written (a crawler that stops
+reading an oversized body, a crawl that ends) is normal traffic: the path is noted in `hung_up` and logged at debug
+level, never printed as a server error.
 """
 
 from __future__ import annotations
@@ -111,10 +113,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
-        self._answer(with_body=True)
+        self._answer_unless_gone(with_body=True)
 
     def do_HEAD(self) -> None:
-        self._answer(with_body=False)
+        self._answer_unless_gone(with_body=False)
+
+    def _answer_unless_gone(self, *, with_body: bool) -> None:
+        try:
+            self._answer(with_body=with_body)
+        except ConnectionError as gone:  # BrokenPipeError, ConnectionResetError, ConnectionAbortedError
+            self.close_connection = True
+            self.server.hang_up(self.path)
+            logger.debug("client left during the answer to %s: %s", self.path, gone)
 
 
 class _Server(ThreadingHTTPServer):
@@ -128,12 +138,17 @@ class _Server(ThreadingHTTPServer):
         self.arrivals: list[tuple[float, str]] = []  # (time.monotonic(), path)
         self.header_bytes: Counter[str] = Counter()
         self.body_bytes: Counter[str] = Counter()
+        self.hung_up: list[str] = []
         self._lock = threading.Lock()
 
     def record(self, path: str, user_agent: str) -> None:
         with self._lock:
             self.log.append((path, user_agent))
             self.arrivals.append((time.monotonic(), path))
+
+    def hang_up(self, path: str) -> None:
+        with self._lock:
+            self.hung_up.append(path)
 
     def count(self, path: str, *, header: int = 0, body: int = 0) -> None:
         with self._lock:
@@ -178,6 +193,11 @@ class SiteServer:
     def header_bytes(self) -> Counter[str]:
         """Status line and header bytes written per path."""
         return Counter(self._server.header_bytes)
+
+    @property
+    def hung_up(self) -> list[str]:
+        """The paths whose client hung up while their answer was being written, in order."""
+        return list(self._server.hung_up)
 
     @property
     def user_agents(self) -> list[str]:

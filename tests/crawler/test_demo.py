@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +16,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from consentry.crawler.crawl.command import deciding_mechanisms
+from consentry.crawler.demo.server import Route, SiteServer
 from consentry.middlewares.adapters.manifestreader import C2paReader
 from consentry.policies.assets.embedded import embedded_signals
 from consentry.policies.model import AssetResponse
@@ -127,3 +131,20 @@ def test_bundled_demo_assets_read_as_named(name: str, purpose: Purpose, verdict:
     kind = "image/png" if name.endswith(".png") else "image/jpeg"
     [signal] = embedded_signals(AssetResponse(f"http://demo/{name}", 200, (("Content-Type", kind),), body), C2paReader())
     assert signal.statement[purpose] is verdict
+
+
+def test_a_client_hanging_up_mid_body_is_noted_not_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    """The demo's own origins serve a crawler that may stop reading (an oversized body, the crawl's end): the
+    server notes the hang-up and prints no traceback into the demo's output."""
+    with SiteServer({"/big.bin": Route(body=b"x" * (32 << 20))}) as site:
+        port = int(site.origin.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.recv(1)  # the answer has begun
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        deadline = time.monotonic() + 20
+        while not site.hung_up and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert site.hung_up == ["/big.bin"]
+        assert site.body_bytes["/big.bin"] == 0  # the body was never counted as written
+    assert "Traceback" not in capfd.readouterr().err
