@@ -84,8 +84,11 @@ class FileOutcome:
     unverifiable_reasons: Counter[str] = field(default_factory=Counter)
     unconfirmed: int = 0  # unverifiable records no reproduced archived decision vouches for
     redecided: int = 0  # archived records of a distributed run decided again after a worker died (run.attempt > 1)
-    repeats: dict[str, int] = field(default_factory=dict)  # URL -> highest run.attempt > 1 (at most _MAX_REPEATS)
-    # "attempt<TAB>would-be action<TAB>URL" of every record of a distributed run (a file, or its text from Spark)
+    # (run.id, URL) -> highest run.attempt > 1 (at most _MAX_REPEATS)
+    repeats: dict[tuple[str, str], int] = field(default_factory=dict)
+    run_ids: set[str] = field(default_factory=set)  # the run.id of every distributed-run record in the file
+    # "attempt<TAB>run.id<TAB>would-be action<TAB>URL" of every record of a distributed run (a file, or its text
+    # from Spark); a response archived without its decision (attempt 0) has no run.id of its own: ""
     ledger_path: str | None = None
     ledger_text: str | None = None
 
@@ -103,20 +106,22 @@ class _Tally:
         self.mechanisms = deciding_mechanisms
         self.site_of = lru_cache(maxsize=4096)(site_of)  # called with a URL's scheme://authority only
 
-    def _run_record(self, attempt: int, action: str, url: str) -> None:
-        """A record of a distributed run: counted, and kept in the ledger that counts each URL once."""
+    def _run_record(self, run_id: str, attempt: int, action: str, url: str) -> None:
+        """A record of a distributed run: counted, and kept in the ledger that counts each URL once per run."""
         out = self.outcome
+        out.run_ids.add(run_id)
         if attempt > 1:
             out.redecided += 1
-            if len(out.repeats) < _MAX_REPEATS or url in out.repeats:
-                out.repeats[url] = max(attempt, out.repeats.get(url, 0))
-        self._ledger_line(attempt, action, url)
+            key = (run_id, url)
+            if len(out.repeats) < _MAX_REPEATS or key in out.repeats:
+                out.repeats[key] = max(attempt, out.repeats.get(key, 0))
+        self._ledger_line(attempt, run_id, action, url)
 
-    def _ledger_line(self, attempt: int, action: str, url: str) -> None:
+    def _ledger_line(self, attempt: int, run_id: str, action: str, url: str) -> None:
         if self.ledger is None:
             self.ledger = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by close()
                 "w", suffix=".run", delete=False, encoding="utf-8")
-        self.ledger.write(f"{attempt}\t{action}\t{url}\n")
+        self.ledger.write(f"{attempt}\t{run_id}\t{action}\t{url}\n")
 
     def close(self, *, inline: bool) -> None:
         """Close the ledger; with `inline` its text moves into the outcome (an audit on another machine)."""
@@ -144,9 +149,9 @@ class _Tally:
         out.by_minute[(result.date[:16], action)] += 1
         out.archived += result.archived is not None
         if isinstance(result.archived, dict) and "run" in result.archived:
-            self._run_record(_attempt(result.archived), action, result.url)
+            self._run_record(*_run_and_attempt(result.archived), action, result.url)
         elif result.archived is None and result.undecided:  # attempt 0: a response no decision was archived for
-            self._ledger_line(0, action, result.url)        # (a worker died in between; its URL was leased again)
+            self._ledger_line(0, "", action, result.url)    # (a worker died in between; its URL was leased again)
         out.unverifiable += result.unverifiable
         out.unconfirmed += result.unverifiable and result.match is not True
         out.unverified_access += result.unverified_access
@@ -433,10 +438,12 @@ def _replay_all(
     return outcomes
 
 
-def _attempt(record: Any) -> int:
-    """The `run.attempt` of an archived decision of a distributed crawl (docs/distributed.md), else 1."""
+def _run_and_attempt(record: Any) -> tuple[str, int]:
+    """The `run.id` and `run.attempt` of an archived decision of a distributed crawl (docs/distributed.md); a
+    malformed attempt counts as the first."""
     attempt = run_attempt(record)
-    return 1 if attempt is None else attempt
+    run = record.get("run")
+    return str(run.get("id") if isinstance(run, dict) else ""), 1 if attempt is None else attempt
 
 
 #: URLs decided again (run.attempt > 1) remembered per file for counting each URL once; past it, records are counted.
@@ -444,23 +451,30 @@ _MAX_REPEATS = 100_000
 
 
 def once_per_url(outcomes: Sequence[FileOutcome]) -> Counter[str] | None:
-    """The would-be actions with each URL of a distributed run counted once, by its latest attempt
-    (docs/distributed.md): every record's action, minus those of records that a later attempt of the same URL
-    supersedes (read from the files' ledgers; a response archived without its decision is attempt 0, superseded
-    when its URL was decided again); None when more than `_MAX_REPEATS` URLs of one file were decided again (then
-    only records are counted)."""
-    latest: dict[str, int] = {}
+    """The would-be actions with each URL of a distributed run counted once per run, by its latest attempt
+    (docs/distributed.md "Counting once", keyed by (run.id, URL) like `consentry report`): every record's action,
+    minus those of records that a later attempt of the same run at the same URL supersedes (read from the files'
+    ledgers). A response archived without its decision is attempt 0, superseded when its URL was decided again in
+    its file's run (the one run.id of the file's decisions; a file with none or several: in any run). None when
+    more than `_MAX_REPEATS` URLs of one file were decided again (then only records are counted)."""
+    latest: dict[tuple[str, str], int] = {}
+    latest_any_run: dict[str, int] = {}
     for outcome in outcomes:
         if len(outcome.repeats) >= _MAX_REPEATS:
             return None
-        for url, attempt in outcome.repeats.items():
-            latest[url] = max(attempt, latest.get(url, 0))
+        for (run_id, url), attempt in outcome.repeats.items():
+            latest[(run_id, url)] = max(attempt, latest.get((run_id, url), 0))
+            latest_any_run[url] = max(attempt, latest_any_run.get(url, 0))
     actions: Counter[str] = sum((o.actions for o in outcomes), Counter())
     for outcome in outcomes:
+        file_run = next(iter(outcome.run_ids)) if len(outcome.run_ids) == 1 else None
         for line in _lines(outcome.ledger_text, outcome.ledger_path):
-            number, action, url = line.split("\t", 2)
-            if int(number) < latest.get(url, 0):
-                actions[action] -= 1
+            number, run_id, action, url = line.split("\t", 3)
+            if number == "0" and file_run is None:
+                superseded = latest_any_run.get(url, 0) > 0
+            else:
+                superseded = int(number) < latest.get((run_id or file_run or "", url), 0)
+            actions[action] -= superseded
     return actions
 
 

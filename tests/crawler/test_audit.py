@@ -523,9 +523,23 @@ def test_each_url_of_a_distributed_run_counted_once_by_its_latest_attempt() -> N
 
     from consentry.crawler.audit.runner import FileOutcome, once_per_url
 
-    dead = FileOutcome("w1.warc.gz", actions=Counter(keep=2), ledger_text="1\tkeep\thttp://a/1\n0\tkeep\thttp://a/2\n")
-    alive = FileOutcome("w2.warc.gz", actions=Counter(keep=1, drop=1, skip=1), repeats={"http://a/1": 2,
-                        "http://a/2": 2}, ledger_text="2\tkeep\thttp://a/1\n2\tdrop\thttp://a/2\n1\tskip\thttp://a/3\n")
+    dead = FileOutcome("w1.warc.gz", actions=Counter(keep=2), run_ids={"r1"},
+                       ledger_text="1\tr1\tkeep\thttp://a/1\n0\t\tkeep\thttp://a/2\n")
+    alive = FileOutcome("w2.warc.gz", actions=Counter(keep=1, drop=1, skip=1), run_ids={"r1"},
+                        repeats={("r1", "http://a/1"): 2, ("r1", "http://a/2"): 2},
+                        ledger_text="2\tr1\tkeep\thttp://a/1\n2\tr1\tdrop\thttp://a/2\n1\tr1\tskip\thttp://a/3\n")
     once = once_per_url([dead, alive])
+    assert once is not None
+    assert (once["keep"], once["drop"], once["skip"]) == (1, 1, 1)
+    # Another run that decided the same URLs once each: its records are its own run's, never superseded by r1's
+    # later attempts (counting once is per (run.id, URL), as `consentry report` counts).
+    other = FileOutcome("r2-w1.warc.gz", actions=Counter(keep=1, drop=1), run_ids={"r2"},
+                        ledger_text="1\tr2\tkeep\thttp://a/1\n0\t\tdrop\thttp://a/2\n")
+    once = once_per_url([dead, alive, other])
+    assert once is not None
+    assert (once["keep"], once["drop"], once["skip"]) == (2, 2, 1)
+    # A file whose decisions name no single run: its undecided responses are matched by URL in any run.
+    mixed = FileOutcome("mixed.warc.gz", actions=Counter(keep=1), run_ids=set(), ledger_text="0\t\tkeep\thttp://a/1\n")
+    once = once_per_url([dead, alive, mixed])
     assert once is not None
     assert (once["keep"], once["drop"], once["skip"]) == (1, 1, 1)
