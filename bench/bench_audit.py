@@ -5,7 +5,10 @@ decision metadata per page) and a foreign one of the same size as wget writes it
 for some origins only, chunked and gzip bodies). Prints, against bare warcio iteration measured in the same
 run: the replay alone (index built beforehand) and the whole two-pass audit, for both archives (issue 12's
 budgets: replay >= 1.0x on our own archive, >= 0.5x on a foreign one); the peak RSS of a whole audit of the 1x
-and 10x archives (budget: flat); and the index pass over 100 files, per file.
+and 10x archives (budget: flat); and the index pass over 100 files, per file. For the own archive it also prints
+the floor: the share of bare warcio's time the audit's reader alone takes, the time per page that leaves for
+evaluation and comparison at 1.0, and what the evaluation core alone (`evaluate_asset` over the pages in memory)
+costs per page.
 """
 
 from __future__ import annotations
@@ -231,6 +234,61 @@ def _figures(name: str, path: Path, tmp: Path, rounds: int = 7) -> None:
           f"replay {statistics.median(replay_ratios):.2f}, whole audit {statistics.median(whole_ratios):.2f}")
 
 
+def reader_only(path: Path) -> float:
+    """Seconds for the audit's reader alone over `path`: fastwarc, digests verified, every record converted to the
+    replay's values (what the replay reads before it judges anything)."""
+    from consentry.crawler.audit.readers.archive import WarcReader
+
+    started = time.perf_counter()
+    for _ in WarcReader(path, body_cap=1 << 26).batches():
+        pass
+    return time.perf_counter() - started
+
+
+def core_only(path: Path) -> tuple[float, int]:
+    """Seconds for the evaluation core alone (`evaluate_asset`, the crawl's and the replay's one path) over the
+    pages of `path`, already in memory, under the site policy its robots.txt gives; and how many pages."""
+    from consentry.crawler.audit.readers.archive import Capture, WarcReader
+    from consentry.middlewares.adapters.manifestreader import C2paReader
+    from consentry.policies.config import PolicyConfig
+    from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_asset
+    from consentry.policies.model import AssetResponse, SiteFile
+
+    captures = [v for batch in WarcReader(path, body_cap=1 << 26).batches() for v in batch if isinstance(v, Capture)]
+    robots = next(c for c in captures if c.url.endswith("/robots.txt"))
+    pages = [c for c in captures if c.url.endswith(".html")]
+    config, reader, sites = PolicyConfig(), C2paReader(), {}
+    for origin in ORIGINS:
+        docs = SiteDocuments(origin, SiteFile.from_http(origin + "/robots.txt", robots.status, robots.body),
+                             SiteFile.from_http(origin + "/ai.txt", 404, b""),
+                             SiteFile.from_http(origin + "/.well-known/tdmrep.json", 404, b""))
+        sites[origin] = SitePolicy.build(docs, config.agent)
+    assets = [(sites[c.url.split("/", 3)[0] + "//" + c.url.split("/", 3)[2]],
+               AssetResponse(c.url, c.status, c.headers, c.body)) for c in pages]
+    started = time.perf_counter()
+    for site, asset in assets:
+        evaluate_asset(site, asset, config, fetched_at="2024-01-01T00:00:00Z", documents={}, reader=reader)
+    return time.perf_counter() - started, len(assets)
+
+
+def floor(path: Path, rounds: int = 7) -> None:
+    """What the budget leaves the evaluation: bare warcio's time minus the reader's, per page, against what the
+    evaluation core alone costs per page (paired rounds, medians)."""
+    import statistics
+
+    left, core, reading = [], [], []
+    for _ in range(rounds):
+        bare, read = bare_iteration(path), reader_only(path)
+        seconds, pages = core_only(path)
+        reading.append(read / bare)
+        left.append((bare - read) / pages)
+        core.append(seconds / pages)
+    print(f"  floor: the reader alone (fastwarc, digests verified, values converted) takes "
+          f"{statistics.median(reading):.2f} of bare warcio's time; at 1.0 that leaves "
+          f"{statistics.median(left) * 1e6:.0f} µs per page for evaluation and comparison; the evaluation core "
+          f"alone (evaluate_asset, in memory) costs {statistics.median(core) * 1e6:.0f} µs per page")
+
+
 def main() -> None:
     """Print the figures."""
     pages = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
@@ -244,6 +302,7 @@ def main() -> None:
         fast = min(fastwarc_iteration(small) for _ in range(3))
         print(f"{pages} HTML responses per archive")
         _figures("own archive (budget: replay >= 1.0)", small, tmp)
+        floor(small)
         _figures("foreign archive (budget: replay >= 0.5)", foreign, tmp)
         print(f"(context: bare fastwarc iteration of the own archive, digests verified: {fast * 1000:.0f} ms)")
         one, ten = peak_rss(small), peak_rss(large)

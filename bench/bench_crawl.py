@@ -12,8 +12,10 @@ over the baseline's. A loopback site of N linked pages (a tenth of them with an 
   slower moment of a shared machine changes less than items/s);
 - the breakdown: one more consent crawl under cProfile, its CPU per response split by component (cumulative
   time of the component's entry points; cProfile inflates Python-heavy code, so read the shares, not the µs).
+`--hollow` adds a third mode to the rounds: Scrapy's RobotsTxtMiddleware plus hollow stand-ins for every consent
+component (bench/hollow.py: same hooks and orders, no work), the floor that the component set itself sets.
 `--warc-levels` prints, instead, the cost and size of one WARC record, the crawl's writer vs warcio's.
-Usage: python -m bench.bench_crawl [--pages 3000] [--rounds 5] [--warm 300] [--profile-pages 1000]
+Usage: python -m bench.bench_crawl [--pages 3000] [--rounds 5] [--warm 300] [--profile-pages 1000] [--hollow]
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ overrides = {"LOG_LEVEL": "ERROR", "DEPTH_LIMIT": 0, "CONCURRENT_REQUESTS": 16,
 if mode == "baseline":
     overrides.update({"CONSENT_ENABLED": False, "ROBOTSTXT_OBEY": True, "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100}})
+elif mode == "hollow":
+    from bench.hollow import SETTINGS
+    overrides.update({"CONSENT_ENABLED": False, "ROBOTSTXT_OBEY": True, **SETTINGS})
 marks, cpu_marks = [], []
 
 class Marks:
@@ -62,6 +67,8 @@ def with_marks(*args, **kwargs):
     settings = crawl_settings(*args, **kwargs)
     extensions = dict(settings.getdict("EXTENSIONS"))
     extensions[Marks] = 0
+    if mode == "hollow":
+        extensions["bench.hollow.HollowArchive"] = 500
     settings.set("EXTENSIONS", extensions, priority="cmdline")
     return settings
 
@@ -222,16 +229,19 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300, help="items before the steady-state window opens")
     parser.add_argument("--profile-pages", type=int, default=1000, help="0: no breakdown")
     parser.add_argument("--warc-levels", action="store_true")
+    parser.add_argument("--hollow", action="store_true",
+                        help="also crawl with the component set doing nothing (bench/hollow.py), interleaved")
     args = parser.parse_args()
     if args.warc_levels:
         warc_levels()
         return
-    steady: dict[str, list[float]] = {"consent": [], "baseline": []}
-    startup: dict[str, list[float]] = {"consent": [], "baseline": []}
-    cpu: dict[str, list[float]] = {"consent": [], "baseline": []}
+    modes = ("consent", "hollow", "baseline") if args.hollow else ("consent", "baseline")
+    steady: dict[str, list[float]] = {mode: [] for mode in modes}
+    startup: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
     with SiteServer(_site(args.pages)) as site:
         for _ in range(args.rounds):
-            for mode in ("consent", "baseline"):
+            for mode in modes:
                 rate, first, _, per_item = run(site.url("/p0.html"), mode, args.warm)
                 steady[mode].append(rate)
                 startup[mode].append(first)
@@ -249,6 +259,14 @@ def main() -> None:
     print(f"steady-state CPU per item, medians: consent {consent_cpu * 1e6:.0f} µs, baseline {baseline_cpu * 1e6:.0f} "
           f"µs; baseline/consent {baseline_cpu / consent_cpu:.2f}, consent's overhead "
           f"{(consent_cpu - baseline_cpu) * 1e6:.0f} µs per item")
+    if args.hollow:
+        hollow_cpu = statistics.median(cpu["hollow"])
+        hollow_paired = statistics.median(h / b for h, b in zip(steady["hollow"], steady["baseline"], strict=True))
+        print(f"hollow components (bench/hollow.py: the consent component set doing nothing): steady-state ratio "
+              f"{statistics.median(steady['hollow']) / statistics.median(steady['baseline']):.2f} of the medians, "
+              f"{hollow_paired:.2f} paired; CPU per item {hollow_cpu * 1e6:.0f} µs, baseline/hollow "
+              f"{baseline_cpu / hollow_cpu:.2f}, overhead {(hollow_cpu - baseline_cpu) * 1e6:.0f} µs per item "
+              f"(the floor under consent's {(consent_cpu - baseline_cpu) * 1e6:.0f})")
     if args.profile_pages:
         with SiteServer(_site(args.profile_pages)) as site:
             breakdown(site.url("/p0.html"), min(args.warm, args.profile_pages // 2))
