@@ -86,7 +86,7 @@ class FileOutcome:
     redecided: int = 0  # archived records of a distributed run decided again after a worker died (run.attempt > 1)
     # (run.id, URL) -> highest run.attempt > 1 (at most _MAX_REPEATS)
     repeats: dict[tuple[str, str], int] = field(default_factory=dict)
-    run_ids: set[str] = field(default_factory=set)  # the run.id of every distributed-run record in the file
+    run_ids: set[str] = field(default_factory=set)  # the run.ids of the file's distributed-run records (two at most)
     # "attempt<TAB>run.id<TAB>would-be action<TAB>URL" of every record of a distributed run (a file, or its text
     # from Spark); a response archived without its decision (attempt 0) has no run.id of its own: ""
     ledger_path: str | None = None
@@ -109,7 +109,8 @@ class _Tally:
     def _run_record(self, run_id: str, attempt: int, action: str, url: str) -> None:
         """A record of a distributed run: counted, and kept in the ledger that counts each URL once per run."""
         out = self.outcome
-        out.run_ids.add(run_id)
+        if len(out.run_ids) < 2:  # whether the file names one run is all that is asked of it (memory stays flat)
+            out.run_ids.add(run_id)
         if attempt > 1:
             out.redecided += 1
             key = (run_id, url)
