@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -50,16 +51,35 @@ def _record(
     return str(record.rec_headers.get_header("WARC-Record-ID"))
 
 
+#: The own archive's robots.txt, the same for every origin.
+ROBOTS = b"User-agent: *\nDisallow: /private/\nContent-Usage: /blog/ train-ai=n\n"
+
+
+def site_policies(agent: str) -> dict[str, Any]:
+    """Each origin's `SitePolicy` from the own archive's site files (`ROBOTS`; no ai.txt, no tdmrep.json)."""
+    from consentry.policies.evaluate import SiteDocuments, SitePolicy
+    from consentry.policies.model import SiteFile
+
+    return {
+        origin: SitePolicy.build(SiteDocuments(
+            origin,
+            SiteFile.from_http(origin + "/robots.txt", 200, ROBOTS),
+            SiteFile.from_http(origin + "/ai.txt", 404, b""),
+            SiteFile.from_http(origin + "/.well-known/tdmrep.json", 404, b""),
+        ), agent)
+        for origin in ORIGINS
+    }
+
+
 def make_archive(path: Path, pages: int) -> None:
     """`pages` HTML responses with their decisions, in the crawl's layout."""
     from consentry.middlewares.adapters.manifestreader import C2paReader
     from consentry.middlewares.adapters.warcformat import POLICY_FIELD, policy_record
     from consentry.policies.config import PolicyConfig
-    from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_asset
-    from consentry.policies.model import AssetResponse, SiteFile
+    from consentry.policies.evaluate import evaluate_asset
+    from consentry.policies.model import AssetResponse
 
     config = PolicyConfig()
-    robots = b"User-agent: *\nDisallow: /private/\nContent-Usage: /blog/ train-ai=n\n"
     with path.open("wb") as handle:
         writer = WARCWriter(handle, gzip=True, warc_version="WARC/1.1")
         writer.write_record(
@@ -67,20 +87,13 @@ def make_archive(path: Path, pages: int) -> None:
                 path.name, {"software": "consentry/bench", POLICY_FIELD: json.dumps(policy_record(config))}
             )
         )
-        sites = {}
         for origin in ORIGINS:
-            _record(writer, origin + "/robots.txt", "response", robots, [("Content-Type", "text/plain")])
+            _record(writer, origin + "/robots.txt", "response", ROBOTS, [("Content-Type", "text/plain")])
             for name in ("/ai.txt", "/.well-known/tdmrep.json"):
                 _record(
                     writer, origin + name, "response", b"", [("Content-Type", "text/plain")], "404 Not Found"
                 )
-            docs = SiteDocuments(
-                origin,
-                SiteFile.from_http(origin + "/robots.txt", 200, robots),
-                SiteFile.from_http(origin + "/ai.txt", 404, b""),
-                SiteFile.from_http(origin + "/.well-known/tdmrep.json", 404, b""),
-            )
-            sites[origin] = SitePolicy.build(docs, config.agent)
+        sites = site_policies(config.agent)
         filler = "<p>" + "lorem ipsum dolor sit amet " * 150 + "</p>"
         for n in range(pages):
             origin = ORIGINS[n % len(ORIGINS)]
@@ -247,24 +260,18 @@ def reader_only(path: Path) -> float:
 
 def core_only(path: Path) -> tuple[float, int]:
     """Seconds for the evaluation core alone (`evaluate_asset`, the crawl's and the replay's one path) over the
-    pages of `path`, already in memory, under the site policy its robots.txt gives; and how many pages."""
+    pages of `path` (an own archive), already in memory, under its site policies; and how many pages."""
     from consentry.crawler.audit.readers.archive import Capture, WarcReader
     from consentry.middlewares.adapters.manifestreader import C2paReader
     from consentry.policies.config import PolicyConfig
-    from consentry.policies.evaluate import SiteDocuments, SitePolicy, evaluate_asset
-    from consentry.policies.model import AssetResponse, SiteFile
+    from consentry.policies.evaluate import evaluate_asset, origin_of
+    from consentry.policies.model import AssetResponse
 
-    captures = [v for batch in WarcReader(path, body_cap=1 << 26).batches() for v in batch if isinstance(v, Capture)]
-    robots = next(c for c in captures if c.url.endswith("/robots.txt"))
-    pages = [c for c in captures if c.url.endswith(".html")]
-    config, reader, sites = PolicyConfig(), C2paReader(), {}
-    for origin in ORIGINS:
-        docs = SiteDocuments(origin, SiteFile.from_http(origin + "/robots.txt", robots.status, robots.body),
-                             SiteFile.from_http(origin + "/ai.txt", 404, b""),
-                             SiteFile.from_http(origin + "/.well-known/tdmrep.json", 404, b""))
-        sites[origin] = SitePolicy.build(docs, config.agent)
-    assets = [(sites[c.url.split("/", 3)[0] + "//" + c.url.split("/", 3)[2]],
-               AssetResponse(c.url, c.status, c.headers, c.body)) for c in pages]
+    config, reader = PolicyConfig(), C2paReader()
+    sites = site_policies(config.agent)
+    values = (v for batch in WarcReader(path, body_cap=1 << 26).batches() for v in batch)
+    assets = [(sites[origin_of(v.url)], AssetResponse(v.url, v.status, v.headers, v.body))
+              for v in values if isinstance(v, Capture) and v.url.endswith(".html")]
     started = time.perf_counter()
     for site, asset in assets:
         evaluate_asset(site, asset, config, fetched_at="2024-01-01T00:00:00Z", documents={}, reader=reader)

@@ -13,13 +13,23 @@ from typing import Any
 from scrapy import signals
 
 
-class _Downloader:
+class _Hollow:
+    """A component that does nothing; with `signal` set, it is connected to that signal (`received`)."""
+
+    signal: Any = None
+
     @classmethod
     def from_crawler(cls, crawler: Any) -> Any:
-        return cls()
+        component = cls()
+        if cls.signal is not None:
+            crawler.signals.connect(component.received, signal=cls.signal)
+        return component
+
+    def received(self, **_: Any) -> None:
+        return None
 
 
-class HollowFetchGuard(_Downloader):
+class HollowFetchGuard(_Hollow):
     """At `FetchGuardMiddleware`'s order (50): an async request hook and an exception hook."""
 
     async def process_request(self, request: Any) -> None:
@@ -29,30 +39,23 @@ class HollowFetchGuard(_Downloader):
         return None
 
 
-class HollowSiteFiles(_Downloader):
+class HollowSiteFiles(_Hollow):
     """At `SiteFilesMiddleware`'s order (100): an async request hook."""
 
     async def process_request(self, request: Any) -> None:
         return None
 
 
-class HollowAssets:
+class HollowAssets(_Hollow):
     """At `AssetConsentMiddleware`'s order (120): an async response hook and a `headers_received` handler."""
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> HollowAssets:
-        middleware = cls()
-        crawler.signals.connect(middleware.headers_received, signal=signals.headers_received)
-        return middleware
-
-    def headers_received(self, **_: Any) -> None:
-        return None
+    signal = signals.headers_received
 
     async def process_response(self, request: Any, response: Any) -> Any:
         return response
 
 
-class HollowPoliteness(_Downloader):
+class HollowPoliteness(_Hollow):
     """At `OriginPolitenessMiddleware`'s order (950): request, response and exception hooks."""
 
     async def process_request(self, request: Any) -> None:
@@ -76,17 +79,10 @@ class HollowTagging:
             yield output
 
 
-class HollowArchive:
+class HollowArchive(_Hollow):
     """Like `WarcExtension` and `DecisionLogExtension` together: a `response_downloaded` handler."""
 
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> HollowArchive:
-        extension = cls()
-        crawler.signals.connect(extension.response_downloaded, signal=signals.response_downloaded)
-        return extension
-
-    def response_downloaded(self, **_: Any) -> None:
-        return None
+    signal = signals.response_downloaded
 
 
 #: The settings that install them (on top of the baseline's `RobotsTxtMiddleware`); `HollowArchive` is added to
