@@ -17,6 +17,7 @@ from consentry.policies.vocabulary import PURPOSES, Mechanism, Purpose, Scope, T
 
 __all__ = [
     "AI_GENERATED_VALUES", "SCHEMA", "Decision", "Provenance", "ResponseSummary", "record_problems", "run_attempt",
+    "run_id",
 ]
 
 SCHEMA = "consentry.decision/1"
@@ -145,6 +146,13 @@ def run_attempt(record: object) -> int | None:
     run = record.get("run") if isinstance(record, dict) else None
     attempt = run.get("attempt") if isinstance(run, dict) else None
     return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None
+
+
+def run_id(record: object) -> str:
+    """The `run.id` of a distributed crawl's decision record, as text ("" when the record has no `run` object):
+    with the URL, the key under which each URL of a run is counted once (docs/distributed.md "Counting once")."""
+    run = record.get("run") if isinstance(record, dict) else None
+    return str(run.get("id")) if isinstance(run, dict) else ""
 
 
 def record_problems(record: Mapping[str, object]) -> list[str]:

@@ -38,7 +38,7 @@ from consentry.crawler.cli import verbosity
 from consentry.crawler.crawl.command import emit, mechanism_table
 from consentry.crawler.errors import UsageError
 from consentry.policies.config import PolicyConfig
-from consentry.policies.record import run_attempt
+from consentry.policies.record import run_attempt, run_id
 
 __all__ = [
     "FileOutcome",
@@ -106,23 +106,23 @@ class _Tally:
         self.mechanisms = deciding_mechanisms
         self.site_of = lru_cache(maxsize=4096)(site_of)  # called with a URL's scheme://authority only
 
-    def _run_record(self, run_id: str, attempt: int, action: str, url: str) -> None:
+    def _run_record(self, run: str, attempt: int, action: str, url: str) -> None:
         """A record of a distributed run: counted, and kept in the ledger that counts each URL once per run."""
         out = self.outcome
         if len(out.run_ids) < 2:  # whether the file names one run is all that is asked of it (memory stays flat)
-            out.run_ids.add(run_id)
+            out.run_ids.add(run)
         if attempt > 1:
             out.redecided += 1
-            key = (run_id, url)
+            key = (run, url)
             if len(out.repeats) < _MAX_REPEATS or key in out.repeats:
                 out.repeats[key] = max(attempt, out.repeats.get(key, 0))
-        self._ledger_line(attempt, run_id, action, url)
+        self._ledger_line(attempt, run, action, url)
 
-    def _ledger_line(self, attempt: int, run_id: str, action: str, url: str) -> None:
+    def _ledger_line(self, attempt: int, run: str, action: str, url: str) -> None:
         if self.ledger is None:
             self.ledger = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by close()
                 "w", suffix=".run", delete=False, encoding="utf-8")
-        self.ledger.write(f"{attempt}\t{run_id}\t{action}\t{url}\n")
+        self.ledger.write(f"{attempt}\t{run}\t{action}\t{url}\n")
 
     def close(self, *, inline: bool) -> None:
         """Close the ledger; with `inline` its text moves into the outcome (an audit on another machine)."""
@@ -443,8 +443,7 @@ def _run_and_attempt(record: Any) -> tuple[str, int]:
     """The `run.id` and `run.attempt` of an archived decision of a distributed crawl (docs/distributed.md); a
     malformed attempt counts as the first."""
     attempt = run_attempt(record)
-    run = record.get("run")
-    return str(run.get("id") if isinstance(run, dict) else ""), 1 if attempt is None else attempt
+    return run_id(record), 1 if attempt is None else attempt
 
 
 #: URLs decided again (run.attempt > 1) remembered per file for counting each URL once; past it, records are counted.
@@ -463,18 +462,18 @@ def once_per_url(outcomes: Sequence[FileOutcome]) -> Counter[str] | None:
     for outcome in outcomes:
         if len(outcome.repeats) >= _MAX_REPEATS:
             return None
-        for (run_id, url), attempt in outcome.repeats.items():
-            latest[(run_id, url)] = max(attempt, latest.get((run_id, url), 0))
+        for (run, url), attempt in outcome.repeats.items():
+            latest[(run, url)] = max(attempt, latest.get((run, url), 0))
             latest_any_run[url] = max(attempt, latest_any_run.get(url, 0))
     actions: Counter[str] = sum((o.actions for o in outcomes), Counter())
     for outcome in outcomes:
         file_run = next(iter(outcome.run_ids)) if len(outcome.run_ids) == 1 else None
         for line in _lines(outcome.ledger_text, outcome.ledger_path):
-            number, run_id, action, url = line.split("\t", 3)
+            number, run, action, url = line.split("\t", 3)
             if number == "0" and file_run is None:
                 superseded = latest_any_run.get(url, 0) > 0
             else:
-                superseded = int(number) < latest.get((run_id or file_run or "", url), 0)
+                superseded = int(number) < latest.get((run or file_run or "", url), 0)
             actions[action] -= superseded
     return actions
 

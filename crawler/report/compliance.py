@@ -20,7 +20,7 @@ from typing import Any
 
 from consentry.crawler.crawl.command import deciding_mechanisms
 from consentry.policies.protocols import PROTOCOLS, Kind, Protocol
-from consentry.policies.record import record_problems, run_attempt
+from consentry.policies.record import record_problems, run_attempt, run_id
 from consentry.policies.version import VERSION
 from consentry.policies.vocabulary import Mechanism
 
@@ -188,7 +188,7 @@ def _attempt(record: Mapping[str, Any]) -> tuple[tuple[str, str], int] | None:
     attempt = run_attempt(record)
     if attempt is None:
         return None
-    return (str(record["run"].get("id")), str(record.get("url"))), attempt
+    return (run_id(record), str(record.get("url"))), attempt
 
 
 def _latest_attempts(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
